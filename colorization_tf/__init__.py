@@ -1,0 +1,15 @@
+"""colorization-tf: five image-colorization studies reproduced with one TensorFlow/Keras toolkit.
+
+Modules, one concern each:
+    color       sRGB <-> Lab in TF ops, each paper's normalisation
+    quantize    ab bins, soft encoding, priors, rebalancing weights, annealed-mean decoding
+    data        image discovery and filtering, deterministic splits, tf.data pipelines, synthetic scenes
+    models      Keras functional builders, one file per family, and the `MODELS` registry
+    losses, metrics
+    training    the shared runner: precision, XLA, distribution, checkpoints, callbacks
+    export      SavedModel with a uint8 any-size serving signature, and .keras files
+    cli         the `colorize` command
+    plots       every figure
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Image discovery and filtering, deterministic splits, tf.data pipelines and the synthetic scenes."""
