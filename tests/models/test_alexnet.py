@@ -1,0 +1,75 @@
+"""Ziegler's AlexNet-shaped colorizer: encoder stride, heads, parameters, .keras round trip."""
+
+import keras
+import numpy as np
+import pytest
+
+from colorization_tf.models import alexnet, build_model
+from colorization_tf.models.alexnet import build_alexnet
+
+SMALL = 32
+
+
+def _trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def _expected_trainable(out_channels):
+    total, channels = 0, 1
+    for filters, kernel, _ in alexnet.ALEXNET_CONVS:
+        total += kernel * kernel * channels * filters + filters + 2 * filters  # conv + BN gamma/beta
+        channels = filters
+    total += 4 * 4 * channels * 256 + 256 + 2 * (3 * 3 * 256 * 256 + 256)
+    return total + 256 * out_channels + out_channels
+
+
+@pytest.mark.parametrize("head, name, shape, out_channels", [
+    ("classification", "logits", (2, SMALL // 4, SMALL // 4, 313), 313),
+    ("regression", "ab", (2, SMALL, SMALL, 2), 2),
+])
+def test_heads_shapes_dtypes_and_parameters(head, name, shape, out_channels):
+    model = build_model(f"alexnet_{head}", image_size=SMALL)
+    assert model.inputs[0].name == "L" and model.output_names == [name]
+    assert _trainable(model) == _expected_trainable(out_channels)
+    out = model(np.random.default_rng(0).normal(size=(2, SMALL, SMALL, 1)).astype("float32"))
+    assert tuple(out.shape) == shape and out.dtype == "float32"
+
+
+def test_encoder_ends_at_one_sixteenth_and_heads_predict_at_one_eighth():
+    size = 64
+    model = build_alexnet(size, head="regression")
+    assert model.get_layer("conv5_bn").output.shape[1:3] == (size // 16, size // 16)
+    assert model.get_layer("ab_coarse").output.shape[1:3] == (size // 8, size // 8)
+    cls = build_alexnet(size, head="classification")
+    assert cls.get_layer("logits_coarse").output.shape[1:3] == (size // 8, size // 8)
+    assert cls.output.shape[1:3] == (size // 4, size // 4)  # same resolution as ECCV16's logits
+
+
+def test_fully_convolutional_on_non_square_input():
+    model = build_alexnet((32, 48), head="regression")
+    assert model(np.zeros((1, 32, 48, 1), "float32")).shape == (1, 32, 48, 2)
+
+
+def test_keras_round_trip_preserves_predictions(tmp_path):
+    model = build_alexnet(SMALL, head="classification", num_bins=40)
+    x = np.random.default_rng(2).normal(size=(1, SMALL, SMALL, 1)).astype("float32")
+    path = tmp_path / "alexnet.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.output_names == ["logits"] and loaded.output.shape[-1] == 40
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_outputs_stay_float32_under_mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    for head in ("classification", "regression"):
+        model = build_alexnet(SMALL, head=head)
+        assert model.get_layer("conv3").compute_dtype == "float16"
+        assert model(np.zeros((1, SMALL, SMALL, 1), "float32")).dtype == "float32"
+
+
+@pytest.mark.parametrize("kwargs, match", [({"head": "gan"}, "head"), ({"image_size": 40}, "multiple of 16")])
+def test_bad_arguments_name_the_file(kwargs, match):
+    with pytest.raises(ValueError, match=match) as err:
+        build_alexnet(**{"image_size": SMALL, **kwargs})
+    assert "alexnet.py" in str(err.value)

@@ -1,0 +1,159 @@
+"""Menon & Talukdar's ResNet U-Net: full ResNet34 encoder, decoder, sizes, pretrained loading."""
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorization_tf.models import build_model, resnet_unet
+from colorization_tf.models.resnet_unet import build_resnet_unet, encoder_layers, load_resnet_weights
+
+SMALL = 32
+
+
+def _trainable(weights):
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+def _expected_encoder_trainable(depth):
+    """He et al. Table 1 on a 1-channel input, counted by hand: bias-free convs, BN gamma/beta."""
+    total = 7 * 7 * 1 * 64 + 2 * 64
+    channels = 64
+    for blocks, filters in zip(resnet_unet.RESNET_STAGES[depth], resnet_unet.STAGE_FILTERS):
+        for b in range(blocks):
+            total += 3 * 3 * channels * filters + 2 * filters + 3 * 3 * filters * filters + 2 * filters
+            if channels != filters:
+                total += channels * filters + 2 * filters  # 1x1 projection shortcut
+            channels = filters
+    return total
+
+
+@pytest.fixture(scope="module")
+def resnet34():
+    return build_model("resnet_unet", image_size=SMALL)
+
+
+def test_resnet34_encoder_is_full_and_about_21_3m(resnet34):
+    encoder = encoder_layers(resnet34)
+    count = _trainable([w for layer in encoder for w in layer.trainable_weights])
+    assert count == _expected_encoder_trainable(34)  # 21,278,400 (torchvision: 21,284,672 on RGB)
+    assert round(count / 1e6, 1) == 21.3
+    blocks = {layer.name.rsplit("_", 1)[0] for layer in encoder if layer.name.startswith("layer")}
+    per_stage = [len({b for b in blocks if b.startswith(f"layer{s}_") and "downsample" not in b}) for s in (1, 2, 3, 4)]
+    assert per_stage == [3, 4, 6, 3]
+    assert sum(isinstance(layer, keras.layers.Conv2DTranspose) for layer in resnet34.layers) == 0
+
+
+def test_decoder_concatenates_a_skip_at_every_scale_back_to_full_resolution(resnet34):
+    concats = [layer for layer in resnet34.layers if isinstance(layer, keras.layers.Concatenate)]
+    sides = sorted(c.output.shape[1] for c in concats)
+    assert sides == [SMALL // 16, SMALL // 8, SMALL // 4, SMALL // 2, SMALL]
+    assert resnet34.output_names == ["ab"] and resnet34.inputs[0].name == "L"
+
+
+def test_encoder_depth_18():
+    model = build_resnet_unet(SMALL, encoder_depth=18)
+    count = _trainable([w for layer in encoder_layers(model) for w in layer.trainable_weights])
+    assert count == _expected_encoder_trainable(18)  # 11,170,240
+    with pytest.raises(ValueError, match="encoder_depth"):
+        build_resnet_unet(SMALL, encoder_depth=50)
+
+
+@pytest.mark.parametrize("size", [96, (64, 160)])
+def test_sizes_that_are_multiples_of_32_but_not_powers_of_two(size):
+    model = build_resnet_unet(size, encoder_depth=18)
+    h, w = (size, size) if isinstance(size, int) else size
+    out = model(np.random.default_rng(0).uniform(0, 100, (1, h, w, 1)).astype("float32"))
+    assert out.shape == (1, h, w, 2) and out.dtype == "float32"
+    assert np.abs(out.numpy()).max() <= 1.0  # tanh
+
+
+def test_size_not_multiple_of_32_is_refused():
+    with pytest.raises(ValueError, match="resnet_unet.py.*multiple of 32"):
+        build_resnet_unet(100)
+
+
+def test_stem_pads_like_torchvision(resnet34):
+    """conv1 sees 3 pixels of zero padding on every side (torchvision), not TF's asymmetric 'same'."""
+    x = np.random.default_rng(1).uniform(0, 100, (1, SMALL, SMALL, 1)).astype("float32")
+    stem = keras.Model(resnet34.input, resnet34.get_layer("conv1").output)
+    kernel = resnet34.get_layer("conv1").kernel
+    reference = tf.nn.conv2d(x, kernel, strides=2, padding=[[0, 0], [3, 3], [3, 3], [0, 0]])
+    np.testing.assert_allclose(stem(x).numpy(), reference.numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_output_stays_float32_under_mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = build_resnet_unet(SMALL, encoder_depth=18)
+    assert model.get_layer("layer3_0_conv1").compute_dtype == "float16"
+    assert model(np.zeros((1, SMALL, SMALL, 1), "float32")).dtype == "float32"
+
+
+def _fake_torchvision_state_dict(model, rng):
+    """Random arrays under torchvision's keys and layout (conv1 on RGB, fc, num_batches_tracked)."""
+    state = {}
+    for layer in encoder_layers(model):
+        key = layer.name.replace("_", ".")
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            for suffix in ("weight", "bias", "running_mean"):
+                state[f"{key}.{suffix}"] = rng.normal(size=n).astype("float32")
+            state[f"{key}.running_var"] = rng.uniform(0.5, 2, n).astype("float32")
+            state[f"{key}.num_batches_tracked"] = np.array(7)
+        else:
+            kh, kw, cin, cout = layer.kernel.shape
+            state[f"{key}.weight"] = rng.normal(size=(cout, 3 if key == "conv1" else cin, kh, kw)).astype("float32")
+    state["fc.weight"] = rng.normal(size=(1000, 512)).astype("float32")
+    state["fc.bias"] = np.zeros(1000, "float32")
+    return state
+
+
+@pytest.fixture(scope="module")
+def resnet18():
+    return build_resnet_unet(SMALL, encoder_depth=18)
+
+
+@pytest.mark.parametrize("ext", [".npz", ".h5"])
+def test_pretrained_weights_load_by_name_with_rgb_summed_to_l(tmp_path, ext, resnet18):
+    state = _fake_torchvision_state_dict(resnet18, np.random.default_rng(3))
+    path = tmp_path / f"resnet18{ext}"
+    if ext == ".npz":
+        np.savez(path, **state)
+    else:
+        with h5py.File(path, "w") as f:  # nested groups, as some converters write them
+            for key, value in state.items():
+                f.create_dataset(key.replace(".", "/"), data=value)
+    model = build_resnet_unet(SMALL, encoder_depth=18, pretrained_weights=path)
+    np.testing.assert_allclose(
+        model.get_layer("conv1").kernel.numpy(), state["conv1.weight"].sum(axis=1, keepdims=True).transpose(2, 3, 1, 0), rtol=1e-6
+    )
+    np.testing.assert_array_equal(
+        model.get_layer("layer3_0_downsample_0").kernel.numpy(), state["layer3.0.downsample.0.weight"].transpose(2, 3, 1, 0)
+    )
+    np.testing.assert_array_equal(model.get_layer("layer4_1_bn2").moving_variance.numpy(), state["layer4.1.bn2.running_var"])
+    np.testing.assert_array_equal(model.get_layer("bn1").gamma.numpy(), state["bn1.weight"])
+
+
+def test_pretrained_weights_errors_name_the_file_and_key(tmp_path, resnet18):
+    model = resnet18
+    state = _fake_torchvision_state_dict(model, np.random.default_rng(4))
+    before = model.get_layer("conv1").kernel.numpy()
+    missing = dict(state)
+    del missing["layer2.1.conv2.weight"]
+    np.savez(tmp_path / "missing.npz", **missing)
+    with pytest.raises(ValueError, match=r"missing\.npz.*layer2\.1\.conv2\.weight"):
+        load_resnet_weights(model, tmp_path / "missing.npz")
+    np.savez(tmp_path / "deeper.npz", **state, **{"layer1.2.conv1.weight": np.zeros((64, 64, 3, 3), "float32")})
+    with pytest.raises(ValueError, match="encoder_depth"):
+        load_resnet_weights(model, tmp_path / "deeper.npz")
+    bad = dict(state, **{"layer1.0.conv1.weight": np.zeros((64, 64, 5, 5), "float32")})
+    np.savez(tmp_path / "shape.npz", **bad)
+    with pytest.raises(ValueError, match="layer1.0.conv1.weight.*shape"):
+        load_resnet_weights(model, tmp_path / "shape.npz")
+    with pytest.raises(ValueError, match="does not exist"):
+        load_resnet_weights(model, tmp_path / "nope.npz")
+    (tmp_path / "w.pth").write_bytes(b"not a weights file")
+    with pytest.raises(ValueError, match=r"\.npz or \.h5"):
+        load_resnet_weights(model, tmp_path / "w.pth")
+    np.testing.assert_array_equal(model.get_layer("conv1").kernel.numpy(), before)  # failed loads changed nothing
