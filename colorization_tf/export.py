@@ -1,0 +1,264 @@
+"""SavedModel export with a uint8, any-size serving signature, plus `.keras` files.
+
+`export_saved_model` writes `saved_models/<name>/`:
+    saved_model.pb, variables/   a SavedModel whose `serving_default` signature takes uint8
+                                 images `[N, H, W, C]` (C = 3 RGB, 1 gray, 4 RGBA: alpha ignored)
+                                 of any size and returns {"rgb": uint8 [N, H, W, 3]} at that size;
+    model.keras                  the Keras model, for further training;
+    export_info.json             name, normalisation, image size, head, versions.
+
+Everything between the uint8 pixels is in the graph, in plain TF ops, so the SavedModel loads
+with `tf.saved_model.load` in a process that never imports this package:
+
+    uint8 -> float -> Lab L (full resolution) -> resize L to the model's size (bilinear,
+    antialiased) -> encode L -> model -> [annealed-mean decode for classification heads]
+    -> decode ab -> resize ab to the input size -> join with the full-resolution L -> sRGB -> uint8
+
+Reference:
+    Iizuka et al. 2016, section 3.5 (chroma predicted at a working resolution and recombined with
+    the full-resolution L); Menon & Talukdar 2021 (deployment behind a service).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from colorization_tf import color
+
+SERVING_ENDPOINT = "serving_default"
+OUTPUT_KEY = "rgb"
+INFO_FILE = "export_info.json"
+KERAS_FILE = "model.keras"
+REGRESSION = "regression"
+CLASSIFICATION = "classification"
+_ZHANG = "zhang"  # annealed-mean decoding returns ab / 110, the Zhang et al. encoding
+
+
+def _pick_output(model, outputs, names=("ab", "logits")):
+    """(name, tensor) of the colour output among a model's outputs."""
+    if isinstance(outputs, dict):
+        for name in names:
+            if name in outputs:
+                return name, outputs[name]
+        raise ValueError(f"Model outputs {sorted(outputs)} hold neither 'ab' nor 'logits'")
+    if isinstance(outputs, (list, tuple)):
+        output_names = list(getattr(model, "output_names", []) or [])
+        for name in names:
+            if name in output_names:
+                return name, outputs[output_names.index(name)]
+        return ("ab" if outputs[0].shape[-1] == 2 else "logits"), outputs[0]
+    return ("ab" if outputs.shape[-1] == 2 else "logits"), outputs
+
+
+def default_decode():
+    """The annealed-mean decoding layer of `colorization_tf.quantize` (T = 0.38)."""
+    from colorization_tf.quantize import AnnealedMeanDecode
+
+    return AnnealedMeanDecode()
+
+
+def predict_ab(model, l_encoded, normalization, decode=None, training: bool = False) -> tf.Tensor:
+    """Runs `model` on encoded L and returns real ab (Lab units) at the L's resolution.
+
+    Args:
+        model: a colorization model (output "ab", or "logits" for classification heads).
+        l_encoded: `[N, H, W, 1]` encoded L.
+        normalization: the model's `Normalization` (or its name).
+        decode: layer logits -> ab / 110 for classification heads (default: annealed mean).
+        training: passed to the model.
+
+    Returns:
+        float32 `[N, H, W, 2]` ab.
+    """
+    norm = color.get_normalization(normalization)
+    net = getattr(model, "generator", model)
+    l_encoded = tf.convert_to_tensor(l_encoded, tf.float32)
+    name, out = _pick_output(net, net(l_encoded, training=training))
+    out = tf.cast(out, tf.float32)
+    if name == "logits":
+        decode = decode or default_decode()
+        ab = color.get_normalization(_ZHANG).decode_ab(tf.cast(decode(out), tf.float32))
+    else:
+        ab = norm.decode_ab(out)
+    size = tf.shape(l_encoded)[1:3]
+    if ab.shape[1] != l_encoded.shape[1] or ab.shape[2] != l_encoded.shape[2] or ab.shape[1] is None:
+        ab = tf.image.resize(ab, size, method="bilinear")
+    return ab
+
+
+def _to_rgb_uint8(images: tf.Tensor) -> tf.Tensor:
+    """uint8 [N, H, W, C] with C in {1, 2, 3, 4} -> uint8 [N, H, W, 3] (gray replicated, alpha dropped)."""
+    channels = tf.shape(images)[-1]
+    rgb = tf.cond(
+        channels < 3,
+        lambda: tf.tile(images[..., :1], [1, 1, 1, 3]),
+        lambda: images[..., :3],
+    )
+    rgb.set_shape([None, None, None, 3])
+    return rgb
+
+
+def make_serving_function(model, normalization, image_size: int, decode=None):
+    """The uint8 -> uint8 any-size colorization `tf.function` used as `serving_default`.
+
+    Args:
+        model: the Keras model (a `GANModel` serves its generator).
+        normalization: the model's `Normalization` or name.
+        image_size: the resolution the model runs at (L is resized to it).
+        decode: logits -> ab/110 layer for classification heads (None for regression).
+
+    Returns:
+        A `tf.function` with input signature uint8 `[None, None, None, None]`, returning
+        {"rgb": uint8 [N, H, W, 3]}.
+    """
+    norm = color.get_normalization(normalization)
+    net = getattr(model, "generator", model)
+    size = int(image_size)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])
+    def serve(images):
+        rgb = _to_rgb_uint8(images)
+        full_l = color.lightness(rgb)
+        height_width = tf.shape(rgb)[1:3]
+        small_l = tf.image.resize(full_l, [size, size], method="bilinear", antialias=True)
+        ab_small = predict_ab(net, norm.encode_l(small_l), norm, decode=decode)
+        ab = tf.image.resize(ab_small, height_width, method="bilinear")
+        out = color.lab_to_rgb(color.join_lab(full_l, ab))
+        return {OUTPUT_KEY: tf.cast(tf.round(out * 255.0), tf.uint8)}
+
+    return serve
+
+
+def _versions() -> dict:
+    import colorization_tf
+
+    return {
+        "colorization_tf": colorization_tf.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def export_saved_model(
+    model,
+    path,
+    *,
+    normalization,
+    image_size: int,
+    head: str = REGRESSION,
+    decode=None,
+    name: str | None = None,
+    save_keras: bool = True,
+    extra_info: dict | None = None,
+) -> Path:
+    """Exports `model` as a SavedModel with a uint8 any-size signature, a `.keras` and info JSON.
+
+    The export is written into a temporary folder beside `path` and renamed into place, so
+    `path` never holds a half-written export (an older export is replaced only at the end).
+
+    Args:
+        model: trained Keras model (input encoded L; output "ab", or "logits" if
+            `head="classification"`); a `GANModel` serves its generator.
+        path: output folder, e.g. `saved_models/<name>`.
+        normalization: the model's `Normalization` or its name.
+        image_size: the model's working resolution.
+        head: "regression" or "classification".
+        decode: logits -> ab/110 layer for classification heads (default `AnnealedMeanDecode()`).
+        name: model name for export_info.json (default: the folder name).
+        save_keras: also write `model.keras`.
+        extra_info: more JSON-able fields for export_info.json (e.g. metrics, dataset).
+
+    Returns:
+        The export folder.
+    """
+    if head not in (REGRESSION, CLASSIFICATION):
+        raise ValueError(f"head must be {REGRESSION!r} or {CLASSIFICATION!r}, not {head!r}")
+    norm = color.get_normalization(normalization)
+    if head == CLASSIFICATION and decode is None:
+        decode = default_decode()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(getattr(model, "generator", model))
+        if decode is not None and getattr(decode, "variables", None):
+            archive.track(decode)
+        archive.add_endpoint(SERVING_ENDPOINT, make_serving_function(model, norm, image_size, decode))
+        archive.write_out(str(tmp), verbose=False)
+        if save_keras:
+            model.save(tmp / KERAS_FILE)
+        info = {
+            "name": name or path.name,
+            "normalization": norm.name,
+            "normalization_description": norm.description,
+            "image_size": int(image_size),
+            "head": head,
+            "signature": {
+                "endpoint": SERVING_ENDPOINT,
+                "input": "images: uint8 [N, H, W, C], C = 1 (gray), 3 (RGB) or 4 (RGBA, alpha ignored), any H, W",
+                "output": f"{OUTPUT_KEY}: uint8 [N, H, W, 3] sRGB",
+            },
+            "keras_file": KERAS_FILE if save_keras else None,
+            "versions": _versions(),
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            **(extra_info or {}),
+        }
+        (tmp / INFO_FILE).write_text(json.dumps(info, indent=1))
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-"))
+            os.replace(path, old / "export")
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+class Colorizer:
+    """A loaded export: call it on uint8 images (numpy), get uint8 RGB of the same size.
+
+    Args:
+        path: an export folder written by `export_saved_model`.
+
+    Attributes:
+        info: the export_info.json contents ({} if absent).
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._loaded = tf.saved_model.load(str(self.path))
+        self._fn = self._loaded.signatures[SERVING_ENDPOINT]
+        info_file = self.path / INFO_FILE
+        self.info = json.loads(info_file.read_text()) if info_file.exists() else {}
+
+    def __call__(self, images) -> np.ndarray:
+        """Colorizes `[N, H, W, C]` or `[H, W, C]` / `[H, W]` uint8 images."""
+        images = np.asarray(images)
+        if images.dtype != np.uint8:
+            raise ValueError(f"Colorizer expects uint8 images, got {images.dtype}")
+        single = images.ndim in (2, 3)
+        if images.ndim == 2:
+            images = images[..., None]
+        if single:
+            images = images[None]
+        out = self._fn(images=tf.constant(images))[OUTPUT_KEY].numpy()
+        return out[0] if single else out
+
+
+def load_colorizer(path) -> Colorizer:
+    """Loads an export folder as a `Colorizer` (plain `tf.saved_model.load` underneath)."""
+    return Colorizer(path)

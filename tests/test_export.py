@@ -1,0 +1,144 @@
+"""SavedModel export: uint8 any-size signature, reload in a process that never imports the package."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorization_tf import color, export
+from tests._tiny_models import TINY_NORMALIZATION, build_tiny_colorizer, tiny_data, tiny_rgb
+
+REPO = Path(__file__).resolve().parents[1]
+IMAGE_SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    model = build_tiny_colorizer(IMAGE_SIZE)
+    model.compile(optimizer="adam", loss="mse")
+    l_enc, ab_enc = tiny_data(n=8, size=IMAGE_SIZE)
+    model.fit(l_enc, ab_enc, epochs=2, batch_size=4, verbose=0)
+    path = tmp_path_factory.mktemp("exports") / "tiny"
+    export.export_saved_model(model, path, normalization=TINY_NORMALIZATION, image_size=IMAGE_SIZE, name="tiny")
+    return model, path
+
+
+_CLEAN_PROCESS = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    path = sys.argv[1]
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    rng = np.random.default_rng(0)
+    results = {}
+    for shape in [(1, 37, 53, 3), (2, 64, 48, 3), (1, 40, 40, 1), (1, 9, 300, 4)]:
+        x = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        np.save(f"{path}.in_{'x'.join(map(str, shape))}.npy", x)
+        out = fn(images=tf.constant(x))["rgb"]
+        np.save(f"{path}.out_{'x'.join(map(str, shape))}.npy", out.numpy())
+        results["x".join(map(str, shape))] = [out.dtype.name, list(out.shape)]
+    import keras
+    layer = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
+    results["tfsm"] = list(layer(tf.zeros([1, 20, 30, 3], tf.uint8))["rgb"].shape)
+    results["imported"] = sorted(m for m in sys.modules if m.startswith("colorization_tf"))
+    print(json.dumps(results))
+    """
+)
+
+
+def test_export_writes_savedmodel_keras_and_info(exported):
+    model, path = exported
+    assert (path / "saved_model.pb").exists() and (path / "model.keras").exists()
+    info = json.loads((path / "export_info.json").read_text())
+    assert info["name"] == "tiny" and info["normalization"] == TINY_NORMALIZATION and info["image_size"] == IMAGE_SIZE
+    assert info["versions"]["tensorflow"] == tf.__version__
+    again = keras.saving.load_model(path / "model.keras")
+    l_enc, _ = tiny_data(n=2, size=IMAGE_SIZE)
+    np.testing.assert_allclose(again.predict(l_enc, verbose=0), model.predict(l_enc, verbose=0), atol=1e-6)
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
+
+
+def test_savedmodel_loads_in_a_clean_process_on_odd_sizes(exported):
+    _, path = exported
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    proc = subprocess.run([sys.executable, "-c", _CLEAN_PROCESS, str(path)], capture_output=True, text=True, timeout=180, env=env, cwd="/")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert results.pop("imported") == []
+    assert results.pop("tfsm") == [1, 20, 30, 3]
+    for key, (dtype, shape) in results.items():
+        n, h, w, _ = map(int, key.split("x"))
+        assert dtype == "uint8" and shape == [n, h, w, 3]
+        x = np.load(f"{path}.in_{key}.npy")
+        out = np.load(f"{path}.out_{key}.npy")
+        rgb_in = np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x[..., :3]
+        l_in = color.lightness(rgb_in).numpy()
+        l_out = color.lightness(out).numpy()
+        # Chroma can push a colour out of gamut; clipping then moves L a little.
+        assert np.median(np.abs(l_in - l_out)) < 1.0 and np.mean(np.abs(l_in - l_out)) < 3.0, key
+    gray_out = np.load(f"{path}.out_1x40x40x1.npy")
+    assert gray_out.std(axis=-1).mean() > 0.5  # the gray input came back coloured
+
+
+def test_serving_function_matches_model_at_its_own_size(exported):
+    model, path = exported
+    rgb = tiny_rgb(n=2, size=IMAGE_SIZE, seed=3)
+    colorizer = export.load_colorizer(path)
+    out = colorizer(rgb)
+    assert out.dtype == np.uint8 and out.shape == rgb.shape
+    norm = color.get_normalization(TINY_NORMALIZATION)
+    l = color.lightness(rgb)
+    l_small = tf.image.resize(l, [IMAGE_SIZE, IMAGE_SIZE], method="bilinear", antialias=True)
+    ab = norm.decode_ab(model(norm.encode_l(l_small)))
+    expected = np.round(color.lab_to_rgb(color.join_lab(l, ab)).numpy() * 255)
+    assert np.abs(out.astype(float) - expected).max() <= 1.0
+    single = colorizer(rgb[0])
+    assert single.shape == rgb[0].shape
+
+
+def test_export_replaces_an_existing_export_atomically(exported, tmp_path):
+    model, _ = exported
+    path = tmp_path / "again"
+    export.export_saved_model(model, path, normalization=TINY_NORMALIZATION, image_size=IMAGE_SIZE)
+    (path / "stale.txt").write_text("from the previous export")
+    export.export_saved_model(model, path, normalization=TINY_NORMALIZATION, image_size=IMAGE_SIZE, save_keras=False)
+    assert not (path / "stale.txt").exists() and (path / "saved_model.pb").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["again"]
+    with pytest.raises(ValueError, match="head"):
+        export.export_saved_model(model, tmp_path / "bad", normalization=TINY_NORMALIZATION, image_size=IMAGE_SIZE, head="nope")
+
+
+def test_classification_head_export_decodes_logits(tmp_path):
+    """A logits head at 1/4 resolution, decoded in-graph by the given decode layer."""
+
+    @keras.saving.register_keras_serializable(package="colorization_tf_tests")
+    class MeanOfTwoBins(keras.layers.Layer):
+        """Stand-in decode: softmax over 2 bins at ab/110 = (+0.3, -0.2) and (-0.3, 0.2)."""
+
+        def call(self, logits):
+            centres = tf.constant([[0.3, -0.2], [-0.3, 0.2]], tf.float32)
+            return tf.tensordot(tf.nn.softmax(tf.cast(logits, tf.float32)), centres, axes=[[-1], [0]])
+
+    inp = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="L")
+    x = keras.layers.AveragePooling2D(4)(inp)
+    logits = keras.layers.Conv2D(2, 1, name="logits", kernel_initializer="zeros", bias_initializer=keras.initializers.Constant([3.0, 0.0]))(x)
+    model = keras.Model(inp, {"logits": logits})
+    path = export.export_saved_model(model, tmp_path / "cls", normalization="zhang", image_size=IMAGE_SIZE,
+                                     head="classification", decode=MeanOfTwoBins(), save_keras=False)
+    gray = np.full((1, 21, 27, 1), 128, np.uint8)
+    out = tf.saved_model.load(str(path)).signatures["serving_default"](images=tf.constant(gray))["rgb"].numpy()
+    lab = color.rgb_to_lab(out).numpy()
+    p = np.exp(3.0) / (np.exp(3.0) + 1.0)
+    expected_a = 110 * (0.3 * p - 0.3 * (1 - p))
+    assert out.shape == (1, 21, 27, 3)
+    assert abs(np.median(lab[..., 1]) - expected_a) < 2.0

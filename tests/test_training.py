@@ -1,0 +1,262 @@
+"""The training runner: hardware policy, loss scaling, distribution, checkpoints, NaN guard, resume."""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorization_tf import training
+from tests._tiny_models import build_tiny_colorizer, build_tiny_discriminator, tiny_data
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _quiet_config(**kwargs):
+    defaults = dict(epochs=1, learning_rate=1e-2, sample_every=0, tensorboard=False, loss_curves=False, verbose=0, precision="float32", strategy="default")
+    defaults.update(kwargs)
+    return training.TrainConfig(**defaults)
+
+
+def _dataset(n=8, size=16, batch=4):
+    l_enc, ab_enc = tiny_data(n=n, size=size)
+    return tf.data.Dataset.from_tensor_slices((l_enc, ab_enc)).batch(batch)
+
+
+def test_select_hardware_on_cpu_is_float32_without_xla():
+    hw = training.select_hardware()
+    assert not tf.config.list_logical_devices("GPU")
+    assert hw.policy == "float32" and hw.jit_compile is False and hw.n_replicas == 1
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert "CPU" in hw.description
+    with pytest.raises(ValueError, match="precision"):
+        training.select_hardware(precision="float8")
+
+
+def test_select_hardware_forced_mirrored_uses_both_logical_cpus():
+    hw = training.select_hardware(strategy="mirrored")
+    assert isinstance(hw.strategy, tf.distribute.MirroredStrategy)
+    assert hw.n_replicas == 2 and hw.jit_compile is False
+
+
+def test_mixed_float16_compile_wraps_optimizer_and_a_step_moves_weights():
+    hw = training.select_hardware(precision="mixed_float16")
+    assert keras.mixed_precision.global_policy().name == "mixed_float16"
+    model = build_tiny_colorizer(16)
+    training.compile_model(model, _quiet_config(), jit_compile=hw.jit_compile)
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    conv1 = model.get_layer("conv1")
+    assert conv1.compute_dtype == "float16" and conv1.kernel.dtype == "float32"
+    l_enc, ab_enc = tiny_data(n=4)
+    assert model(l_enc).dtype == "float32"
+    before = conv1.kernel.numpy().copy()
+    loss = model.train_on_batch(l_enc, ab_enc)
+    assert np.isfinite(loss)
+    assert not np.allclose(before, conv1.kernel.numpy())
+
+
+def test_float32_policy_dtypes():
+    training.select_hardware(precision="float32")
+    model = build_tiny_colorizer(16)
+    assert all(v.dtype == "float32" for v in model.variables)
+    assert model.get_layer("conv1").compute_dtype == "float32"
+    training.compile_model(model, _quiet_config())
+    assert not isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def test_train_config_json_round_trip_and_optimizer_names():
+    config = training.TrainConfig(epochs=3, optimizer="adam", optimizer_kwargs={"betas": [0.5, 0.999], "weight_decay": 1e-3},
+                                  loss={"ab": "mse", "scene": "sparse_categorical_crossentropy"}, loss_weights={"ab": 1.0, "scene": 1 / 300})
+    again = training.TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config
+    opt = training.make_optimizer(again.optimizer, 1e-3, **again.optimizer_kwargs)
+    assert isinstance(opt, keras.optimizers.Adam) and opt.beta_1 == 0.5 and opt.weight_decay == pytest.approx(1e-3)
+    assert isinstance(training.make_optimizer("adadelta", 1.0), keras.optimizers.Adadelta)
+    with pytest.raises(ValueError, match="Unknown optimizer"):
+        training.make_optimizer("nope")
+    with pytest.raises(ValueError, match="Unknown TrainConfig keys"):
+        training.TrainConfig.from_dict({"epochz": 1})
+
+
+def test_train_under_mirrored_strategy_with_two_logical_cpus(tmp_path):
+    hw = training.select_hardware(precision="float32", strategy="mirrored")
+    model, history = training.train(lambda: build_tiny_colorizer(16), _dataset(), _dataset(), _quiet_config(epochs=2), tmp_path, hardware=hw)
+    assert model.distribute_strategy is hw.strategy
+    assert len(history["loss"]) == 2 and np.isfinite(history["val_loss"]).all()
+    assert history["loss"][1] < history["loss"][0]
+    assert [e for e, _ in training.list_checkpoints(tmp_path)] == [1, 2]
+
+
+def test_train_writes_logs_figures_and_resumes_without_redoing(tmp_path):
+    l_enc, ab_enc = tiny_data(n=4)
+    config = _quiet_config(epochs=2, sample_every=2, tensorboard=True, loss_curves=True)
+    model, history = training.train(lambda: build_tiny_colorizer(16), _dataset(), None, config, tmp_path,
+                                    sample_batch=(l_enc, ab_enc), normalization="zhang")
+    assert (tmp_path / "figures" / "samples_epoch0002.png").stat().st_size > 0
+    assert (tmp_path / "figures" / "loss_curves.png").stat().st_size > 0
+    if importlib.util.find_spec("tensorboard") is not None:
+        assert any((tmp_path / "tensorboard").rglob("*tfevents*"))
+    rows = (tmp_path / "training_log.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("epoch,loss") and len(rows) == 3
+    assert json.loads((tmp_path / "train_summary.json").read_text())["status"] == "completed"
+    # Asking for 3 epochs now continues from the checkpoint at 2: one more epoch only.
+    model2, history2 = training.train(lambda: build_tiny_colorizer(16), _dataset(), None, _quiet_config(epochs=3), tmp_path)
+    assert history2["epoch"] == [1, 2, 3] and history2["loss"][:2] == history["loss"]
+    assert len((tmp_path / "training_log.csv").read_text().strip().splitlines()) == 4
+
+
+def test_checkpoint_write_crash_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    model = build_tiny_colorizer(16)
+    training.compile_model(model, _quiet_config())
+    l_enc, ab_enc = tiny_data(n=4)
+    model.train_on_batch(l_enc, ab_enc)
+    good = training.save_checkpoint(tmp_path / "checkpoints" / "ckpt-00001.npz", model, 1, {"loss": [1.0]})
+    saved = [v.numpy().copy() for v in model.variables]
+    model.train_on_batch(l_enc, ab_enc)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(training.os, "fsync", crash)
+    with pytest.raises(OSError, match="simulated"):
+        training.save_checkpoint(tmp_path / "checkpoints" / "ckpt-00002.npz", model, 2, {"loss": [1.0, 0.5]})
+    monkeypatch.undo()
+    assert [e for e, _ in training.list_checkpoints(tmp_path)] == [1]
+    assert list((tmp_path / "checkpoints").iterdir()) == [good]  # no temp file left behind
+    # A damaged newest file (e.g. copied half-way by hand) is skipped in favour of the older one.
+    (tmp_path / "checkpoints" / "ckpt-00003.npz").write_bytes(good.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="unreadable checkpoint"):
+        state, path = training.latest_checkpoint(tmp_path)
+    assert path == good and state["epoch"] == 1
+    fresh = build_tiny_colorizer(16)
+    training.compile_model(fresh, _quiet_config())
+    training._apply_state(fresh, state)
+    for var, value in zip(fresh.variables, saved):
+        np.testing.assert_array_equal(var.numpy(), value)
+    assert fresh.optimizer.iterations.numpy() == 1
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    l_enc, ab_enc = tiny_data(n=8)
+    base = tf.data.Dataset.from_tensor_slices((l_enc, ab_enc))
+
+    def poisoned_from_epoch_2(epoch):
+        factor = tf.where(epoch >= 2, tf.constant(np.nan, tf.float32), 1.0)
+        return base.map(lambda x, y: (x, y * factor)).batch(4)
+
+    config = _quiet_config(epochs=4)
+    with pytest.warns(UserWarning, match="Non-finite loss"):
+        model, history = training.train(lambda: build_tiny_colorizer(16), poisoned_from_epoch_2, None, config, tmp_path)
+    assert [e for e, _ in training.list_checkpoints(tmp_path)] == [1, 2]
+    summary = json.loads((tmp_path / "train_summary.json").read_text())
+    assert summary["status"] == "stopped_on_nan" and summary["nan_epoch"] == 3
+    assert history["epoch"] == [1, 2]
+    state = training.load_checkpoint(training.list_checkpoints(tmp_path)[-1][1])
+    assert all(np.isfinite(v).all() for v in state["model"])
+    for var, value in zip(model.variables, state["model"]):
+        np.testing.assert_array_equal(var.numpy(), value)
+
+
+def test_epoch_callable_with_python_ints_gets_each_epochs_data(tmp_path):
+    l_enc, ab_enc = tiny_data(n=4)
+    seen = []
+
+    def per_epoch(epoch):
+        assert isinstance(epoch, int)
+        seen.append(epoch)
+        return tf.data.Dataset.from_tensor_slices((l_enc, ab_enc * (epoch + 1))).batch(2)
+
+    _, history = training.train(lambda: build_tiny_colorizer(16), training.python_epochs(per_epoch), None, _quiet_config(epochs=3), tmp_path)
+    assert seen == [0, 1, 2] and history["epoch"] == [1, 2, 3]
+    seen.clear()
+    training.train(lambda: build_tiny_colorizer(16), training.python_epochs(per_epoch), None, _quiet_config(epochs=4), tmp_path)
+    assert seen == [3]
+
+
+def _run_worker(workdir, out, epochs, sleep=0.0):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, str(REPO / "tests" / "_resume_worker.py"), str(workdir), str(out), str(epochs), str(sleep)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_resume_after_kill_reaches_the_same_weights(tmp_path):
+    epochs = 4
+    reference = _run_worker(tmp_path / "uninterrupted", tmp_path / "a.npz", epochs)
+    victim = _run_worker(tmp_path / "killed", tmp_path / "b.npz", epochs, sleep=0.6)
+    target = tmp_path / "killed" / "checkpoints" / "ckpt-00002.npz"
+    deadline = time.time() + 120
+    while not target.exists() and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert target.exists(), victim.stderr.read().decode()[-2000:] if victim.poll() is not None else "timeout"
+    victim.send_signal(signal.SIGKILL)
+    assert victim.wait() == -signal.SIGKILL
+    assert not (tmp_path / "b.npz").exists()
+    done = [e for e, _ in training.list_checkpoints(tmp_path / "killed")]
+    assert 2 in done and max(done) < epochs
+    restarted = _run_worker(tmp_path / "killed", tmp_path / "b.npz", epochs)
+    for proc in (restarted, reference):
+        assert proc.wait(timeout=180) == 0, proc.stderr.read().decode()[-3000:]
+    history = json.loads((tmp_path / "killed" / "history.json").read_text())
+    assert history["epoch"] == list(range(1, epochs + 1))
+    a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
+    assert len(a.files) == len(b.files) > 0
+    for key in a.files:
+        np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-6)
+
+
+def _gan(l1_weight=100.0, gan_weight=1.0):
+    return training.GANModel(build_tiny_colorizer(16), build_tiny_discriminator(16), l1_weight=l1_weight, gan_weight=gan_weight)
+
+
+def test_gan_under_mixed_float16_uses_loss_scaling_and_moves_weights():
+    training.select_hardware(precision="mixed_float16")
+    gan = _gan()
+    gan.compile()
+    assert isinstance(gan.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    l_enc, ab_enc = tiny_data(n=4)
+    g_before = gan.generator.get_layer("conv1").kernel.numpy().copy()
+    d_before = [w.numpy().copy() for w in gan.discriminator.trainable_weights]
+    # Dynamic loss scaling starts at 2**15, skips the first steps whose float16 gradients overflow
+    # (halving the scale each time), then trains.
+    logs = gan.fit(tf.data.Dataset.from_tensor_slices((l_enc, ab_enc)).repeat(4).batch(2), epochs=1, verbose=0, shuffle=False).history
+    assert float(gan.optimizer.dynamic_scale.numpy()) < 2.0**15
+    assert set(logs) >= {"loss", "g_gan", "g_l1", "d_loss"} and np.isfinite(logs["loss"]).all()
+    assert not np.allclose(g_before, gan.generator.get_layer("conv1").kernel.numpy())
+    assert any(not np.allclose(b, w.numpy()) for b, w in zip(d_before, gan.discriminator.trainable_weights))
+    assert gan.evaluate(l_enc, ab_enc, verbose=0, return_dict=True)["loss"] > 0
+
+
+def test_gan_without_loss_scaling_float16_gradients_underflow():
+    """A loss whose gradients fall below float16's range: only the scaled step moves the first layer."""
+    training.select_hardware(precision="mixed_float16")
+    l_enc, ab_enc = tiny_data(n=4)
+    moved = {}
+    for scale in (True, False):
+        keras.utils.set_random_seed(0)
+        gan = _gan(l1_weight=1e-5, gan_weight=0.0)
+        gan.compile()
+        gan.scale_losses = scale
+        before = gan.generator.get_layer("conv1").kernel.numpy().copy()
+        gan.train_on_batch(l_enc, ab_enc)
+        moved[scale] = float(np.abs(gan.generator.get_layer("conv1").kernel.numpy() - before).max())
+    assert moved[True] > 0.0
+    assert moved[False] == 0.0
+
+
+def test_gan_keras_round_trip(tmp_path):
+    gan = _gan(l1_weight=50.0)
+    gan.compile()
+    l_enc, _ = tiny_data(n=2)
+    gan.save(tmp_path / "gan.keras")
+    again = keras.saving.load_model(tmp_path / "gan.keras", compile=False)
+    assert isinstance(again, training.GANModel) and again.l1_weight == 50.0
+    np.testing.assert_allclose(again.predict(l_enc, verbose=0), gan.predict(l_enc, verbose=0), atol=1e-6)
