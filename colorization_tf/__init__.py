@@ -12,4 +12,12 @@ Modules, one concern each:
     plots       every figure
 """
 
+import os as _os
+
+# oneDNN kernels roughly double CPU training speed here (benchmarks/bench_models.py --onednn-compare);
+# TensorFlow enables them by itself only on some CPUs. The switch is read when TensorFlow is first
+# imported, so it only takes effect when this package is imported first; export
+# TF_ENABLE_ONEDNN_OPTS=0 to opt out.
+_os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
 __version__ = "0.1.0"

@@ -50,17 +50,39 @@ def _channel_matmul(x: tf.Tensor, matrix: np.ndarray) -> tf.Tensor:
     return tf.tensordot(x, tf.constant(matrix.T, tf.float32), axes=[[-1], [0]])
 
 
+def _pow(base: tf.Tensor, exponent: float) -> tf.Tensor:
+    """base ** exponent for base > 0 as exp(log): several times faster than tf.pow on CPU."""
+    return tf.exp(exponent * tf.math.log(base))
+
+
+def _srgb_curve_inverse(v):
+    return np.where(v > 0.04045, ((v + 0.055) / 1.055) ** 2.4, v / 12.92)
+
+
+_UINT8_TO_LINEAR = _srgb_curve_inverse(np.arange(256) / 255.0).astype(np.float32)
+
+
 def srgb_to_linear(rgb) -> tf.Tensor:
-    """Removes the sRGB transfer curve. Args: rgb in [0, 1]. Returns: linear RGB."""
+    """Removes the sRGB transfer curve.
+
+    Args:
+        rgb: sRGB in [0, 1] (float) or an integer image; uint8 goes through a 256-entry table.
+
+    Returns:
+        float32 linear RGB.
+    """
+    rgb = tf.convert_to_tensor(rgb)
+    if rgb.dtype == tf.uint8:
+        return tf.gather(tf.constant(_UINT8_TO_LINEAR), tf.cast(rgb, tf.int32))
     rgb = _as_float_rgb(rgb)
-    # Keep pow's base positive in the branch tf.where discards, so gradients stay finite.
-    curve = tf.pow((tf.maximum(rgb, 0.04045) + 0.055) / 1.055, 2.4)
+    # Keep the base positive in the branch tf.where discards, so gradients stay finite.
+    curve = _pow((tf.maximum(rgb, 0.04045) + 0.055) / 1.055, 2.4)
     return tf.where(rgb > 0.04045, curve, rgb / 12.92)
 
 
 def linear_to_srgb(linear: tf.Tensor) -> tf.Tensor:
     """Applies the sRGB transfer curve (no clipping)."""
-    curve = 1.055 * tf.pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055
+    curve = 1.055 * _pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055
     return tf.where(linear > 0.0031308, curve, 12.92 * linear)
 
 
@@ -75,7 +97,7 @@ def rgb_to_lab(rgb) -> tf.Tensor:
         float32 `[..., 3]` tensor of (L in [0, 100], a, b).
     """
     xyz = _channel_matmul(srgb_to_linear(rgb), XYZ_FROM_RGB) / tf.constant(D65_WHITE, tf.float32)
-    cube_root = tf.pow(tf.maximum(xyz, _LAB_EPSILON), 1.0 / 3.0)
+    cube_root = _pow(tf.maximum(xyz, _LAB_EPSILON), 1.0 / 3.0)
     f = tf.where(xyz > _LAB_EPSILON, cube_root, _LAB_KAPPA * xyz + _LAB_DELTA)
     fx, fy, fz = tf.unstack(f, axis=-1)
     return tf.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
@@ -99,7 +121,8 @@ def lab_to_rgb(lab) -> tf.Tensor:
     fx = a / 500.0 + fy
     fz = tf.maximum(fy - b / 200.0, 0.0)
     f = tf.stack([fx, fy, fz], axis=-1)
-    cube = tf.pow(tf.maximum(f, _LAB_INV_EPSILON), 3.0)
+    f_clamped = tf.maximum(f, _LAB_INV_EPSILON)
+    cube = f_clamped * f_clamped * f_clamped
     xyz = tf.where(f > _LAB_INV_EPSILON, cube, (f - _LAB_DELTA) / _LAB_KAPPA)
     xyz = xyz * tf.constant(D65_WHITE, tf.float32)
     linear = _channel_matmul(xyz, RGB_FROM_XYZ)

@@ -1,1 +1,20 @@
-"""Image discovery and filtering, deterministic splits, tf.data pipelines and the synthetic scenes."""
+"""Image discovery and filtering, deterministic splits, tf.data pipelines and the synthetic scenes.
+
+Modules:
+    files       `find_images` (flat or class folders), `scan_images` (unusable-image report with
+                bounded decoding, both cores), `load_image_rgb` (safe 8-bit RGB reader, `ImageError`)
+    splits      `split_files(paths, protocol, seed)`: per-paper protocols, stable when files are added
+    pipeline    `build_dataset(...)`: files -> batches of (encoded L, encoded ab [+ scene label]),
+                plus each map function (`decode_and_resize`, `augment`, `to_model_targets`, ...)
+    synthetic   the embedded default: deterministic landscape-like scenes in 7 classes
+    photos      real colour photos bundled with scikit-image / matplotlib (offline)
+
+Typical use:
+
+    from colorization_tf.data import files, splits, pipeline, synthetic
+    found = files.find_images(synthetic.default_dataset())
+    report = files.scan_images(found.paths)
+    split = splits.split_files(report.usable, "polychromify", seed=42)
+    train = pipeline.build_dataset(split["train"], image_size=128, batch_size=32,
+                                   normalization="polychromify", training=True, cache="memory")
+"""

@@ -1,0 +1,207 @@
+"""tf.data pipeline: each map function eagerly and inside Dataset.map, and the built datasets."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from skimage.color import rgb2lab
+
+from colorization_tf.color import get_normalization
+from colorization_tf.data import pipeline
+from colorization_tf.data.synthetic import render_scene
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    """Six small synthetic scenes in two class folders (jpg and png), and their labels."""
+    root = tmp_path_factory.mktemp("scenes")
+    paths, labels = [], []
+    for label, cls in enumerate(("beach", "forest")):
+        (root / cls).mkdir()
+        for i in range(3):
+            path = root / cls / f"{i}.{'jpg' if i % 2 else 'png'}"
+            Image.fromarray(render_scene(cls, i, (72, 96))).save(path)
+            paths.append(str(path))
+            labels.append(label)
+    return paths, labels
+
+
+def _map_one(fn, value):
+    return next(iter(tf.data.Dataset.from_tensors(value).map(fn)))
+
+
+def test_header_shape_for_each_format(tmp_path, make_colourful, make_bomb_png):
+    rgb = make_colourful(40, 70)
+    for fmt in ("JPEG", "PNG", "GIF", "BMP"):
+        Image.fromarray(rgb).save(tmp_path / f"x.{fmt}", format=fmt)
+        contents = tf.io.read_file(str(tmp_path / f"x.{fmt}"))
+        assert pipeline.image_header_shape(contents).numpy().tolist() == [40, 70], fmt
+        assert _map_one(pipeline.image_header_shape, contents).numpy().tolist() == [40, 70], fmt
+    assert pipeline.image_header_shape(tf.constant(make_bomb_png(123, 456))).numpy().tolist() == [456, 123]
+
+
+def test_bomb_is_refused_before_decoding(make_bomb_png):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
+        pipeline.decode_image_bounded(tf.constant(make_bomb_png()), max_pixels=10**7)
+    dataset = tf.data.Dataset.from_tensors(tf.constant(make_bomb_png())).map(pipeline.decode_image_bounded)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
+        next(iter(dataset))
+
+
+def test_decode_and_resize_eager_equals_dataset_map(scenes):
+    for path in scenes[0][:2]:
+        eager = pipeline.decode_and_resize(tf.constant(path), SIZE)
+        mapped = _map_one(lambda p: pipeline.decode_and_resize(p, SIZE), tf.constant(path))
+        assert eager.dtype == tf.uint8 and eager.shape == (SIZE, SIZE, 3)
+        np.testing.assert_array_equal(eager.numpy(), mapped.numpy())
+    rect = pipeline.decode_and_resize(tf.constant(scenes[0][0]), (24, 40))
+    assert rect.shape == (24, 40, 3)
+
+
+def test_scaled_jpeg_decode_matches_full_decode(tmp_path):
+    rgb = render_scene("desert", 3, (384, 512))
+    Image.fromarray(rgb).save(tmp_path / "big.jpg", quality=95)
+    fast = pipeline.decode_and_resize(tf.constant(str(tmp_path / "big.jpg")), 64).numpy().astype(float)
+    full = tf.io.decode_jpeg(tf.io.read_file(str(tmp_path / "big.jpg")), channels=3)
+    slow = pipeline.resize_uint8(full, 64).numpy().astype(float)
+    assert np.abs(fast - slow).mean() < 2.0
+
+
+def test_augment_is_deterministic_in_range_and_mapped(scenes):
+    image = pipeline.decode_and_resize(tf.constant(scenes[0][0]), SIZE)
+    seed = tf.constant([3, 4], tf.int64)
+    a = pipeline.augment(image, seed)
+    b = _map_one(lambda x: pipeline.augment(x, seed), image)
+    assert a.dtype == tf.float32 and a.shape == (SIZE, SIZE, 3)
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    assert 0.0 <= float(tf.reduce_min(a)) and float(tf.reduce_max(a)) <= 1.0
+    others = [pipeline.augment(image, tf.constant([s, 0], tf.int64)).numpy() for s in range(6)]
+    assert any(not np.allclose(others[0], o) for o in others[1:])
+    flips = {bool(np.allclose(pipeline.augment(image, tf.constant([s, 1], tf.int64), crop_scale=None).numpy(),
+                              image.numpy()[:, ::-1] / 255.0, atol=1e-6)) for s in range(8)}
+    assert flips == {True, False}  # crop disabled: each result is the image or its mirror
+
+
+@pytest.mark.parametrize("name", ["polychromify", "lee2016", "zhang", "cs520", "menon"])
+def test_to_model_targets_matches_skimage(name, make_colourful):
+    rgb = make_colourful(16, 16)
+    norm = get_normalization(name)
+    l_enc, ab_enc = pipeline.to_model_targets(tf.constant(rgb), name)
+    mapped = _map_one(lambda x: pipeline.to_model_targets(x, name), tf.constant(rgb))
+    assert l_enc.shape == (16, 16, 1) and ab_enc.shape == (16, 16, 2)
+    assert l_enc.dtype == tf.float32 and ab_enc.dtype == tf.float32
+    lab = rgb2lab(rgb / 255.0)
+    np.testing.assert_allclose(norm.decode_l(l_enc).numpy()[..., 0], lab[..., 0], atol=1e-2)
+    np.testing.assert_allclose(norm.decode_ab(ab_enc).numpy(), lab[..., 1:], atol=1e-2)
+    np.testing.assert_allclose(mapped[1].numpy(), ab_enc.numpy(), atol=1e-6)
+
+
+def test_to_model_targets_with_label():
+    l_enc, targets = pipeline.to_model_targets(tf.zeros([2, 8, 8, 3], tf.uint8), "lee2016", tf.constant([1, 0]))
+    assert set(targets) == {"ab", "scene"} and targets["scene"].dtype == tf.int32
+    np.testing.assert_allclose(targets["ab"].numpy(), 128.0 / 255.0, atol=1e-3)  # black: ab = 0 -> 128/255
+    np.testing.assert_allclose(l_enc.numpy(), -0.5, atol=1e-4)
+
+
+def test_build_dataset_shapes_ranges_and_labels(scenes):
+    paths, labels = scenes
+    ds = pipeline.build_dataset(paths, image_size=SIZE, batch_size=4, normalization="polychromify")
+    batches = list(ds)
+    assert [b[0].shape[0] for b in batches] == [4, 2]  # evaluation: no drop, file order
+    l_enc, ab_enc = batches[0]
+    assert l_enc.shape == (4, SIZE, SIZE, 1) and ab_enc.shape == (4, SIZE, SIZE, 2)
+    assert 0.0 <= float(tf.reduce_min(l_enc)) and float(tf.reduce_max(l_enc)) <= 100.0
+    assert float(tf.reduce_max(tf.abs(ab_enc))) <= 1.0 and float(tf.reduce_max(tf.abs(ab_enc))) > 0.1
+    train = pipeline.build_dataset(paths, image_size=SIZE, batch_size=4, normalization="lee2016", labels=labels,
+                                   training=True, seed=1)
+    batches = list(train)
+    assert len(batches) == 1  # drop_remainder by default in training
+    l_enc, targets = batches[0]
+    assert targets["scene"].dtype == tf.int32 and targets["scene"].shape == (4,)
+    assert set(targets["scene"].numpy().tolist()) <= {0, 1}
+    assert 0.0 <= float(tf.reduce_min(targets["ab"])) and float(tf.reduce_max(targets["ab"])) <= 1.0
+    assert train.element_spec[0].shape.as_list() == [4, SIZE, SIZE, 1]
+
+
+def test_labels_follow_their_images(scenes):
+    paths, labels = scenes
+    ds = pipeline.build_dataset(paths, image_size=SIZE, batch_size=6, normalization="zhang", labels=labels,
+                                training=True, augment=False, seed=5)
+    _, targets = next(iter(ds))
+    # forest (label 1) is much greener (a < 0) than beach (label 0)
+    mean_a = tf.reduce_mean(targets["ab"][..., 0], axis=[1, 2]).numpy()
+    scene = targets["scene"].numpy()
+    assert mean_a[scene == 1].max() < mean_a[scene == 0].min()
+
+
+def test_training_is_deterministic_per_seed_and_epochs_differ(scenes):
+    paths, _ = scenes
+
+    def epochs(seed):
+        ds = pipeline.build_dataset(paths, image_size=SIZE, batch_size=3, normalization="zhang", training=True,
+                                    seed=seed, cache="memory")
+        return [np.concatenate([b[1].numpy() for b in ds]) for _ in range(2)]
+
+    first, again, other = epochs(3), epochs(3), epochs(4)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], first[1])
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_broken_files_are_dropped_not_fatal(image_folder):
+    root, expected = image_folder
+    paths = sorted(str(root / name) for name in expected)
+    ds = pipeline.build_image_dataset(paths, 16)
+    images = list(ds)
+    readable = [n for n, r in expected.items() if r is None or r in ("too small", "grayscale")]
+    assert len(images) == len(readable)
+    assert all(im.shape == (16, 16, 3) and im.dtype == tf.uint8 for im in images)
+
+
+def test_file_cache_is_written_and_reused(scenes, tmp_path):
+    paths, _ = scenes
+    prefix = tmp_path / "cache" / "scenes"
+    first = [b[0].numpy() for b in pipeline.build_dataset(paths, image_size=SIZE, batch_size=6,
+                                                           normalization="zhang", cache=prefix)]
+    files = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert files and all(".tfcache" in name for name in files)
+    assert pipeline.cache_filename(prefix, paths, SIZE) != pipeline.cache_filename(prefix, paths, 64)
+    again = [b[0].numpy() for b in pipeline.build_dataset(paths, image_size=SIZE, batch_size=6,
+                                                           normalization="zhang", cache=prefix)]
+    np.testing.assert_array_equal(first[0], again[0])
+
+
+def test_shuffle_buffer_default_and_errors():
+    assert pipeline.default_shuffle_buffer(100, 128) == 100
+    assert pipeline.default_shuffle_buffer(10**6, 256) == pipeline.SHUFFLE_BUFFER_BYTES // (256 * 256 * 3)
+    with pytest.raises(ValueError, match="labels"):
+        pipeline.build_dataset(["a.jpg"], image_size=8, batch_size=1, normalization="zhang", labels=[0, 1])
+    with pytest.raises(ValueError, match="no image paths"):
+        pipeline.build_dataset([], image_size=8, batch_size=1, normalization="zhang")
+
+
+def test_augment_batch_eager_equals_dataset_map_and_identity_box(scenes):
+    images = tf.stack([pipeline.decode_and_resize(tf.constant(p), SIZE) for p in scenes[0][:3]])
+    seed = tf.constant([9, 9], tf.int64)
+    eager = pipeline.augment_batch(images, seed)
+    mapped = _map_one(lambda x: pipeline.augment_batch(x, seed), images)
+    assert eager.shape == (3, SIZE, SIZE, 3) and eager.dtype == tf.float32
+    np.testing.assert_allclose(eager.numpy(), mapped.numpy(), atol=1e-6)
+    same = pipeline.augment_batch(images, seed, flip=False, crop_scale=None)
+    np.testing.assert_allclose(same.numpy(), images.numpy() / 255.0, atol=1e-6)
+
+
+def test_lab_cache_and_rgb_cache_give_the_same_targets(scenes):
+    paths, _ = scenes
+    kwargs = dict(image_size=SIZE, batch_size=6, normalization="polychromify", cache="memory")
+    lab_l, lab_ab = next(iter(pipeline.build_dataset(paths, cache_lab=True, **kwargs)))
+    rgb_l, rgb_ab = next(iter(pipeline.build_dataset(paths, cache_lab=False, **kwargs)))
+    np.testing.assert_allclose(lab_l.numpy(), rgb_l.numpy(), atol=0.05)  # float16 cache: < 0.05 L
+    np.testing.assert_allclose(lab_ab.numpy(), rgb_ab.numpy(), atol=0.05 / 128)
+    train = pipeline.build_dataset(paths, cache_lab=False, training=True, seed=2, batch_size=3,
+                                   image_size=SIZE, normalization="zhang")
+    l_enc, ab_enc = next(iter(train))
+    assert l_enc.shape == (3, SIZE, SIZE, 1) and float(tf.reduce_max(tf.abs(ab_enc))) <= 1.0
