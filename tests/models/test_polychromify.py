@@ -1,0 +1,157 @@
+"""PolyChromify variants: shapes, parameter counts against the paper, Table 1 knobs, serialization,
+mixed precision, and that training moves the loss. Also the shared per-pixel dense helper."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorization_tf.models import blocks
+from colorization_tf.models.polychromify import (
+    FINAL_PARAMS,
+    PAPER_PARAMS,
+    PAPER_PARAMS_TOLERANCE,
+    TABLE1_CONFIGS,
+    VARIANTS,
+    build_polychromify,
+)
+
+# The smallest side every variant accepts: v3 has five stride-2 layers.
+SIDE = 32
+
+
+def _random_l(batch, h, w, seed=0):
+    return np.random.default_rng(seed).uniform(0, 100, (batch, h, w, 1)).astype("float32")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variant_output_shape_name_and_range(variant):
+    model = build_polychromify(variant, image_size=SIDE)
+    assert model.input.name == "L" and model.output_names == ["ab"]
+    out = model(_random_l(2, SIDE, 2 * SIDE))
+    assert out.shape == (2, SIDE, 2 * SIDE, 2)
+    assert out.dtype == tf.float32
+    assert np.all(np.abs(out.numpy()) <= 1.0)
+
+
+@pytest.mark.parametrize("variant", ["v0", "v1", "v2", "cnn", "final"])
+def test_unstrided_variants_take_odd_sizes(variant):
+    out = build_polychromify(variant)(_random_l(1, 13, 21))
+    assert out.shape == (1, 13, 21, 2)
+
+
+def test_final_model_has_the_papers_exact_parameter_count():
+    model = build_polychromify("final")
+    assert model.count_params() == FINAL_PARAMS == 293_330
+    # Kernel sizes that give that count: 3x3 convolutions, 1x1 "dense" layers, 3x3 output.
+    kernels = {layer.name: layer.kernel_size for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
+    assert kernels["ab"] == (3, 3)
+    assert all(kernels[f"dense{i}_conv"] == (1, 1) for i in range(1, 6))
+    assert all(kernels[f"{p}{i}_conv"] == (3, 3) for p in ("enc", "dec") for i in range(1, 4))
+
+
+@pytest.mark.parametrize("variant", sorted(PAPER_PARAMS))
+def test_parameter_counts_within_the_papers_rounding(variant):
+    count = build_polychromify(variant).count_params()
+    assert abs(count - PAPER_PARAMS[variant]) <= PAPER_PARAMS_TOLERANCE[variant], count
+
+
+def test_table1_configs_build_and_differ_as_described():
+    counts = {}
+    for row, kwargs in TABLE1_CONFIGS.items():
+        model = build_polychromify(**kwargs, image_size=SIDE)
+        assert model(_random_l(1, SIDE, SIDE)).shape == (1, SIDE, SIDE, 2)
+        counts[row] = model.count_params()
+        has_bn = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+        has_up = any(isinstance(layer, keras.layers.UpSampling2D) for layer in model.layers)
+        assert has_bn == kwargs["batch_norm"]
+        assert has_up == kwargs["strides"]
+    # Table 1 row v3 is the final model; more neurons/filters mean more parameters.
+    assert counts["v3"] == FINAL_PARAMS
+    assert counts["v1"] < counts["v2"] < counts["v3"] < counts["v4"] < counts["v5"]
+
+
+def test_strided_dense_layers_run_at_one_eighth_resolution():
+    model = build_polychromify(**TABLE1_CONFIGS["v4"], image_size=SIDE)
+    probe = keras.Model(model.input, model.get_layer("dense1_conv").output)
+    assert probe(_random_l(1, SIDE, SIDE)).shape == (1, SIDE // 8, SIDE // 8, 256)
+
+
+def test_knob_lists_and_letters_are_equivalent():
+    a = build_polychromify("final", neurons="M", filters="H")
+    b = build_polychromify("final", neurons=[128, 64, 32, 64, 128], filters=(32, 64, 128, 128, 64, 32))
+    assert a.count_params() == b.count_params()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"variant": "v9"}, "unknown variant"),
+        ({"variant": "v3", "neurons": "H"}, "does not take"),
+        ({"variant": "v0", "strides": True}, "does not take"),
+        ({"variant": "final", "neurons": "X"}, "neurons"),
+        ({"variant": "final", "filters": [16, 32, 64]}, "even number"),
+        ({"variant": "final", "strides": True, "image_size": 100}, "multiple of 8"),
+        ({"variant": "v3", "image_size": 48}, "multiple of 32"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_polychromify(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"variant": "cnn"}, TABLE1_CONFIGS["v5"]])
+def test_config_clone_and_keras_file_round_trip(kwargs, tmp_path):
+    model = build_polychromify(**kwargs, image_size=16)
+    x = _random_l(2, 16, 16)
+    expected = model(x, training=False)
+
+    rebuilt = keras.Model.from_config(model.get_config())
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(rebuilt(x, training=False), expected, atol=1e-6)
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone(x, training=False), expected, atol=1e-6)
+
+    path = os.fspath(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)  # safe_mode=True by default
+    np.testing.assert_allclose(loaded(x, training=False), expected, atol=1e-6)
+
+
+def test_mixed_precision_keeps_float16_inside_and_float32_out():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = build_polychromify("final")
+    assert model.get_layer("enc1_conv").compute_dtype == "float16"
+    assert model.get_layer("dense1_conv").compute_dtype == "float16"
+    assert model.get_layer("ab").compute_dtype == "float32"
+    out = model(_random_l(1, 8, 8))
+    assert out.dtype == tf.float32
+
+
+def test_fit_reduces_the_loss():
+    model = build_polychromify("final")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    x = _random_l(4, 16, 16)
+    y = np.tanh((x - 50.0) / 50.0).repeat(2, axis=-1) * np.array([0.5, -0.3], "float32")
+    before = float(keras.losses.mean_squared_error(y, model(x)).numpy().mean())
+    steps = 15
+    model.fit(np.tile(x, (steps, 1, 1, 1)), np.tile(y, (steps, 1, 1, 1)), batch_size=4, verbose=0)
+    after = float(keras.losses.mean_squared_error(y, model(x)).numpy().mean())
+    assert after < 0.5 * before
+
+
+def test_pixel_dense_equals_keras_dense_on_a_feature_map():
+    inputs = keras.Input((None, None, 6))
+    conv_model = keras.Model(inputs, blocks.pixel_dense(inputs, 4, activation="relu", name="pd"))
+    dense = keras.layers.Dense(4, activation="relu")
+    dense.build((None, None, None, 6))
+    kernel, bias = conv_model.get_layer("pd_conv").get_weights()
+    assert kernel.shape == (1, 1, 6, 4)
+    dense.set_weights([kernel[0, 0], bias + 0.1])
+    conv_model.get_layer("pd_conv").set_weights([kernel, bias + 0.1])
+    x = np.random.default_rng(1).normal(size=(2, 5, 7, 6)).astype("float32")
+    np.testing.assert_allclose(conv_model(x), dense(x), atol=1e-5)
