@@ -1,0 +1,795 @@
+"""The shared experiment runner: every paper's study is a configuration of this one module.
+
+An `ExperimentConfig` names a paper, a dataset (or the embedded synthetic default), a split
+protocol and a list of `RunConfig`s (model from the registry, loss, optimiser, epochs, ...).
+`run_experiment` then, for every run:
+
+    find + scan images -> deterministic split -> tf.data pipelines
+    -> `training.train` (resumable work directory `results/<paper>/runs/<run>/`)
+    -> `evaluation.evaluate_model` on the test split (PSNR, SSIM, colorfulness, ab L1/L2 and each
+       paper's own metric, per image and averaged)
+    -> `export.export_saved_model` to `saved_models/<paper>_<run>/`
+
+and writes the paper's table (Markdown and JSON, each figure beside the paper's number where the
+paper gives one), the figures, the exact configuration and the package versions. Extra studies a
+paper needs (CS520's numpy ANN, Ziegler's colour distribution, ...) are `hooks`: functions of the
+finished `ExperimentContext` that return report `Section`s. No paper has a training loop of its own.
+
+`--quick` shrinks everything so a script finishes in a few minutes on a 2-core CPU: 32-pixel
+images, 64 images, 1 epoch, batch 8 (each can still be overridden on the command line).
+The same seed gives the same numbers: each run is seeded, its data order depends on
+(seed, epoch) only, and TF op determinism is enabled (`--deterministic`, default in quick mode).
+
+Reference:
+    Ziegler (2022); Lee, Liang & Peaks (2016); Yang & Li (CS520); Ghiotto (2021, PolyChromify);
+    Menon & Talukdar (2021): the five studies configured in `experiments/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from colorization_tf import color, evaluation
+from colorization_tf.models import CLASSIFICATION, get_spec
+
+log = logging.getLogger(__name__)
+
+RESULTS_DIR = "results"
+SAVED_MODELS_DIR = "saved_models"
+RESULTS_MD = "results.md"
+RESULTS_JSON = "results.json"
+CONFIG_JSON = "config.json"
+DATA_REPORT = "data_report.txt"
+RUNS_DIR = "runs"
+FIGURES_DIR = "figures"
+
+QUICK_IMAGE_SIZE = 32
+QUICK_MAX_IMAGES = 64
+QUICK_EPOCHS = 1
+QUICK_BATCH_SIZE = 8
+"""`--quick`: tiny images, few of them, one epoch: minutes on a 2-core CPU."""
+
+POLY_ACCURACY = "polychromify_accuracy"
+CS520_ACCURACY = "cs520_accuracy"
+"""Keys of the papers' own metrics in `metrics.evaluate_colorization`'s result."""
+
+DEFAULT_METRIC_COLUMNS = ("psnr", "ssim", "colorfulness", "ab_l1", "ab_l2")
+"""Metrics every table shows (keys of `metrics.evaluate_colorization`)."""
+
+N_FIGURE_IMAGES = 6
+"""Test images shown in the comparison figure of every experiment."""
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """One trained model of an experiment.
+
+    Attributes:
+        name: run name (work directory, table row, export folder `<paper>_<name>`).
+        model: registry name (`colorization_tf.models.MODELS`).
+        model_kwargs: builder arguments on top of the registry's.
+        loss: loss name (`losses.get_loss`, else Keras), object, or dict output -> loss.
+        loss_weights: None or dict output -> weight (Iizuka's alpha).
+        metrics: training metrics (names, objects, or dict output -> list).
+        optimizer, optimizer_kwargs, learning_rate: the optimiser.
+        epochs, batch_size, image_size: None -> the experiment's (then the paper's/registry's).
+        normalization: None -> the model's registry normalisation.
+        seed: None -> the experiment's seed.
+        init_from: name of an earlier run of the same experiment whose trained weights initialise
+            this one (fine-tuning; the GAN's generator pretrained with L1).
+        class_weights: for the weighted cross-entropy (loss "wce"): "zhang" (rebalancing,
+            lambda = 0.5) or "ziegler" (from a normal distribution fitted to the prior), computed
+            from the training split's ab prior.
+        gan: None, or the GAN settings ``{"l1_weight": 100, "discriminator_kwargs": {...}}``: the
+            model becomes `training.GANModel(generator, PatchGAN)`.
+        stop_after: train in two invocations, first to this epoch, then resume to `epochs`
+            from the checkpoint (the killed-and-resumed run of Lee et al.).
+        classes: train and test on these scene classes only (CS520's CNN per scene).
+        label: row label in the tables (default: `name`).
+        paper: the paper's numbers for this row, metric key -> value.
+        quick: field overrides applied in `--quick` mode (e.g. ``{"image_size": 64}``).
+        export: export a SavedModel after training.
+    """
+
+    name: str
+    model: str
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    loss: Any = "mse"
+    loss_weights: Any = None
+    metrics: Any = None
+    optimizer: str = "adam"
+    optimizer_kwargs: dict = dataclasses.field(default_factory=dict)
+    learning_rate: float = 1e-3
+    epochs: int | None = None
+    batch_size: int | None = None
+    image_size: int | None = None
+    normalization: str | None = None
+    seed: int | None = None
+    init_from: str | None = None
+    gan: dict | None = None
+    class_weights: str = "zhang"
+    stop_after: int | None = None
+    classes: list[str] | None = None
+    label: str = ""
+    paper: dict = dataclasses.field(default_factory=dict)
+    quick: dict = dataclasses.field(default_factory=dict)
+    export: bool = True
+
+
+@dataclasses.dataclass
+class Section:
+    """A part of an experiment's report: a title, Markdown text (tables, figure links) and JSON data."""
+
+    title: str
+    markdown: str
+    data: Any = None
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """One paper's study.
+
+    Attributes:
+        paper: short name; results go to `results/<paper>/`, exports to `saved_models/<paper>_<run>/`.
+        title: heading of the report.
+        runs: the models to train, in order (a run may start from an earlier one: `init_from`).
+        data: image folder in the paper's layout, or None for the embedded synthetic default.
+        protocol: split protocol of `data.splits.split_files`.
+        quick: shrink everything (see the module docstring).
+        epochs, batch_size, image_size: override every run (None: each run's own / the paper's).
+        seed: base seed.
+        max_images: use at most this many images (after scanning; None: all).
+        out_dir: results folder (default `results/<paper>`).
+        saved_models_dir: export root.
+        labels: the models need scene labels (folder per class).
+        metric_columns: metric keys in the main table.
+        paper_metric: the paper's own metric key, shown beside the paper's number.
+        paper_metric_label: its column label.
+        paper_rows: rows quoted from the paper for the main table (label -> metric -> value).
+        notes: Markdown paragraphs added under the main table (e.g. what a metric means).
+        hooks: `ctx -> list[Section] | Section | None`, run after every model is trained.
+        sample_every: sample-colorization figure every N epochs (Ziegler's Figs 4.4/4.5).
+        deterministic: TF op determinism (None: on in quick mode).
+        export: export SavedModels (runs may opt out individually).
+        verbose: Keras `fit` verbosity.
+        default_epochs, default_batch_size: the paper's values when no override is given.
+    """
+
+    paper: str
+    title: str
+    runs: list[RunConfig]
+    data: str | None = None
+    protocol: str = "default"
+    quick: bool = False
+    epochs: int | None = None
+    batch_size: int | None = None
+    image_size: int | None = None
+    seed: int = 0
+    max_images: int | None = None
+    out_dir: str | None = None
+    saved_models_dir: str = SAVED_MODELS_DIR
+    labels: bool = False
+    metric_columns: Sequence[str] = DEFAULT_METRIC_COLUMNS
+    paper_metric: str | None = None
+    paper_metric_label: str = ""
+    paper_rows: dict = dataclasses.field(default_factory=dict)
+    notes: str = ""
+    hooks: list[Callable] = dataclasses.field(default_factory=list)
+    sample_every: int = 10
+    deterministic: bool | None = None
+    export: bool = True
+    verbose: Any = 2
+    default_epochs: int = 25
+    default_batch_size: int = 32
+
+    @property
+    def results_dir(self) -> Path:
+        return Path(self.out_dir or os.path.join(RESULTS_DIR, self.paper))
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What one run produced."""
+
+    name: str
+    label: str
+    model: str
+    image_size: int
+    epochs: int
+    batch_size: int
+    normalization: str
+    parameters: int
+    train_seconds: float
+    metrics: dict[str, float]
+    per_image: list[dict[str, float]]
+    history: dict[str, list]
+    workdir: str
+    export_path: str | None
+    paper: dict
+    config: dict
+
+
+@dataclasses.dataclass
+class ExperimentContext:
+    """Everything a hook may use once the runs are trained.
+
+    Attributes:
+        config: the `ExperimentConfig`.
+        splits: split name -> image paths.
+        labels: path -> class index (None without class folders).
+        class_names: class folder names.
+        runs: run name -> `RunResult`.
+        models: run name -> trained Keras model (the generator for a GAN).
+        evals: run name -> `evaluation.EvalResult` on the test split (plus `evaluation.GRAY`).
+        results_dir: `results/<paper>`.
+    """
+
+    config: ExperimentConfig
+    splits: dict[str, list[str]]
+    labels: dict[str, int] | None
+    class_names: list[str]
+    runs: dict[str, RunResult]
+    models: dict[str, Any]
+    evals: dict[str, evaluation.EvalResult]
+    results_dir: Path
+
+    @property
+    def figures_dir(self) -> Path:
+        path = self.results_dir / FIGURES_DIR
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def dataset(self, split: str, image_size: int, normalization, batch_size: int = 16, classes=None):
+        """An evaluation pipeline over a split (see `build_split_dataset`)."""
+        paths = interleave_classes(_filter_classes(self.splits[split], self.labels, self.class_names, classes), self.labels)
+        return build_split_dataset(paths, image_size, normalization, batch_size, training=False)
+
+
+@dataclasses.dataclass
+class ExperimentResult:
+    """The outcome of `run_experiment`: per-run results, the report's sections and where files went."""
+
+    config: ExperimentConfig
+    runs: dict[str, RunResult]
+    gray: dict[str, float]
+    sections: list[Section]
+    results_dir: Path
+    markdown_path: Path
+    json_path: Path
+
+
+# --------------------------------------------------------------------------------------------
+# Data: discovery, split, pipelines (the only call sites of colorization_tf.data)
+
+
+def default_data_root() -> str:
+    """The embedded synthetic default dataset (class folders), generated on first use."""
+    from colorization_tf.data import synthetic
+
+    return str(synthetic.default_dataset())
+
+
+def discover(root, *, max_images: int | None = None, seed: int = 0) -> tuple[list[str], dict | None, list[str], str]:
+    """Finds and scans the images under `root`.
+
+    Returns:
+        (usable paths, path -> class index or None, class names, the scan summary text).
+        With `max_images`, a deterministic class-stratified subset (every class keeps images).
+    """
+    from colorization_tf.data.files import find_images, scan_images
+
+    found = find_images(root)
+    report = scan_images(found.paths, progress=False, source=str(root))
+    usable = report.usable
+    labels = None
+    if found.class_names:
+        label_of = {r.path: r.label for r in found.records}
+        labels = {p: label_of[p] for p in usable}
+    if max_images is not None and len(usable) > max_images:
+        usable = _subset(usable, labels, max_images, seed)
+    return usable, labels, list(found.class_names), report.summary(source=str(root))
+
+
+def _subset(paths: list[str], labels: dict | None, n: int, seed: int) -> list[str]:
+    """A deterministic subset of `n` paths, round-robin over classes so each class is present."""
+    rng = np.random.default_rng(seed)
+    groups: dict[int, list[str]] = {}
+    for p in paths:
+        groups.setdefault(labels[p] if labels else 0, []).append(p)
+    for key in groups:
+        order = rng.permutation(len(groups[key]))
+        groups[key] = [groups[key][i] for i in order]
+    chosen: list[str] = []
+    while len(chosen) < n:
+        for key in sorted(groups):
+            if groups[key] and len(chosen) < n:
+                chosen.append(groups[key].pop())
+    return sorted(chosen)
+
+
+def split(paths: list[str], protocol: str, seed: int) -> dict[str, list[str]]:
+    """Deterministic train/val/test split by the paper's protocol (`data.splits.split_files`)."""
+    from colorization_tf.data.splits import split_files
+
+    parts = split_files(paths, protocol, seed)
+    if not isinstance(parts, dict):
+        parts = parts._asdict() if hasattr(parts, "_asdict") else dataclasses.asdict(parts)
+    parts = {k: list(v) for k, v in parts.items()}
+    if not parts.get("val"):
+        parts["val"] = parts["test"]
+    return parts
+
+
+def _filter_classes(paths, labels, class_names, classes):
+    if not classes:
+        return list(paths)
+    if labels is None:
+        raise ValueError(f"classes {classes} requested but the dataset has no class folders")
+    unknown = sorted(set(classes) - set(class_names))
+    if unknown:
+        raise ValueError(f"unknown classes {unknown}; the dataset has {class_names}")
+    wanted = {class_names.index(c) for c in classes}
+    return [p for p in paths if labels[p] in wanted]
+
+
+def interleave_classes(paths, labels):
+    """Paths reordered round-robin over classes (a test set's first images then show every scene)."""
+    if labels is None:
+        return list(paths)
+    groups: dict[int, list[str]] = {}
+    for p in paths:
+        groups.setdefault(labels[p], []).append(p)
+    order = []
+    while any(groups.values()):
+        for key in sorted(groups):
+            if groups[key]:
+                order.append(groups[key].pop(0))
+    return order
+
+
+def build_split_dataset(paths, image_size, normalization, batch_size, *, training=False, labels=None, seed=0):
+    """The `data.pipeline.build_dataset` call of the runner (evaluation order, cached in memory)."""
+    from colorization_tf.data.pipeline import build_dataset
+
+    return build_dataset(
+        list(paths),
+        image_size=image_size,
+        batch_size=batch_size,
+        normalization=normalization,
+        labels=labels,
+        training=False,
+        augment=False,
+        cache="memory",
+        seed=seed,
+        drop_remainder=training,
+    )
+
+
+def training_data(paths, image_size, normalization, batch_size, *, labels=None, seed=0):
+    """`(epoch -> Dataset, steps per epoch)`: each epoch's order depends on (seed, epoch) only,
+    so a resumed run sees exactly the batches an uninterrupted one does.
+
+    Epoch k is the k-th pass of one seeded, reshuffling stream (`skip(k * n)` on the cached
+    images: cheap). A tensor seed derived from the epoch would be simpler, but `Dataset.shuffle`
+    fails on a tensor op seed when the global seed is 0 (tf.random's `get_seed` compares it in
+    Python).
+    """
+    images = build_split_dataset(paths, image_size, normalization, batch_size, labels=labels, seed=seed).unbatch()
+    n = len(paths)
+    stream = images.shuffle(n, seed=int(seed), reshuffle_each_iteration=True).repeat()
+
+    def for_epoch(epoch):
+        return stream.skip(tf.cast(epoch, tf.int64) * n).take(n).batch(batch_size, drop_remainder=True)
+
+    return for_epoch, max(1, n // batch_size)
+
+
+# --------------------------------------------------------------------------------------------
+# One run
+
+
+def _resolve(run: RunConfig, cfg: ExperimentConfig) -> RunConfig:
+    """The run's effective settings: run fields < paper defaults < quick values < command line."""
+    spec = get_spec(run.model)
+    values = {f.name: getattr(run, f.name) for f in dataclasses.fields(run)}  # shallow: keeps Keras objects
+    values["epochs"] = run.epochs or cfg.default_epochs
+    values["batch_size"] = run.batch_size or cfg.default_batch_size
+    values["image_size"] = run.image_size or spec.image_size
+    values["normalization"] = run.normalization or spec.normalization
+    values["seed"] = cfg.seed if run.seed is None else run.seed
+    values["label"] = run.label or run.name
+    if cfg.quick:
+        values.update(image_size=QUICK_IMAGE_SIZE, epochs=QUICK_EPOCHS, batch_size=QUICK_BATCH_SIZE)
+        values.update(run.quick)
+    for key in ("epochs", "batch_size", "image_size"):
+        if getattr(cfg, key) is not None:
+            values[key] = getattr(cfg, key)
+    if values["stop_after"] is not None:
+        values["stop_after"] = max(1, min(values["stop_after"], values["epochs"] - 1)) if values["epochs"] > 1 else None
+    return RunConfig(**values)
+
+
+def _builder(run: RunConfig, n_classes: int, trained: dict):
+    """`() -> keras.Model` for `training.train` (also used to rebuild when resuming)."""
+    spec = get_spec(run.model)
+    kwargs = dict(run.model_kwargs, image_size=run.image_size)
+    if spec.module == "iizuka" and n_classes:
+        kwargs.setdefault("num_classes", n_classes)
+
+    def build():
+        model = spec.build(**kwargs)
+        if run.init_from:
+            source = trained[run.init_from]
+            model.set_weights(source.get_weights())
+        if run.gan is None:
+            return model
+        from colorization_tf.models.patchgan import build_patchgan
+        from colorization_tf.training import GANModel
+
+        settings = dict(run.gan)
+        disc = build_patchgan(image_size=run.image_size, **settings.pop("discriminator_kwargs", {}))
+        return GANModel(model, disc, **settings)
+
+    return build
+
+
+def _fresh(spec):
+    """Keras loss/metric objects serialised, so every compile deserialises its own fresh instance."""
+    import keras
+
+    if isinstance(spec, dict):
+        return {k: _fresh(v) for k, v in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return [_fresh(v) for v in spec]
+    if spec is None or isinstance(spec, (str, int, float, bool)):
+        return spec
+    return keras.saving.serialize_keras_object(spec)
+
+
+def _train_config(run: RunConfig, cfg: ExperimentConfig, epochs: int):
+    from colorization_tf.training import TrainConfig
+
+    return TrainConfig(
+        epochs=epochs,
+        batch_size=run.batch_size,
+        learning_rate=run.learning_rate,
+        optimizer=run.optimizer,
+        optimizer_kwargs=dict(run.optimizer_kwargs),
+        loss=_fresh(run.loss),
+        loss_weights=run.loss_weights,
+        metrics=_fresh(run.metrics),
+        seed=run.seed,
+        deterministic=bool(cfg.quick if cfg.deterministic is None else cfg.deterministic),
+        sample_every=cfg.sample_every if not cfg.quick else 1,
+        tensorboard=not cfg.quick,
+        verbose=cfg.verbose,
+        name=f"{cfg.paper}/{run.name}",
+    )
+
+
+def _export(model, run: RunConfig, cfg: ExperimentConfig) -> str:
+    from colorization_tf.export import export_saved_model
+
+    path = Path(cfg.saved_models_dir) / f"{cfg.paper}_{run.name}"
+    # Quick mode skips the .keras copy: the SavedModels of the big nets alone are ~130 MB each.
+    export_saved_model(model, str(path), normalization=run.normalization, image_size=run.image_size,
+                       head=get_spec(run.model).head, save_keras=not cfg.quick)
+    return str(path)
+
+
+def weighted_ce_loss(run: RunConfig, train_paths):
+    """Zhang's class-rebalanced (or Ziegler's) soft-encoded cross-entropy, weights from the training prior."""
+    from colorization_tf import losses, quantize
+
+    centers = quantize.ab_bin_centers()
+    data = build_split_dataset(train_paths, run.image_size, "zhang", 16)
+    prior = quantize.compute_prior(data, centers, normalization="zhang")
+    if run.class_weights == "ziegler":
+        weights = quantize.ziegler_weights(prior, centers)
+    elif run.class_weights == "zhang":
+        weights = quantize.rebalancing_weights(prior)
+    else:
+        raise ValueError(f"run {run.name!r}: class_weights must be 'zhang' or 'ziegler', not {run.class_weights!r}")
+    return losses.get_loss("wce", class_weights=np.asarray(weights, np.float32).tolist())
+
+
+def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentContext) -> RunResult:
+    """Trains one (resolved) run, evaluates it on the test split and exports it."""
+    from colorization_tf import training
+
+    spec = get_spec(run.model)
+    train_paths = _filter_classes(ctx.splits["train"], ctx.labels, ctx.class_names, run.classes)
+    val_paths = _filter_classes(ctx.splits["val"], ctx.labels, ctx.class_names, run.classes)
+    test_paths = interleave_classes(_filter_classes(ctx.splits["test"], ctx.labels, ctx.class_names, run.classes), ctx.labels)
+    if not train_paths or not test_paths:
+        raise ValueError(f"run {run.name!r}: empty train or test split (classes={run.classes})")
+    batch_size = min(run.batch_size, len(train_paths))
+    wants_labels = spec.module == "iizuka"  # the scene head trains on the class folders' labels
+    if wants_labels and ctx.labels is None:
+        raise ValueError(f"run {run.name!r}: {run.model} needs scene labels: give a folder with one sub-folder per class")
+    label_list = (lambda ps: [ctx.labels[p] for p in ps]) if wants_labels else (lambda ps: None)
+
+    train_fn, steps = training_data(train_paths, run.image_size, run.normalization, batch_size, labels=label_list(train_paths), seed=run.seed)
+    val_ds = build_split_dataset(val_paths, run.image_size, run.normalization, batch_size, labels=label_list(val_paths))
+    test_ds = build_split_dataset(test_paths, run.image_size, run.normalization, batch_size, labels=label_list(test_paths))
+    sample_batch = next(iter(val_ds))
+    workdir = ctx.results_dir / RUNS_DIR / run.name
+    if run.loss == "wce":
+        run = dataclasses.replace(run, loss=weighted_ce_loss(run, train_paths))
+    build = _builder(run, len(ctx.class_names), ctx.models)
+
+    start = time.perf_counter()
+    stages = [run.stop_after, run.epochs] if run.stop_after else [run.epochs]
+    for epochs in stages:  # two invocations = a run stopped after `stop_after` epochs and resumed
+        config = _train_config(run, cfg, epochs)
+        config.steps_per_epoch = steps
+        model, history = training.train(
+            build, train_fn, val_ds, config, workdir, sample_batch=sample_batch, normalization=run.normalization
+        )
+    seconds = time.perf_counter() - start
+
+    net = model.generator if run.gan is not None else model
+    ev = evaluation.evaluate_model(net, test_ds, run.normalization, name=run.name)
+    ctx.models[run.name] = net
+    ctx.evals[run.name] = ev
+    export_path = _export(net, run, cfg) if (cfg.export and run.export) else None
+    return RunResult(
+        name=run.name,
+        label=run.label,
+        model=run.model,
+        image_size=run.image_size,
+        epochs=run.epochs,
+        batch_size=batch_size,
+        normalization=run.normalization,
+        parameters=int(net.count_params()),
+        train_seconds=seconds,
+        metrics=ev.mean,
+        per_image=ev.per_image,
+        history={k: list(map(float, v)) for k, v in history.items() if k != "epoch"},
+        workdir=str(workdir),
+        export_path=export_path,
+        paper=dict(run.paper),
+        config=evaluation.to_jsonable(run),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Tables and the report
+
+
+def metric_label(key: str) -> str:
+    """Column label of a metric key."""
+    return {
+        "psnr": "PSNR (dB)",
+        "ssim": "SSIM",
+        "colorfulness": "colorfulness",
+        "ab_l1": "ab L1",
+        "ab_l2": "ab L2",
+        evaluation.SCENE_ACCURACY: "scene accuracy",
+    }.get(key, key)
+
+
+def main_table(cfg: ExperimentConfig, runs: dict[str, RunResult], gray: dict[str, float]) -> Section:
+    """The paper's table: one row per run (+ the gray baseline and rows quoted from the paper)."""
+    metric_keys = list(cfg.metric_columns)
+    if cfg.paper_metric and cfg.paper_metric not in metric_keys:
+        metric_keys.append(cfg.paper_metric)
+    columns = ["model", "params", "train time (s)", *[metric_label(k) for k in metric_keys]]
+    paper_keys = sorted({k for r in runs.values() for k in r.paper} | {k for row in cfg.paper_rows.values() for k in row})
+    columns += [f"paper: {metric_label(k)}" for k in paper_keys]
+    rows, data = [], []
+    for r in runs.values():
+        rows.append([r.label, r.parameters, r.train_seconds, *[r.metrics.get(k) for k in metric_keys], *[r.paper.get(k) for k in paper_keys]])
+        data.append({"model": r.label, "run": r.name, "params": r.parameters, "train_seconds": r.train_seconds,
+                     **{k: r.metrics.get(k) for k in metric_keys}, "paper": r.paper})
+    rows.append([evaluation.GRAY, 0, None, *[gray.get(k) for k in metric_keys], *[None for _ in paper_keys]])
+    data.append({"model": evaluation.GRAY, **{k: gray.get(k) for k in metric_keys}})
+    if "colorfulness" in metric_keys and gray.get("colorfulness_true") is not None:
+        truth = [gray["colorfulness_true"] if k == "colorfulness" else None for k in metric_keys]
+        rows.append(["ground truth", None, None, *truth, *[None for _ in paper_keys]])
+        data.append({"model": "ground truth", "colorfulness": gray["colorfulness_true"]})
+    for label, values in cfg.paper_rows.items():
+        rows.append([f"{label} (paper)", None, None, *[None for _ in metric_keys], *[values.get(k) for k in paper_keys]])
+        data.append({"model": label, "quoted_from_paper": True, "paper": values})
+    text = evaluation.markdown_table(columns, rows)
+    if cfg.notes:
+        text += "\n" + cfg.notes.strip() + "\n"
+    return Section("Results on the test split", text, {"columns": columns, "rows": data})
+
+
+def _default_figures(ctx: ExperimentContext) -> list[Section]:
+    """Loss curves of every run and the same test images colorized by every run."""
+    from colorization_tf.plots import experiments as plots
+
+    sections = []
+    histories = {r.label: r.history for r in ctx.runs.values() if r.history}
+    if histories:
+        path = plots.plot_histories(histories, ctx.figures_dir / "loss_curves.png", title=f"{ctx.config.title}: loss")
+        sections.append(Section("Loss curves", f"![loss curves]({path.relative_to(ctx.results_dir)})\n"))
+    if ctx.runs:
+        path = plots.plot_model_grid(
+            {ctx.runs[n].label: e.samples for n, e in ctx.evals.items() if n in ctx.runs},
+            ctx.figures_dir / "colorizations.png",
+            max_images=N_FIGURE_IMAGES,
+            title=f"{ctx.config.title}: test images",
+        )
+        sections.append(Section("Colorizations", f"![test images colorized by every model]({path.relative_to(ctx.results_dir)})\n"))
+    return sections
+
+
+def render_markdown(cfg: ExperimentConfig, sections: list[Section], header: str) -> str:
+    parts = [f"# {cfg.title}\n", header]
+    for s in sections:
+        parts.append(f"\n## {s.title}\n\n{s.markdown}")
+    return "\n".join(parts)
+
+
+def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
+    """Runs every configured run, the hooks, and writes the report (see the module docstring).
+
+    Args:
+        cfg: the experiment.
+
+    Returns:
+        An `ExperimentResult`; files: `<results_dir>/results.md`, `results.json`, `config.json`,
+        `data_report.txt`, `figures/`, `runs/<run>/` (training work directories).
+    """
+    out = cfg.results_dir
+    out.mkdir(parents=True, exist_ok=True)
+    root = cfg.data or default_data_root()
+    paths, labels, class_names, scan_text = discover(root, max_images=QUICK_MAX_IMAGES if cfg.quick and cfg.max_images is None else cfg.max_images, seed=cfg.seed)
+    if cfg.labels and labels is None:
+        raise ValueError(f"{root}: {cfg.paper} needs one sub-folder per scene class (labels), found a flat folder")
+    splits = split(paths, cfg.protocol, cfg.seed)
+    data_text = scan_text + "\n" + "\n".join(f"{k}: {len(v)}" for k, v in splits.items())
+    evaluation.write_text(out / DATA_REPORT, data_text + "\n")
+    resolved = [_resolve(r, cfg) for r in cfg.runs]
+    evaluation.write_json(out / CONFIG_JSON, {"experiment": cfg, "resolved_runs": resolved, "data": str(root), "environment": evaluation.environment_info()})
+    ctx = ExperimentContext(cfg, splits, labels, class_names, {}, {}, {}, out)
+
+    for run in resolved:
+        log.info("%s: training %s", cfg.paper, run.name)
+        ctx.runs[run.name] = train_and_evaluate(run, cfg, ctx)
+
+    gray_size = resolved[0].image_size if resolved else QUICK_IMAGE_SIZE
+    gray_ds = ctx.dataset("test", gray_size, "zhang")
+    gray = evaluation.evaluate_gray(gray_ds, "zhang")
+    ctx.evals[evaluation.GRAY] = gray
+
+    sections = [main_table(cfg, ctx.runs, gray.mean)] if resolved else []
+    for hook in cfg.hooks:
+        produced = hook(ctx)
+        if produced is None:
+            continue
+        sections.extend(produced if isinstance(produced, list) else [produced])
+    sections.extend(_default_figures(ctx))
+
+    header = (
+        f"Data: `{root}`{' (embedded synthetic default)' if cfg.data is None else ''}; "
+        f"split protocol `{cfg.protocol}`: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items())
+        + f"; seed {cfg.seed}{'; **quick mode** (tiny sizes: not the paper-scale result)' if cfg.quick else ''}.\n"
+    )
+    md_path = evaluation.write_text(out / RESULTS_MD, render_markdown(cfg, sections, header))
+    json_path = evaluation.write_json(
+        out / RESULTS_JSON,
+        {
+            "paper": cfg.paper,
+            "title": cfg.title,
+            "quick": cfg.quick,
+            "data": str(root),
+            "splits": {k: len(v) for k, v in splits.items()},
+            "runs": ctx.runs,
+            "gray": gray.to_json(),
+            "sections": [{"title": s.title, "data": s.data} for s in sections],
+            "environment": evaluation.environment_info(),
+        },
+    )
+    return ExperimentResult(cfg, ctx.runs, gray.mean, sections, out, md_path, json_path)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line shared by every script in experiments/
+
+
+def build_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every experiment script takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", help="image folder in the paper's layout (default: the embedded synthetic scenes)")
+    parser.add_argument("--protocol", help="split protocol of data.splits (default: the paper's)")
+    parser.add_argument("--epochs", type=int, help="epochs of every run (default: the paper's)")
+    parser.add_argument("--batch-size", type=int, help="batch size of every run (default: the paper's)")
+    parser.add_argument("--image-size", type=int, help="square training size of every run (default: each model's paper size)")
+    parser.add_argument("--quick", action="store_true", help=f"finish in minutes on a CPU: {QUICK_IMAGE_SIZE}px, {QUICK_MAX_IMAGES} images, {QUICK_EPOCHS} epoch")
+    parser.add_argument("--max-images", type=int, help="use at most this many images")
+    parser.add_argument("--seed", type=int, default=0, help="base seed (same seed -> same numbers)")
+    parser.add_argument("--out", help="results folder (default results/<paper>)")
+    parser.add_argument("--saved-models", default=SAVED_MODELS_DIR, help="export root (default saved_models)")
+    parser.add_argument("--no-export", action="store_true", help="skip the SavedModel exports")
+    parser.add_argument("--runs", help="comma-separated subset of run names to train")
+    parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None, help="TF op determinism (default: on with --quick)")
+    parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1, 2)")
+    return parser
+
+
+def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentConfig:
+    """The configuration with the command line's choices applied."""
+    runs = cfg.runs
+    if args.runs:
+        wanted = [n.strip() for n in args.runs.split(",") if n.strip()]
+        known = {r.name for r in cfg.runs}
+        unknown = sorted(set(wanted) - known)
+        if unknown:
+            raise SystemExit(f"unknown runs {unknown}; choose from {sorted(known)}")
+        needed = set(wanted)
+        for r in reversed(cfg.runs):  # keep the runs a wanted run starts from
+            if r.name in needed and r.init_from:
+                needed.add(r.init_from)
+        runs = [r for r in cfg.runs if r.name in needed]
+    return dataclasses.replace(
+        cfg,
+        runs=runs,
+        data=args.data,
+        protocol=args.protocol or cfg.protocol,
+        quick=args.quick,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        seed=args.seed,
+        max_images=args.max_images,
+        out_dir=args.out,
+        saved_models_dir=args.saved_models,
+        export=not args.no_export,
+        deterministic=args.deterministic,
+        verbose=args.verbose,
+    )
+
+
+def main(make_config: Callable, argv=None, description: str | None = None) -> ExperimentResult:
+    """Entry point of an experiment script: parse `argv`, run, print where the results went.
+
+    Args:
+        make_config: `args -> ExperimentConfig` (the parsed command line, e.g. to know `--quick`).
+        argv: command-line arguments (default `sys.argv[1:]`).
+        description: `--help` text.
+    """
+    args = build_parser(description or "colorization experiment").parse_args(argv)
+    cfg = apply_args(make_config(args), args)
+    start = time.perf_counter()
+    result = run_experiment(cfg)
+    print(f"{cfg.title}: done in {time.perf_counter() - start:.0f} s")
+    print(f"  report:  {result.markdown_path}")
+    print(f"  data:    {result.json_path}")
+    exports = [r.export_path for r in result.runs.values() if r.export_path]
+    if exports:
+        print(f"  models:  {', '.join(exports)}")
+    return result
+
+
+__all__ = [
+    "RunConfig",
+    "ExperimentConfig",
+    "Section",
+    "RunResult",
+    "ExperimentContext",
+    "ExperimentResult",
+    "default_data_root",
+    "discover",
+    "split",
+    "build_split_dataset",
+    "training_data",
+    "train_and_evaluate",
+    "main_table",
+    "run_experiment",
+    "build_parser",
+    "apply_args",
+    "main",
+]

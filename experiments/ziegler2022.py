@@ -1,0 +1,107 @@
+"""Ziegler (2022), "Deep Vision Colorization": ECCV16 and AlexNet x {L1, L2, CE, weighted CE}.
+
+Reproduces his loss curves (Figures 4.1-4.3), the sample colorizations every 10 epochs
+(Figures 4.4/4.5, in `runs/<run>/figures/`), the colour distribution of the data (Figure 2.4) and
+his rating, the L1 distance in ab to the ground truth (section 3.4). His data: Kaggle's Landscape
+Pictures (`--data` a folder of the 7 landscape folders), split ~80/20 (3497 / 818, 4 unusable).
+
+    python experiments/ziegler2022.py --data datasets/landscape --epochs 50
+    python experiments/ziegler2022.py --quick
+
+Reference:
+    A. Ziegler, "Deep Vision project: Image Colorization", OTH Amberg-Weiden, 2022;
+    Zhang, Isola & Efros, "Colorful Image Colorization", ECCV 2016 (model, losses, training).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from colorization_tf import experiment as ex
+
+EPOCHS = 50
+"""Ziegler trained for 50 epochs."""
+
+ZHANG_ADAM = {"optimizer": "adamw", "learning_rate": 3e-5, "optimizer_kwargs": {"betas": (0.9, 0.99), "weight_decay": 1e-3}}
+"""Zhang et al.'s optimiser (Ziegler does not state his): Adam 3e-5, betas 0.9/0.99, weight decay 1e-3."""
+
+LOSSES = {"l1": ("regression", "l1"), "l2": ("regression", "mse"), "ce": ("classification", "ce"), "wce": ("classification", "wce")}
+"""Ziegler's four losses: loss key -> (head, loss name in `colorization_tf.losses`)."""
+
+QUICK_LEARNING_RATE = 1e-3
+"""In --quick mode one epoch at 3e-5 would leave the nets untrained; a larger step shows something."""
+
+
+def color_distribution(ctx: ex.ExperimentContext):
+    """Figure 2.4: the ab distribution of the training images, overall and per lightness range."""
+    from colorization_tf.plots.color_distribution import color_distribution_figure
+
+    size = ex.QUICK_IMAGE_SIZE if ctx.config.quick else 64
+    histogram = color_distribution_figure(ctx.splits["train"], ctx.figures_dir / "figure_2_4_color_distribution.png", image_size=size)
+    rel = histogram["path"].relative_to(ctx.results_dir)
+    text = f"![ab distribution of the training images]({rel})\n\n{histogram['pixels']} pixels counted.\n"
+    return ex.Section("Colour distribution (Figure 2.4)", text, {"pixels": int(histogram["pixels"]), "l_edges": histogram["l_edges"]})
+
+
+def loss_figures(ctx: ex.ExperimentContext):
+    """Figures 4.1-4.3: every loss, the L1/L2 losses, the CE/wCE losses; then the sample grids 4.4/4.5."""
+    from colorization_tf.plots.experiments import plot_histories
+
+    lines = []
+    groups = {
+        "4.1 all losses": list(ctx.runs),
+        "4.2 L1/L2 losses": [n for n in ctx.runs if n.endswith(("_l1", "_l2"))],
+        "4.3 CE/wCE losses": [n for n in ctx.runs if n.endswith(("_ce", "_wce"))],
+    }
+    for i, (title, names) in enumerate(groups.items(), start=1):
+        histories = {n: ctx.runs[n].history for n in names if ctx.runs[n].history}
+        if histories:
+            path = plot_histories(histories, ctx.figures_dir / f"figure_4_{i}_losses.png", title=f"Figure {title}", log_scale=True)
+            lines.append(f"![Figure {title}]({path.relative_to(ctx.results_dir)})")
+    for fig, head in (("4.4 regression", ("_l1", "_l2")), ("4.5 classification", ("_ce", "_wce"))):
+        for n in (n for n in ctx.runs if n.endswith(head)):
+            for sample in sorted((ctx.results_dir / ex.RUNS_DIR / n / "figures").glob("samples_epoch*.png")):
+                lines.append(f"- Figure {fig}, {n}: [{sample.stem}]({sample.relative_to(ctx.results_dir)})")
+    return ex.Section("Losses and improvements over epochs (Figures 4.1-4.5)", "\n".join(lines) + "\n")
+
+
+def make_config(args=None) -> ex.ExperimentConfig:
+    quick = bool(args and args.quick)
+    runs = []
+    for net in ("eccv16", "alexnet"):
+        for key, (head, loss) in LOSSES.items():
+            runs.append(
+                ex.RunConfig(
+                    name=f"{net}_{key}",
+                    model=f"{net}_{head}",
+                    loss=loss,
+                    class_weights="ziegler",
+                    **ZHANG_ADAM,
+                    quick={"learning_rate": QUICK_LEARNING_RATE},
+                )
+            )
+    return ex.ExperimentConfig(
+        paper="ziegler2022",
+        title="Ziegler 2022: ECCV16 and AlexNet with L1, L2, CE and weighted CE",
+        runs=runs,
+        protocol="ziegler",
+        default_epochs=EPOCHS,
+        default_batch_size=32,
+        sample_every=10,
+        paper_metric="ab_l1",
+        notes=(
+            "Ziegler's rating (section 3.4) is the L1 distance in ab to the ground truth: the `ab L1` "
+            "column (lower is better). He reports no number for it, only that regression beat "
+            "classification and ECCV16 was slightly better than AlexNet."
+            + (" Quick mode uses Adam 1e-3 instead of Zhang's 3e-5." if quick else "")
+        ),
+        hooks=[color_distribution, loss_figures],
+    )
+
+
+def main(argv=None):
+    return ex.main(make_config, argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
