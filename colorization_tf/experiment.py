@@ -231,6 +231,7 @@ class ExperimentContext:
         models: run name -> trained Keras model (the generator for a GAN).
         evals: run name -> `evaluation.EvalResult` on the test split (plus `evaluation.GRAY`).
         results_dir: `results/<paper>`.
+        data_root: the data folder (the embedded default's when no `--data` was given).
     """
 
     config: ExperimentConfig
@@ -241,6 +242,7 @@ class ExperimentContext:
     models: dict[str, Any]
     evals: dict[str, evaluation.EvalResult]
     results_dir: Path
+    data_root: str = ""
 
     @property
     def figures_dir(self) -> Path:
@@ -486,19 +488,64 @@ def _export(model, run: RunConfig, cfg: ExperimentConfig) -> str:
     return str(path)
 
 
-def weighted_ce_loss(run: RunConfig, train_paths):
-    """Zhang's class-rebalanced (or Ziegler's) soft-encoded cross-entropy, weights from the training prior."""
-    from colorization_tf import losses, quantize
+PRIOR_IMAGE_SIZE = 64
+"""Resolution at which the training split's ab prior is counted (colour statistics barely depend on it)."""
 
+
+def training_prior(ctx: ExperimentContext, train_paths) -> tuple[np.ndarray, np.ndarray, str]:
+    """The empirical ab prior of the training split (Zhang's 313 bins), computed once and saved.
+
+    The prior is counted in one tf.data pass and written beside the data as
+    `ab_prior_<digest>.npz` (the digest names the file list and resolution), so every weighted run
+    and every later invocation reuses it; where the data folder is read-only it goes to the
+    results folder instead.
+
+    Returns:
+        (prior `[Q]`, bin centres `[Q, 2]`, path of the .npz file).
+    """
+    import hashlib
+
+    from colorization_tf import quantize
+
+    size = PRIOR_IMAGE_SIZE
+    digest = hashlib.sha1("\n".join(sorted(map(str, train_paths)) + [str(size)]).encode()).hexdigest()[:12]
+    name = f"ab_prior_{digest}.npz"
+    candidates = [Path(ctx.data_root) / name, ctx.results_dir / name]
+    for path in candidates:
+        if path.exists():
+            prior, centers, _ = quantize.load_prior(path)
+            return prior, centers, str(path)
     centers = quantize.ab_bin_centers()
-    data = build_split_dataset(train_paths, run.image_size, "zhang", 16)
-    prior = quantize.compute_prior(data, centers, normalization="zhang")
-    if run.class_weights == "ziegler":
-        weights = quantize.ziegler_weights(prior, centers)
-    elif run.class_weights == "zhang":
-        weights = quantize.rebalancing_weights(prior)
-    else:
-        raise ValueError(f"run {run.name!r}: class_weights must be 'zhang' or 'ziegler', not {run.class_weights!r}")
+    prior = quantize.compute_prior(build_split_dataset(train_paths, size, "zhang", 16), centers, normalization="zhang")
+    for path in candidates:
+        try:
+            written = quantize.save_prior(path, prior, centers, images=len(train_paths), image_size=size)
+        except OSError:
+            continue
+        return prior, centers, written
+    raise OSError(f"cannot write the ab prior to {candidates[0]} or {candidates[1]}")
+
+
+def class_weights_for(kind: str, prior, centers) -> np.ndarray:
+    """Per-bin weights of the weighted cross-entropy: "zhang" (rebalancing, lambda 0.5) or "ziegler"."""
+    from colorization_tf import quantize
+
+    if kind == "ziegler":
+        return quantize.ziegler_weights(prior, centers)
+    if kind == "zhang":
+        return quantize.rebalancing_weights(prior)
+    raise ValueError(f"class_weights must be 'zhang' or 'ziegler', not {kind!r}")
+
+
+def weighted_ce_loss(run: RunConfig, ctx: ExperimentContext, train_paths):
+    """Zhang's class-rebalanced (or Ziegler's) soft-encoded cross-entropy, weights from the training prior."""
+    from colorization_tf import losses
+
+    prior, centers, _ = training_prior(ctx, train_paths)
+    try:
+        weights = class_weights_for(run.class_weights, prior, centers)
+    except ValueError as err:
+        raise ValueError(f"run {run.name!r}: {err}") from None
     return losses.get_loss("wce", class_weights=np.asarray(weights, np.float32).tolist())
 
 
@@ -524,7 +571,7 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
     sample_batch = next(iter(val_ds))
     workdir = ctx.results_dir / RUNS_DIR / run.name
     if run.loss == "wce":
-        run = dataclasses.replace(run, loss=weighted_ce_loss(run, train_paths))
+        run = dataclasses.replace(run, loss=weighted_ce_loss(run, ctx, train_paths))
     build = _builder(run, len(ctx.class_names), ctx.models)
 
     start = time.perf_counter()
@@ -654,7 +701,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     evaluation.write_text(out / DATA_REPORT, data_text + "\n")
     resolved = [_resolve(r, cfg) for r in cfg.runs]
     evaluation.write_json(out / CONFIG_JSON, {"experiment": cfg, "resolved_runs": resolved, "data": str(root), "environment": evaluation.environment_info()})
-    ctx = ExperimentContext(cfg, splits, labels, class_names, {}, {}, {}, out)
+    ctx = ExperimentContext(cfg, splits, labels, class_names, {}, {}, {}, out, str(root))
 
     for run in resolved:
         log.info("%s: training %s", cfg.paper, run.name)

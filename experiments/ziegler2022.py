@@ -43,6 +43,25 @@ def color_distribution(ctx: ex.ExperimentContext):
     return ex.Section("Colour distribution (Figure 2.4)", text, {"pixels": int(histogram["pixels"]), "l_edges": histogram["l_edges"]})
 
 
+def prior_and_weights(ctx: ex.ExperimentContext):
+    """Figure 3.1: the training split's ab prior and the weights of the weighted cross-entropy.
+
+    Both weightings are drawn: Ziegler's (a normal distribution fitted to the colour
+    distribution, his runs) and Zhang's rebalancing ((1 - λ) p + λ / Q)^-1, λ = 0.5.
+    """
+    from colorization_tf.plots.quantize import plot_prior_and_weights
+
+    prior, centers, prior_path = ex.training_prior(ctx, ctx.splits["train"])
+    weights = {kind: ex.class_weights_for(kind, prior, centers) for kind in ("ziegler", "zhang")}
+    path = plot_prior_and_weights(prior, weights, centers, ctx.figures_dir / "figure_3_1_prior_and_weights.png",
+                                  title="Figure 3.1: ab prior and class weights")
+    text = (f"![ab prior and class weights]({path.relative_to(ctx.results_dir)})\n\n"
+            f"Prior of the training split ({len(centers)} bins) saved to `{prior_path}`.\n")
+    data = {kind: {"min": float(w.min()), "max": float(w.max()), "prior_weighted_mean": float((prior * w).sum())}
+            for kind, w in weights.items()}
+    return ex.Section("Class prior and weights (Figure 3.1)", text, {"prior_file": prior_path, "weights": data})
+
+
 def loss_figures(ctx: ex.ExperimentContext):
     """Figures 4.1-4.3: every loss, the L1/L2 losses, the CE/wCE losses; then the sample grids 4.4/4.5."""
     from colorization_tf.plots.experiments import plot_histories
@@ -95,7 +114,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
             "classification and ECCV16 was slightly better than AlexNet."
             + (" Quick mode uses Adam 1e-3 instead of Zhang's 3e-5." if quick else "")
         ),
-        hooks=[color_distribution, loss_figures],
+        hooks=[color_distribution, prior_and_weights, loss_figures],
     )
 
 

@@ -49,6 +49,11 @@ def test_ziegler_tiny(tmp_path):
     data, md = _check_outputs(result, ["alexnet_wce"])
     assert "Figure 2.4" in md and (tmp_path / "figures" / "figure_2_4_color_distribution.png").exists()
     assert list((tmp_path / "runs" / "alexnet_wce" / "figures").glob("samples_epoch*.png"))
+    prior = next(s for s in data["sections"] if s["title"].startswith("Class prior"))["data"]
+    assert (tmp_path / "figures" / "figure_3_1_prior_and_weights.png").exists()
+    assert Path(prior["prior_file"]).exists() and Path(prior["prior_file"]).parent == Path(data["data"])
+    assert prior["weights"]["zhang"]["prior_weighted_mean"] == pytest.approx(1.0, rel=1e-3)
+    assert prior["weights"]["zhang"]["max"] > prior["weights"]["zhang"]["min"]
 
 
 def test_lee_resume_equals_uninterrupted(tmp_path):
