@@ -327,7 +327,8 @@ def reshuffle_per_epoch(dataset: tf.data.Dataset, buffer_size: int, seed: int = 
 
     Pass the result as `train_ds` to `train()`: each epoch's order then depends on
     (seed, epoch) only, so a resumed run sees the same data as an uninterrupted one. Put
-    `.cache()` in `dataset` (before this); it is shared by all epochs.
+    `.cache()` in `dataset` (before this); it is shared by all epochs. The callable is marked
+    like `python_epochs` (`train()` passes Python ints); a scalar int64 tensor works too.
 
     Args:
         dataset: the dataset to shuffle (elements or batches).
@@ -335,13 +336,21 @@ def reshuffle_per_epoch(dataset: tf.data.Dataset, buffer_size: int, seed: int = 
         seed: base seed.
 
     Returns:
-        A callable taking a scalar int64 epoch tensor.
+        A callable taking an epoch (Python int or scalar int64 tensor).
     """
 
     def for_epoch(epoch):
+        if isinstance(epoch, (int, np.integer)):
+            return dataset.shuffle(buffer_size, seed=int(seed) * 1_000_003 + int(epoch) + 1, reshuffle_each_iteration=False)
         epoch_seed = tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64) + 1
+        if not tf.executing_eagerly():
+            # tf.random's get_seed compares (graph seed, op seed) == (0, 0) in Python, which fails on a
+            # tensor op seed when the graph seed is 0 (e.g. TrainConfig.seed=0): give this dataset
+            # function's own graph a non-zero seed (the global seed is untouched).
+            tf.random.set_seed(int(seed) + 1)
         return dataset.shuffle(buffer_size, seed=epoch_seed, reshuffle_each_iteration=False)
 
+    for_epoch.python_epochs = True
     return for_epoch
 
 
@@ -350,7 +359,9 @@ def python_epochs(fn: Callable) -> Callable:
 
     `train()` then builds one pipeline per epoch and concatenates them (an in-memory cache
     inside `fn`'s pipeline is rebuilt every epoch). Example:
-    `python_epochs(lambda e: build_dataset(paths, ..., training=True, seed=1000 * seed + e))`.
+    `python_epochs(lambda e: build_dataset(paths, ..., training=True, seed=1000 * seed + e))`;
+    `data.pipeline.build_epoch_datasets(paths, ..., seed=seed)` gives the same per-epoch
+    reproducibility from one cached pipeline (and is already marked).
     """
 
     def wrapper(epoch):
