@@ -24,8 +24,9 @@ import argparse
 import glob
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from colorization_tf.fileio import atomic_path
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -126,16 +127,9 @@ def _write_image(array, path: Path, fmt: str) -> None:
     """Writes uint8 RGB atomically (temporary file in the same folder, then os.replace)."""
     from PIL import Image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".{fmt}")
-    os.close(fd)
-    try:
-        options = {"quality": JPEG_QUALITY} if OUTPUT_FORMATS[fmt] in ("JPEG", "WEBP") else {}
+    options = {"quality": JPEG_QUALITY} if OUTPUT_FORMATS[fmt] in ("JPEG", "WEBP") else {}
+    with atomic_path(path, suffix=f".{fmt}") as tmp:
         Image.fromarray(array).save(tmp, format=OUTPUT_FORMATS[fmt], **options)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class _Model:

@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization_tf import color
+from colorization_tf.fileio import atomic_write_text
 
 GRAY = "gray (zero ab)"
 """Row name of the gray baseline in every table."""
@@ -207,18 +208,9 @@ def evaluate_gray(dataset, normalization, **kwargs) -> EvalResult:
 # Writing results
 
 
-def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp{os.getpid()}")
-
-
 def write_text(path, text: str) -> Path:
     """Writes `text` to `path` atomically (parent folders created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, text)
 
 
 def to_jsonable(obj):

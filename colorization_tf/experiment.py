@@ -38,8 +38,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from colorization_tf import color, evaluation
-from colorization_tf.models import CLASSIFICATION, get_spec
+from colorization_tf import evaluation
+from colorization_tf.models import get_spec
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import functools
 import io
 import os
-import tempfile
 from collections.abc import Iterable
 
 import keras
@@ -40,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization_tf import color
+from colorization_tf.fileio import atomic_write_bytes
 
 ZHANG_BIN_WIDTH = 10
 ZHANG_NUM_BINS = 313
@@ -434,17 +434,7 @@ def save_prior(path: str | os.PathLike, prior, centers, **metadata) -> str:
         raise ValueError(f"quantize.save_prior: prior shape {prior.shape} does not match {centers.shape[0]} bins")
     buffer = io.BytesIO()
     np.savez(buffer, prior=prior, centers=centers, **{k: np.asarray(v) for k, v in metadata.items()})
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".prior-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 

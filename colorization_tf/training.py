@@ -27,9 +27,7 @@ import io
 import json
 import logging
 import math
-import os
 import re
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -38,6 +36,8 @@ from typing import Any, Callable
 import keras
 import numpy as np
 import tensorflow as tf
+
+from colorization_tf.fileio import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -396,27 +396,6 @@ def _epoch_dataset(train_ds, initial_epoch: int, epochs: int, steps_per_epoch: i
 # --------------------------------------------------------------------------- checkpoints
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text: str) -> None:
-    """Writes `text` to `path` through a temporary file and `os.replace`."""
-    _atomic_write_bytes(Path(path), text.encode("utf-8"))
-
-
 def _optimizers(model) -> list:
     opts = [model.optimizer] if getattr(model, "optimizer", None) is not None else []
     if isinstance(model, GANModel) and model.d_optimizer is not None:
@@ -475,7 +454,7 @@ def save_checkpoint(path, model, epoch: int, history: dict, extra: dict | None =
     arrays.update({f"optimizer_{i:05d}": v for i, v in enumerate(state["optimizer"])})
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    _atomic_write_bytes(Path(path), buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue(), fsync=True)
     return Path(path)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorization_tf import training
+from colorization_tf import fileio, training
 from tests._tiny_models import build_tiny_colorizer, build_tiny_discriminator, tiny_data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def test_checkpoint_write_crash_keeps_previous_checkpoint(tmp_path, monkeypatch)
     def crash(*args, **kwargs):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(training.os, "fsync", crash)
+    monkeypatch.setattr(fileio.os, "fsync", crash)
     with pytest.raises(OSError, match="simulated"):
         training.save_checkpoint(tmp_path / "checkpoints" / "ckpt-00002.npz", model, 2, {"loss": [1.0, 0.5]})
     monkeypatch.undo()

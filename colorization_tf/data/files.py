@@ -28,6 +28,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from colorization_tf.fileio import atomic_write_text
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 """File name endings recognised as images (compared case-insensitively)."""
 
@@ -335,10 +337,7 @@ class ScanReport:
 
     def write(self, path) -> None:
         """Writes "path<TAB>reason" per unusable file (atomically)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        tmp.write_text("".join(f"{p}\t{r}\n" for p, r in self.unusable.items()), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, "".join(f"{p}\t{r}\n" for p, r in self.unusable.items()))
 
 
 def scan_images(

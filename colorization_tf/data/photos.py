@@ -11,10 +11,11 @@ Reference:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from colorization_tf.fileio import atomic_path
 
 SKIMAGE_PHOTOS = {
     "astronaut": "astronaut.png",
@@ -98,9 +99,8 @@ def write_photos(out_dir, include_extra: bool = False, fmt: str = "png") -> list
     for name, rgb in bundled_photos(include_extra).items():
         path = out_dir / f"{name}.{fmt}"
         if not path.exists():
-            tmp = out_dir / f".{name}.tmp{os.getpid()}.{fmt}"
-            Image.fromarray(rgb).save(tmp)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                Image.fromarray(rgb).save(tmp)
         written.append(path)
     return written
 

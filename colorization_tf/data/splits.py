@@ -34,6 +34,8 @@ from collections import defaultdict
 from pathlib import Path, PurePath
 from typing import Sequence
 
+from colorization_tf.fileio import atomic_write_text
+
 SPLIT_NAMES = ("train", "val", "test")
 
 
@@ -195,9 +197,7 @@ def write_splits(path, splits: dict[str, Sequence], root) -> None:
     path = Path(path)
     data = {name: [PurePath(os.path.relpath(os.fspath(p), os.fspath(root))).as_posix() for p in items]
             for name, items in splits.items()}
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1))
 
 
 def read_splits(path, root=None) -> dict[str, list[str]]:

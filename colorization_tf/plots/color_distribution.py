@@ -13,7 +13,6 @@ Reference:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -26,6 +25,7 @@ import tensorflow as tf  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from colorization_tf.color import AB_SCALE, lab_to_rgb, rgb_to_lab  # noqa: E402
+from colorization_tf.fileio import atomic_path  # noqa: E402
 
 DEFAULT_L_EDGES = (0.0, 25.0, 50.0, 75.0, 100.0)
 """Lightness ranges of the per-L panels."""
@@ -123,11 +123,11 @@ def plot_ab_histogram(histogram: dict, path, title: str = "ab distribution") -> 
     fig.suptitle(title)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 
