@@ -263,6 +263,8 @@ class CS520Accuracy(_PerImageMean):
 
 
 METRIC_NAMES = ("ab_l1", "polychromify_accuracy", "cs520_accuracy")
+NORMALIZED_METRICS = ("ab_l1", "ab_mae", "cs520_accuracy")
+"""Metrics that decode ab to Lab units and so need the model's normalisation."""
 
 
 def get_metric(name: str, **kwargs) -> keras.metrics.Metric:

@@ -251,22 +251,31 @@ def resolve_loss(spec):
     return spec
 
 
-def resolve_metrics(spec):
-    """Like `resolve_loss` for metrics: names go to `colorization_tf.metrics.get_metric`, else Keras."""
+def resolve_metrics(spec, normalization=None):
+    """Like `resolve_loss` for metrics: names go to `colorization_tf.metrics.get_metric`, else Keras.
+
+    Args:
+        spec: a name, a Keras metric, a serialized metric, or a list/dict of them.
+        normalization: the model's normalisation name, given to the metrics that report in Lab
+            units (`metrics.NORMALIZED_METRICS`); without it they assume Zhang's.
+    """
     if spec is None:
         return None
     if _is_serialized_object(spec):
         return keras.saving.deserialize_keras_object(spec)
     if isinstance(spec, dict):
-        return {k: resolve_metrics(v) for k, v in spec.items()}
+        return {k: resolve_metrics(v, normalization) for k, v in spec.items()}
     if isinstance(spec, (list, tuple)):
-        return [resolve_metrics(v) for v in spec]
+        return [resolve_metrics(v, normalization) for v in spec]
     if isinstance(spec, str):
-        try:
-            from colorization_tf import metrics as project_metrics
+        from colorization_tf import metrics as project_metrics
 
-            return project_metrics.get_metric(spec)
-        except (ImportError, AttributeError, ValueError, KeyError):
+        kwargs = {}
+        if normalization is not None and spec.lower() in project_metrics.NORMALIZED_METRICS:
+            kwargs["normalization"] = getattr(normalization, "name", normalization)
+        try:
+            return project_metrics.get_metric(spec, **kwargs)
+        except ValueError:
             return spec
     return spec
 
@@ -299,11 +308,12 @@ def make_optimizer(name: str | keras.optimizers.Optimizer = "adam", learning_rat
     return classes[key](learning_rate=learning_rate, **kwargs)
 
 
-def compile_model(model: keras.Model, config: TrainConfig, jit_compile: bool = False) -> keras.Model:
+def compile_model(model: keras.Model, config: TrainConfig, jit_compile: bool = False, normalization=None) -> keras.Model:
     """Compiles `model` from `config` (call under the strategy scope).
 
     Under a mixed_float16 policy Keras wraps the optimizer in a `LossScaleOptimizer` itself.
-    A `GANModel` gets its own optimizers (see `GANModel.compile`).
+    A `GANModel` gets its own optimizers (see `GANModel.compile`). `normalization` (the model's)
+    lets metrics named in `config.metrics` report in Lab units.
     """
     if isinstance(model, GANModel):
         model.compile(jit_compile=jit_compile)
@@ -313,7 +323,7 @@ def compile_model(model: keras.Model, config: TrainConfig, jit_compile: bool = F
         optimizer=optimizer,
         loss=resolve_loss(config.loss),
         loss_weights=config.loss_weights,
-        metrics=resolve_metrics(config.metrics),
+        metrics=resolve_metrics(config.metrics, normalization),
         jit_compile=jit_compile,
     )
     return model
@@ -682,7 +692,7 @@ def train(
         else:
             model = build_model_fn()
         if not getattr(model, "compiled", False):
-            compile_model(model, config, jit_compile=hw.jit_compile)
+            compile_model(model, config, jit_compile=hw.jit_compile, normalization=normalization)
         initial_epoch, history = restore_checkpoint(model, workdir)
 
     if initial_epoch >= config.epochs:

@@ -260,3 +260,11 @@ def test_gan_keras_round_trip(tmp_path):
     again = keras.saving.load_model(tmp_path / "gan.keras", compile=False)
     assert isinstance(again, training.GANModel) and again.l1_weight == 50.0
     np.testing.assert_allclose(again.predict(l_enc, verbose=0), gan.predict(l_enc, verbose=0), atol=1e-6)
+
+
+def test_named_lab_metrics_use_the_models_normalisation():
+    metric = training.resolve_metrics(["ab_l1", "cs520_accuracy", "mae"], normalization="polychromify")
+    assert [getattr(m, "normalization", m) for m in metric] == ["polychromify", "polychromify", "mae"]
+    ab_true = np.zeros((1, 2, 2, 2), np.float32)
+    metric[0].update_state(ab_true, ab_true + 0.5)  # 0.5 in ab/128 units is 64 Lab units
+    assert float(metric[0].result()) == pytest.approx(64.0)
