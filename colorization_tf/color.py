@@ -30,6 +30,7 @@ XYZ_FROM_RGB = np.array(
     ]
 )
 RGB_FROM_XYZ = np.linalg.inv(XYZ_FROM_RGB)
+_XYZ_WHITE_FROM_RGB = XYZ_FROM_RGB / D65_WHITE[:, np.newaxis]
 
 _LAB_EPSILON = 0.008856  # (6/29)^3: where the cube root turns into its linear segment.
 _LAB_KAPPA = 7.787  # slope of that linear segment, 1 / (3 (6/29)^2).
@@ -53,6 +54,22 @@ def _channel_matmul(x: tf.Tensor, matrix: np.ndarray) -> tf.Tensor:
 def _pow(base: tf.Tensor, exponent: float) -> tf.Tensor:
     """base ** exponent for base > 0 as exp(log): several times faster than tf.pow on CPU."""
     return tf.exp(exponent * tf.math.log(base))
+
+
+_CBRT_MAGIC = 709921077  # float32 bits of x^(1/3) ~ (bits of x) / 3 + this (exponent /3, ~4% error)
+
+
+def _cbrt(x: tf.Tensor) -> tf.Tensor:
+    """Cube root of positive float32 `x`: bit-level first guess, then three Newton steps.
+
+    Arithmetic only (relative error ~1e-7): faster than exp(log(x) / 3), fusable under XLA.
+    The guess carries no gradient; after convergence the Newton steps carry the exact one.
+    """
+    guess = tf.bitcast(tf.bitcast(tf.stop_gradient(x), tf.int32) // 3 + _CBRT_MAGIC, tf.float32)
+    y = guess
+    for _ in range(3):
+        y = y - (y - x / (y * y)) * (1.0 / 3.0)
+    return y
 
 
 def _srgb_curve_inverse(v):
@@ -96,8 +113,8 @@ def rgb_to_lab(rgb) -> tf.Tensor:
     Returns:
         float32 `[..., 3]` tensor of (L in [0, 100], a, b).
     """
-    xyz = _channel_matmul(srgb_to_linear(rgb), XYZ_FROM_RGB) / tf.constant(D65_WHITE, tf.float32)
-    cube_root = _pow(tf.maximum(xyz, _LAB_EPSILON), 1.0 / 3.0)
+    xyz = _channel_matmul(srgb_to_linear(rgb), _XYZ_WHITE_FROM_RGB)  # XYZ / white point
+    cube_root = _cbrt(tf.maximum(xyz, _LAB_EPSILON))
     f = tf.where(xyz > _LAB_EPSILON, cube_root, _LAB_KAPPA * xyz + _LAB_DELTA)
     fx, fy, fz = tf.unstack(f, axis=-1)
     return tf.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
