@@ -5,7 +5,7 @@ accuracy, Iizuka's scene accuracy) and one figure of the same test images colori
 a comparison no single paper makes. Each model keeps its paper's loss and normalisation; all share
 the split, the epochs and the image size (`--image-size`; default 64, quick 32).
 
-    python experiments/compare_all.py --data datasets/landscape --epochs 25 --image-size 128
+    python experiments/compare_all.py --data data/landscapes --epochs 25 --image-size 128
     python experiments/compare_all.py --quick
 
 Reference:

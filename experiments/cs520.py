@@ -8,7 +8,7 @@
 - CNN (TF): one model per scene (forest, beach, sunrise) at 64x64, 7:3 split per scene, with
   their accuracy: share of ab values within 10 Lab units (57 %, 64 %, 54 %).
 
-    python experiments/cs520.py --data datasets/cs520   # folders forest/ beach/ sunrise/
+    python experiments/cs520.py --data data/cs520   # folders forest/ beach/ sunrise/
     python experiments/cs520.py --quick
 
 Reference:

@@ -7,7 +7,7 @@ accuracy beside the colour metrics. A third run repeats alpha = 5 stopped half-w
 its checkpoint in a second invocation (their spot-instance restarts); the report shows whether it
 ends bit-identical to the uninterrupted run.
 
-    python experiments/lee2016_iizuka.py --data datasets/miniplaces/train --epochs 25
+    python experiments/lee2016_iizuka.py --data data/places --epochs 25
     python experiments/lee2016_iizuka.py --quick
 
 Reference:

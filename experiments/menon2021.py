@@ -7,7 +7,7 @@ Mixed precision and loss scaling are chosen by `training.py` (on a GPU: mixed_fl
 optimizers loss-scaled). The PSNR/SSIM table follows their Table 1, with the NTIRE 2019 rows
 they quote.
 
-    python experiments/menon2021.py --data datasets/div2k --epochs 20   # DIV2K_train_HR / DIV2K_valid_HR
+    python experiments/menon2021.py --data data/div2k --epochs 20   # DIV2K_train_HR / DIV2K_valid_HR
     python experiments/menon2021.py --quick
 
 Reference:

@@ -12,7 +12,7 @@ argmax(a, b) of the prediction equals argmax(a, b) of the truth: whether a or b 
 two chroma coordinates. It says little about colour quality (a gray prediction scores by chance),
 so PSNR/SSIM and the ab errors stand beside it.
 
-    python experiments/polychromify.py --data datasets/landscape --epochs 25
+    python experiments/polychromify.py --data data/landscapes --epochs 25
     python experiments/polychromify.py --quick
 
 Reference:

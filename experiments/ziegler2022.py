@@ -5,7 +5,7 @@ Reproduces his loss curves (Figures 4.1-4.3), the sample colorizations every 10 
 his rating, the L1 distance in ab to the ground truth (section 3.4). His data: Kaggle's Landscape
 Pictures (`--data` a folder of the 7 landscape folders), split ~80/20 (3497 / 818, 4 unusable).
 
-    python experiments/ziegler2022.py --data datasets/landscape --epochs 50
+    python experiments/ziegler2022.py --data data/landscapes --epochs 50
     python experiments/ziegler2022.py --quick
 
 Reference:
