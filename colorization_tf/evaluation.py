@@ -81,18 +81,19 @@ def _named_outputs(model, outputs) -> dict[str, tf.Tensor]:
 def decode_logits(logits, size) -> tf.Tensor:
     """ab-bin logits `[B, h, w, Q]` -> ab in Lab units `[B, size[0], size[1], 2]`.
 
-    Annealed-mean decoding (Zhang et al. 2016, T = 0.38, `quantize.AnnealedMeanDecode`) gives
-    encoded ab (ab / 110) at the logits' resolution; it is upsampled bilinearly to `size`.
+    Annealed-mean decoding (Zhang et al. 2016, T = 0.38) with the bin width inferred from Q,
+    upsampled bilinearly to `size`: `export.logits_to_ab`, the suite's one decoder.
     """
-    from colorization_tf import quantize
+    from colorization_tf import export
 
-    ab_enc = quantize.AnnealedMeanDecode()(tf.cast(logits, tf.float32))
-    ab_enc = tf.image.resize(ab_enc, size, method="bilinear")
-    return ab_enc * color.AB_SCALE
+    return export.logits_to_ab(logits, size)
 
 
 def predict_lab(model, l_enc, normalization) -> tuple[tf.Tensor, tf.Tensor | None]:
     """Runs `model` on encoded L and returns (ab in Lab units at the input's size, scene logits or None).
+
+    The colour output is decoded by `export.outputs_to_ab` (the same decoder the exports and the
+    training figures use).
 
     Args:
         model: a suite model (output ``"ab"``, or ``"logits"``, optionally ``"scene"``).
@@ -102,16 +103,14 @@ def predict_lab(model, l_enc, normalization) -> tuple[tf.Tensor, tf.Tensor | Non
     Returns:
         `(ab [B, H, W, 2], scene_logits [B, C] or None)`.
     """
-    norm = color.get_normalization(normalization)
-    outputs = _named_outputs(model, model(l_enc, training=False))
-    size = tf.shape(l_enc)[1:3]
-    if "ab" in outputs:
-        ab = norm.decode_ab(outputs["ab"])
-        ab = tf.image.resize(ab, size, method="bilinear") if ab.shape[1:3] != l_enc.shape[1:3] else ab
-    elif "logits" in outputs:
-        ab = decode_logits(outputs["logits"], size)
-    else:
+    from colorization_tf import export
+
+    net = getattr(model, "generator", model)  # a GANModel is evaluated through its generator
+    l_enc = tf.convert_to_tensor(l_enc, tf.float32)
+    outputs = _named_outputs(net, net(l_enc, training=False))
+    if "ab" not in outputs and "logits" not in outputs:
         raise ValueError(f"model {model.name!r} has no 'ab' or 'logits' output (outputs: {sorted(outputs)})")
+    ab = export.outputs_to_ab(net, outputs, normalization, export.spatial_size(l_enc))
     return ab, outputs.get("scene")
 
 

@@ -59,40 +59,110 @@ def _pick_output(model, outputs, names=("ab", "logits")):
     return ("ab" if outputs.shape[-1] == 2 else "logits"), outputs
 
 
-def default_decode():
-    """The annealed-mean decoding layer of `colorization_tf.quantize` (T = 0.38)."""
-    from colorization_tf.quantize import AnnealedMeanDecode
+def default_decode(num_bins: int | None = None, gamut: str = "zhang"):
+    """The annealed-mean decoding layer of `colorization_tf.quantize` (T = 0.38) for `num_bins` bins.
 
-    return AnnealedMeanDecode()
+    Args:
+        num_bins: the logits' channel count Q; the bin width is inferred from it
+            (`quantize.bin_width_for_num_bins`: 313 -> 10, Ziegler's wider bins -> fewer).
+            None: Zhang's 313 bins.
+        gamut: the bin set the model was trained on (see `quantize.ab_bin_centers`).
+
+    Returns:
+        An `AnnealedMeanDecode` layer: logits -> ab / 110.
+    """
+    from colorization_tf.quantize import ZHANG_BIN_WIDTH, AnnealedMeanDecode, bin_width_for_num_bins
+
+    width = ZHANG_BIN_WIDTH if num_bins is None else bin_width_for_num_bins(int(num_bins), gamut)
+    return AnnealedMeanDecode(bin_width=width, gamut=gamut)
+
+
+def _colour_output_channels(model) -> int | None:
+    """Static channel count of a model's "logits" output (None when unknown)."""
+    outputs = getattr(model, "outputs", None)
+    if not outputs:
+        return None
+    names = list(getattr(model, "output_names", []) or [])
+    tensor = outputs[names.index("logits")] if "logits" in names else outputs[0]
+    channels = tensor.shape[-1]
+    return None if channels is None else int(channels)
+
+
+def logits_to_ab(logits, size=None, decode=None) -> tf.Tensor:
+    """Bin logits `[N, h, w, Q]` -> ab in Lab units, resized bilinearly to `size` when given.
+
+    Args:
+        logits: classification-head output.
+        size: target (height, width), or None to stay at the logits' resolution.
+        decode: layer logits -> ab / 110 (default: annealed mean over the Q bins, whose width is
+            inferred from Q; see `default_decode`).
+
+    Returns:
+        float32 `[N, H, W, 2]` ab.
+    """
+    logits = tf.cast(logits, tf.float32)
+    decode = decode or default_decode(logits.shape[-1])
+    ab = color.get_normalization(_ZHANG).decode_ab(tf.cast(decode(logits), tf.float32))
+    return ab if size is None else _resize_to(ab, size)
+
+
+def _resize_to(ab: tf.Tensor, size) -> tf.Tensor:
+    """Bilinear resize of `ab` to `size` unless its static shape already matches."""
+    static = tf.get_static_value(size) if tf.is_tensor(size) else tuple(size)
+    if static is not None and ab.shape[1] == int(static[0]) and ab.shape[2] == int(static[1]):
+        return ab
+    return tf.image.resize(ab, size, method="bilinear")
+
+
+def outputs_to_ab(model, outputs, normalization, size=None, decode=None) -> tf.Tensor:
+    """A model call's outputs -> ab in Lab units: the one "model output -> colour" decoder.
+
+    Regression heads ("ab") are decoded with the model's normalisation; classification heads
+    ("logits") with `decode` (default: annealed mean, bin width inferred from Q); the result is
+    resized bilinearly to `size` when given. `evaluation`, the training sample figures and the
+    serving signature all go through here.
+
+    Args:
+        model: the model that produced `outputs` (for its output names).
+        outputs: its outputs (tensor, list or dict; "scene" and other extra heads are ignored).
+        normalization: the model's `Normalization` (or its name).
+        size: target (height, width), or None.
+        decode: layer logits -> ab / 110 for classification heads.
+
+    Returns:
+        float32 `[N, H, W, 2]` ab.
+    """
+    name, out = _pick_output(model, outputs)
+    if name == "logits":
+        return logits_to_ab(out, size, decode)
+    ab = color.get_normalization(normalization).decode_ab(tf.cast(out, tf.float32))
+    return ab if size is None else _resize_to(ab, size)
 
 
 def predict_ab(model, l_encoded, normalization, decode=None, training: bool = False) -> tf.Tensor:
     """Runs `model` on encoded L and returns real ab (Lab units) at the L's resolution.
 
     Args:
-        model: a colorization model (output "ab", or "logits" for classification heads).
+        model: a colorization model (output "ab", or "logits" for classification heads);
+            a `GANModel` runs its generator.
         l_encoded: `[N, H, W, 1]` encoded L.
         normalization: the model's `Normalization` (or its name).
-        decode: layer logits -> ab / 110 for classification heads (default: annealed mean).
+        decode: layer logits -> ab / 110 for classification heads (default: annealed mean, bin
+            width inferred from the logits' channel count).
         training: passed to the model.
 
     Returns:
         float32 `[N, H, W, 2]` ab.
     """
-    norm = color.get_normalization(normalization)
     net = getattr(model, "generator", model)
     l_encoded = tf.convert_to_tensor(l_encoded, tf.float32)
-    name, out = _pick_output(net, net(l_encoded, training=training))
-    out = tf.cast(out, tf.float32)
-    if name == "logits":
-        decode = decode or default_decode()
-        ab = color.get_normalization(_ZHANG).decode_ab(tf.cast(decode(out), tf.float32))
-    else:
-        ab = norm.decode_ab(out)
-    size = tf.shape(l_encoded)[1:3]
-    if ab.shape[1] != l_encoded.shape[1] or ab.shape[2] != l_encoded.shape[2] or ab.shape[1] is None:
-        ab = tf.image.resize(ab, size, method="bilinear")
-    return ab
+    return outputs_to_ab(net, net(l_encoded, training=training), normalization, spatial_size(l_encoded), decode)
+
+
+def spatial_size(images):
+    """(height, width) of `[N, H, W, C]` images: Python ints when static, else a tensor."""
+    static = tuple(images.shape[1:3])
+    return static if None not in static else tf.shape(images)[1:3]
 
 
 def _to_rgb_uint8(images: tf.Tensor) -> tf.Tensor:
@@ -173,7 +243,8 @@ def export_saved_model(
         normalization: the model's `Normalization` or its name.
         image_size: the model's working resolution.
         head: "regression" or "classification".
-        decode: logits -> ab/110 layer for classification heads (default `AnnealedMeanDecode()`).
+        decode: logits -> ab/110 layer for classification heads (default: `default_decode` for the
+            logits' channel count, i.e. annealed mean with the bin width that gives that many bins).
         name: model name for export_info.json (default: the folder name).
         save_keras: also write `model.keras`.
         extra_info: more JSON-able fields for export_info.json (e.g. metrics, dataset).
@@ -185,7 +256,7 @@ def export_saved_model(
         raise ValueError(f"head must be {REGRESSION!r} or {CLASSIFICATION!r}, not {head!r}")
     norm = color.get_normalization(normalization)
     if head == CLASSIFICATION and decode is None:
-        decode = default_decode()
+        decode = default_decode(_colour_output_channels(getattr(model, "generator", model)))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
@@ -246,16 +317,36 @@ class Colorizer:
         self.info = json.loads(info_file.read_text()) if info_file.exists() else {}
 
     def __call__(self, images) -> np.ndarray:
-        """Colorizes `[N, H, W, C]` or `[H, W, C]` / `[H, W]` uint8 images."""
+        """Colorizes uint8 images: one `[H, W]` (gray) or `[H, W, C]` (C <= 4), or a batch `[N, H, W, C]`.
+
+        Returns:
+            uint8 RGB `[H, W, 3]` for one image, `[N, H, W, 3]` for a batch.
+
+        Raises:
+            ValueError: not uint8, or a shape that is none of the above (a 3-D array whose last
+                dimension exceeds 4 could be a gray batch `[N, H, W]` or one image: pass
+                `[N, H, W, 1]` for a gray batch).
+        """
         images = np.asarray(images)
         if images.dtype != np.uint8:
             raise ValueError(f"Colorizer expects uint8 images, got {images.dtype}")
-        single = images.ndim in (2, 3)
+        shape = images.shape
         if images.ndim == 2:
-            images = images[..., None]
-        if single:
-            images = images[None]
-        out = self._fn(images=tf.constant(images))[OUTPUT_KEY].numpy()
+            batch, single = images[None, ..., None], True
+        elif images.ndim == 3 and 1 <= shape[-1] <= 4:
+            batch, single = images[None], True
+        elif images.ndim == 4 and 1 <= shape[-1] <= 4:
+            batch, single = images, False
+        else:
+            raise ValueError(
+                f"Colorizer: cannot read images of shape {shape}: pass [H, W] (gray), [H, W, C] or "
+                f"[N, H, W, C] with C in 1..4 (a gray batch is [N, H, W, 1])"
+            )
+        if 0 in batch.shape[1:3]:
+            raise ValueError(f"Colorizer: images of shape {shape} have no pixels")
+        if batch.shape[0] == 0:
+            return np.zeros((0, *batch.shape[1:3], 3), np.uint8)
+        out = self._fn(images=tf.constant(batch))[OUTPUT_KEY].numpy()
         return out[0] if single else out
 
 

@@ -144,6 +144,59 @@ def ab_bin_centers(bin_width: float = ZHANG_BIN_WIDTH, gamut: str = "zhang") -> 
     return _bin_centers_cached(bin_width, gamut)
 
 
+_SEARCH_WIDTHS = tuple(float(w) for w in range(1, 111))  # the integer widths `ab_bin_centers` accepts
+
+
+def _num_bins(bin_width: float, gamut: str) -> int:
+    """len(ab_bin_centers(bin_width, gamut)) without building (and caching) the centres."""
+    if gamut == "zhang":
+        return int(np.count_nonzero(_inside_convex_polygon(_grid_points(bin_width), ZHANG_AB_HULL)))
+    n = int(np.floor(_GRID_LIMIT / bin_width))
+    cells = np.round(srgb_ab_samples() / bin_width).astype(np.int64) + n
+    cells = cells[np.all((cells >= 0) & (cells <= 2 * n), axis=1)]
+    side = 2 * n + 1
+    return int(np.count_nonzero(np.bincount(cells[:, 0] * side + cells[:, 1], minlength=side * side)))
+
+
+@functools.lru_cache(maxsize=64)
+def bin_width_for_num_bins(num_bins: int, gamut: str = "zhang") -> float:
+    """The ab grid width whose bin set (`ab_bin_centers(width, gamut)`) has exactly `num_bins` bins.
+
+    Lets a decoder recover the bins from a model's logits' channel count (313 -> 10 for "zhang",
+    262 -> 10 for "srgb"). Integer widths 1..110 are searched from the finest up; the count falls as
+    the width grows, so the search stops once it drops below `num_bins`. Where several widths give
+    the same count (wide grids, e.g. 65 "zhang" bins at widths 21 and 22) the smallest is returned.
+
+    Args:
+        num_bins: the number of bins Q (e.g. the logits' last dimension).
+        gamut: the bin set, see `ab_bin_centers`.
+
+    Returns:
+        The width in Lab units, as a float.
+
+    Raises:
+        ValueError: unknown gamut, or no integer width gives `num_bins` bins (names the count).
+
+    Reference:
+        Zhang et al. 2016, Sec. 2.1 (width 10, Q = 313); Ziegler 2022, Sec. 3.2 (wider "buckets").
+    """
+    if gamut not in GAMUTS:
+        raise ValueError(f"quantize.bin_width_for_num_bins: unknown gamut {gamut!r}; choose from {GAMUTS}")
+    num_bins = int(num_bins)
+    if gamut == "zhang" and num_bins == ZHANG_NUM_BINS:
+        return float(ZHANG_BIN_WIDTH)
+    for width in _SEARCH_WIDTHS:
+        count = _num_bins(width, gamut)
+        if count == num_bins:
+            return width
+        if count < num_bins:
+            break
+    raise ValueError(
+        f"quantize.bin_width_for_num_bins: no bin width in [1, 110] gives {num_bins} bins "
+        f"for gamut {gamut!r} (313 = width 10 for 'zhang', 262 = width 10 for 'srgb')"
+    )
+
+
 def grid_index(centers: np.ndarray, bin_width: float) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """Row/column of each bin on the smallest 2-D grid holding them (for images of the ab plane).
 
@@ -535,6 +588,7 @@ __all__ = [
     "AnnealedMeanDecode",
     "ab_bin_centers",
     "annealed_mean",
+    "bin_width_for_num_bins",
     "compute_prior",
     "expectation",
     "fit_normal",

@@ -231,7 +231,8 @@ def _is_serialized_object(value) -> bool:
 def resolve_loss(spec):
     """Turns a loss spec (name, Keras object, serialised object, or dict per output) into losses.
 
-    Names are looked up in `colorization_tf.losses.get_loss` first, then Keras.
+    Names in `colorization_tf.losses.LOSS_NAMES` go to `losses.get_loss` (whose errors propagate,
+    e.g. "wce" without class weights); any other name goes to `keras.losses.get`.
     """
     if spec is None:
         return None
@@ -242,12 +243,12 @@ def resolve_loss(spec):
     if isinstance(spec, (list, tuple)):
         return [resolve_loss(v) for v in spec]
     if isinstance(spec, str):
-        try:
-            from colorization_tf import losses as project_losses
+        from colorization_tf import losses as project_losses
 
+        if spec.lower() in project_losses.LOSS_NAMES:
+            # Our own names: let their errors (e.g. "wce" needs class_weights) reach the caller.
             return project_losses.get_loss(spec)
-        except (ImportError, AttributeError, ValueError, KeyError):
-            return keras.losses.get(spec)
+        return keras.losses.get(spec)
     return spec
 
 
@@ -308,15 +309,40 @@ def make_optimizer(name: str | keras.optimizers.Optimizer = "adam", learning_rat
     return classes[key](learning_rate=learning_rate, **kwargs)
 
 
+def _accepts_betas(name) -> bool:
+    """Whether the optimizer `name` (or instance) takes beta_1/beta_2 (Adam, AdamW, Nadam, Lion, ...)."""
+    import inspect
+
+    try:
+        opt_class = type(make_optimizer(name, 1e-3)) if isinstance(name, str) else type(name)
+    except ValueError:
+        return False
+    return "beta_1" in inspect.signature(opt_class.__init__).parameters
+
+
+def gan_optimizer_kwargs(config: TrainConfig) -> dict:
+    """`config.optimizer_kwargs`, or pix2pix's betas (0.5, 0.999) when it is empty and the optimizer takes betas."""
+    if config.optimizer_kwargs:
+        return dict(config.optimizer_kwargs)
+    return {"betas": GAN_BETAS} if _accepts_betas(config.optimizer) else {}
+
+
 def compile_model(model: keras.Model, config: TrainConfig, jit_compile: bool = False, normalization=None) -> keras.Model:
     """Compiles `model` from `config` (call under the strategy scope).
 
     Under a mixed_float16 policy Keras wraps the optimizer in a `LossScaleOptimizer` itself.
-    A `GANModel` gets its own optimizers (see `GANModel.compile`). `normalization` (the model's)
-    lets metrics named in `config.metrics` report in Lab units.
+    A `GANModel` gets two separate optimizers, generator and discriminator, both built from
+    `config.optimizer`/`config.learning_rate` (and `config.optimizer_kwargs`, defaulting to
+    pix2pix's betas (0.5, 0.999)); its losses are its own. `normalization` (the model's) lets
+    metrics named in `config.metrics` report in Lab units.
     """
     if isinstance(model, GANModel):
-        model.compile(jit_compile=jit_compile)
+        kwargs = gan_optimizer_kwargs(config)
+        model.compile(
+            optimizer=make_optimizer(config.optimizer, config.learning_rate, **kwargs),
+            d_optimizer=make_optimizer(config.optimizer, config.learning_rate, **kwargs),
+            jit_compile=jit_compile,
+        )
         return model
     optimizer = make_optimizer(config.optimizer, config.learning_rate, **config.optimizer_kwargs)
     model.compile(
@@ -502,12 +528,60 @@ def latest_checkpoint(workdir) -> tuple[dict, Path] | None:
     return None
 
 
-def restore_checkpoint(model, workdir) -> tuple[int, dict]:
-    """Restores the newest checkpoint of `workdir` into `model`; returns (epoch, history)."""
+RESUMABLE_CONFIG_KEYS = frozenset(
+    {
+        # How long, how often and how loudly: a resumed run may change these freely.
+        "epochs", "checkpoint_every", "keep_checkpoints", "sample_every", "tensorboard", "loss_curves",
+        "verbose", "name", "validation_steps", "metrics",
+        # Where it runs: a resume may land on another machine (the numerics stay the same).
+        "jit_compile", "strategy", "deterministic",
+    }
+)
+"""`TrainConfig` keys that may differ between a checkpoint and the run resuming from it. Every other
+key (loss, learning rate, optimizer, batch size, seed, precision, ...) changes what is trained, so a
+mismatch there is an error rather than a silent return of the old model."""
+
+
+_ABSENT = "<absent>"
+
+
+def config_differences(stored: dict, config: TrainConfig) -> dict:
+    """{key: (stored value, current value)} for the keys outside `RESUMABLE_CONFIG_KEYS` that differ."""
+    current = json.loads(json.dumps(config.to_dict()))
+    keys = (set(stored) | set(current)) - RESUMABLE_CONFIG_KEYS
+    return {
+        k: (stored.get(k, _ABSENT), current.get(k, _ABSENT))
+        for k in sorted(keys)
+        if stored.get(k, _ABSENT) != current.get(k, _ABSENT)
+    }
+
+
+def restore_checkpoint(model, workdir, config: TrainConfig | None = None) -> tuple[int, dict]:
+    """Restores the newest checkpoint of `workdir` into `model`; returns (epoch, history).
+
+    Args:
+        model: the compiled model to restore into.
+        workdir: the run directory.
+        config: the current `TrainConfig`; when given, it must match the one stored in the
+            checkpoint except for `RESUMABLE_CONFIG_KEYS`.
+
+    Raises:
+        ValueError: the checkpoint was trained with a different configuration (names the workdir
+            and each differing key with its stored and current values); nothing is restored.
+    """
     found = latest_checkpoint(workdir)
     if found is None:
         return 0, {}
     state, path = found
+    stored = state.get("config")
+    if config is not None and isinstance(stored, dict):
+        diff = config_differences(stored, config)
+        if diff:
+            details = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+            raise ValueError(
+                f"Work directory {str(workdir)!r} holds a checkpoint ({path.name}) trained with a different "
+                f"configuration ({details}). Use a new work directory, or delete {CHECKPOINT_DIR}/ to start over."
+            )
     _apply_state(model, state)
     log.info("Resumed from %s (epoch %d)", path, state["epoch"])
     return int(state["epoch"]), dict(state["history"])
@@ -672,6 +746,10 @@ def train(
         callbacks: extra Keras callbacks.
         hardware: a `Hardware` from `select_hardware` (default: chosen from `config`).
 
+    Raises:
+        ValueError: `workdir` holds a checkpoint trained with a different configuration
+            (see `restore_checkpoint`; only `RESUMABLE_CONFIG_KEYS` may change on a resume).
+
     Returns:
         (model, history): the trained model (the last good state if a NaN stopped the run) and a
         dict metric -> per-epoch list, including epochs restored from a checkpoint.
@@ -693,7 +771,7 @@ def train(
             model = build_model_fn()
         if not getattr(model, "compiled", False):
             compile_model(model, config, jit_compile=hw.jit_compile, normalization=normalization)
-        initial_epoch, history = restore_checkpoint(model, workdir)
+        initial_epoch, history = restore_checkpoint(model, workdir, config)
 
     if initial_epoch >= config.epochs:
         log.info("Nothing to do: checkpoint at epoch %d >= epochs %d", initial_epoch, config.epochs)

@@ -3,10 +3,11 @@
 import json
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-from colorization_tf import color, evaluation
+from colorization_tf import color, evaluation, export, quantize
 
 
 def _dataset(n=5, size=16, batch=2, seed=0):
@@ -49,6 +50,27 @@ def test_max_images_and_scene_accuracy():
     res = evaluation.evaluate_predictions("const", labelled, logits, norm, max_images=5)
     assert res.n_images == 5
     assert math.isclose(res.mean[evaluation.SCENE_ACCURACY], 2 / 5)  # class 0 predicted; first labels 0,1,1,0,1
+
+
+def test_wider_bin_classifier_is_decoded_with_the_exports_decoder():
+    """Logits for Ziegler-style wider bins (and a scene head) evaluate; the decoding is export's."""
+    centers = quantize.ab_bin_centers(20.0)
+    inp = keras.Input((16, 16, 1), name="L")
+    pooled = keras.layers.AveragePooling2D(4)(inp)
+    logits = keras.layers.Conv2D(len(centers), 1, name="logits")(pooled)
+    scene = keras.layers.Dense(3, name="scene")(keras.layers.GlobalAveragePooling2D()(inp))
+    model = keras.Model(inp, {"logits": logits, "scene": scene})
+    ds, norm = _dataset(n=3)
+    l_enc = next(iter(ds))[0]
+    ab, scene_logits = evaluation.predict_lab(model, l_enc, norm)
+    assert ab.shape == (2, 16, 16, 2) and scene_logits.shape == (2, 3)
+    np.testing.assert_allclose(ab.numpy(), export.predict_ab(model, l_enc, norm).numpy(), atol=1e-6)
+    raw = model(l_enc)["logits"]
+    np.testing.assert_allclose(evaluation.decode_logits(raw, (16, 16)).numpy(), ab.numpy(), atol=1e-6)
+    coarse = quantize.annealed_mean(raw, centers).numpy()  # Lab units at the logits' 1/4 resolution
+    np.testing.assert_allclose(tf.image.resize(coarse, (16, 16)).numpy(), ab.numpy(), atol=1e-4)
+    result = evaluation.evaluate_model(model, ds, norm)
+    assert result.n_images == 3 and np.isfinite(result.mean["ab_l1"])
 
 
 def test_markdown_table_and_atomic_json(tmp_path):

@@ -142,3 +142,50 @@ def test_classification_head_export_decodes_logits(tmp_path):
     expected_a = 110 * (0.3 * p - 0.3 * (1 - p))
     assert out.shape == (1, 21, 27, 3)
     assert abs(np.median(lab[..., 1]) - expected_a) < 2.0
+
+
+def test_colorizer_reads_single_images_and_batches_by_shape(exported):
+    _, path = exported
+    colorizer = export.load_colorizer(path)
+    gray = tiny_rgb(n=3, size=IMAGE_SIZE, seed=5)[..., 0]  # [3, 16, 16]
+    batch = colorizer(gray[..., None])
+    assert batch.shape == (3, IMAGE_SIZE, IMAGE_SIZE, 3)
+    np.testing.assert_array_equal(colorizer(gray[1]), batch[1])  # [H, W]: one gray image
+    np.testing.assert_array_equal(colorizer(gray[1][..., None]), batch[1])  # [H, W, 1]
+    rgba = np.concatenate([tiny_rgb(n=1, size=IMAGE_SIZE)[0], np.zeros((IMAGE_SIZE, IMAGE_SIZE, 1), np.uint8)], -1)
+    assert colorizer(rgba).shape == (IMAGE_SIZE, IMAGE_SIZE, 3)
+    # A gray batch [N, H, W] with W > 4 used to be read as one [H, W, C] image: now an error naming it.
+    with pytest.raises(ValueError, match=r"\(3, 16, 16\)"):
+        colorizer(gray)
+    for bad in (np.zeros((2, 8, 8, 5), np.uint8), np.zeros((1, 2, 8, 8, 3), np.uint8), np.zeros(8, np.uint8)):
+        with pytest.raises(ValueError, match=str(bad.shape).replace("(", r"\(").replace(")", r"\)")):
+            colorizer(bad)
+    assert colorizer(np.zeros((0, 8, 8, 3), np.uint8)).shape == (0, 8, 8, 3)
+
+
+def _wide_bin_classifier(num_bins):
+    """Logits at 1/4 resolution for `num_bins` bins, biased towards the last bin."""
+    inp = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="L")
+    x = keras.layers.AveragePooling2D(4)(inp)
+    bias = np.zeros(num_bins, np.float32)
+    bias[-1] = 6.0
+    logits = keras.layers.Conv2D(num_bins, 1, name="logits", kernel_initializer="zeros",
+                                 bias_initializer=keras.initializers.Constant(bias))(x)
+    return keras.Model(inp, {"logits": logits})
+
+
+def test_default_decoder_infers_the_bin_width_from_the_logits():
+    from colorization_tf import quantize
+
+    width = 20.0
+    centers = quantize.ab_bin_centers(width)
+    model = _wide_bin_classifier(len(centers))
+    l_enc, _ = tiny_data(n=2, size=IMAGE_SIZE)
+    decode = export.default_decode(len(centers))
+    assert decode.bin_width == width and export.default_decode().num_bins == quantize.ZHANG_NUM_BINS
+    ab = export.predict_ab(model, l_enc, "zhang").numpy()
+    assert ab.shape == (2, IMAGE_SIZE, IMAGE_SIZE, 2)
+    expected = quantize.annealed_mean(model(l_enc)["logits"], centers).numpy()  # Lab units, 1/4 resolution
+    np.testing.assert_allclose(ab[:, ::4, ::4], expected, atol=1e-3)
+    with pytest.raises(ValueError, match="314 bins"):
+        export.predict_ab(_wide_bin_classifier(314), l_enc, "zhang")

@@ -137,14 +137,20 @@ def test_classification_export_with_wider_bins_uses_a_matching_decoder(scenes, t
     l_enc, ab_enc = next(iter(pipeline.build_dataset(scenes.paths, image_size=SIZE, batch_size=BATCH, normalization="zhang")))
     loss = losses.SoftEncodedCrossEntropy(bin_width=bin_width)(ab_enc, model(l_enc))
     assert np.isfinite(float(loss)) and float(loss) > 0
-    with pytest.raises(ValueError, match="bins"):
-        export.export_saved_model(model, tmp_path / "default", normalization="zhang", image_size=SIZE, head="classification", save_keras=False)
+    # The default decoder infers the bin width from the logits' channel count; an explicit one agrees.
+    inferred = export.export_saved_model(model, tmp_path / "default", normalization="zhang", image_size=SIZE,
+                                         head="classification", save_keras=False)
     path = export.export_saved_model(
         model, tmp_path / "wide", normalization="zhang", image_size=SIZE, head="classification",
         decode=quantize.AnnealedMeanDecode(bin_width=bin_width), save_keras=False,
     )
-    out = _serve(path, np.full((2, 21, 35, 1), 120, np.uint8))
+    gray = np.full((2, 21, 35, 1), 120, np.uint8)
+    out = _serve(path, gray)
     assert out.dtype == tf.uint8 and tuple(out.shape) == (2, 21, 35, 3)
+    np.testing.assert_array_equal(_serve(inferred, gray).numpy(), out.numpy())
+    with pytest.raises(ValueError, match="bins"):  # a width that does not match the model still fails
+        export.export_saved_model(model, tmp_path / "wrong", normalization="zhang", image_size=SIZE,
+                                  head="classification", decode=quantize.AnnealedMeanDecode(), save_keras=False)
 
 
 # ------------------------------------------------------------------------------ exact resume

@@ -65,6 +65,24 @@ def test_wider_bins_give_fewer_classes():
         quantize.ab_bin_centers(10, gamut="adobe")
 
 
+def test_bin_width_for_num_bins_inverts_the_bin_count():
+    assert quantize.bin_width_for_num_bins(313) == 10.0
+    for width in (5.0, 12.0, 20.0):
+        assert quantize.bin_width_for_num_bins(len(quantize.ab_bin_centers(width))) == width
+    assert quantize.bin_width_for_num_bins(len(quantize.ab_bin_centers(10, "srgb")), "srgb") == 10.0
+    assert quantize.bin_width_for_num_bins(len(quantize.ab_bin_centers(16, "srgb")), "srgb") == 16.0
+    # Several widths can give the same count on a coarse grid: the finest of them is returned.
+    count = len(quantize.ab_bin_centers(22))
+    finest = quantize.bin_width_for_num_bins(count)
+    assert finest <= 22.0 and len(quantize.ab_bin_centers(finest)) == count
+    assert all(len(quantize.ab_bin_centers(w)) != count for w in range(1, int(finest)))
+    impossible = len(quantize.ab_bin_centers(10)) + 1
+    with pytest.raises(ValueError, match=f"gives {impossible} bins"):
+        quantize.bin_width_for_num_bins(impossible)
+    with pytest.raises(ValueError, match="gamut"):
+        quantize.bin_width_for_num_bins(313, gamut="adobe")
+
+
 def test_soft_encoding_sums_to_one_on_the_k_nearest_and_decodes_within_a_bin():
     centers = quantize.ab_bin_centers(10)
     rng = np.random.default_rng(0)

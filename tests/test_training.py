@@ -268,3 +268,56 @@ def test_named_lab_metrics_use_the_models_normalisation():
     ab_true = np.zeros((1, 2, 2, 2), np.float32)
     metric[0].update_state(ab_true, ab_true + 0.5)  # 0.5 in ab/128 units is 64 Lab units
     assert float(metric[0].result()) == pytest.approx(64.0)
+
+
+def test_resume_with_a_different_training_config_is_refused(tmp_path):
+    """A workdir's checkpoint only resumes a run with the same loss/optimizer/lr/...; run-length and
+    logging settings may change."""
+    training.train(lambda: build_tiny_colorizer(16), _dataset(), None, _quiet_config(loss="mse"), tmp_path)
+    before = {path.name: path.read_bytes() for _, path in training.list_checkpoints(tmp_path)}
+    changed = _quiet_config(epochs=2, loss="l1", learning_rate=1e-3, optimizer="sgd")
+    with pytest.raises(ValueError) as err:
+        training.train(lambda: build_tiny_colorizer(16), _dataset(), None, changed, tmp_path)
+    message = str(err.value)
+    assert str(tmp_path) in message
+    for key, old, new in (("loss", "'mse'", "'l1'"), ("learning_rate", "0.01", "0.001"), ("optimizer", "'adam'", "'sgd'")):
+        assert f"{key}: checkpoint {old} vs now {new}" in message
+    assert "epochs" not in message  # a longer run is a legitimate resume
+    assert {path.name: path.read_bytes() for _, path in training.list_checkpoints(tmp_path)} == before
+    # Only resumable keys changed: it continues from the checkpoint.
+    same = _quiet_config(epochs=2, loss="mse", name="renamed", verbose=0, checkpoint_every=2, keep_checkpoints=3,
+                         validation_steps=1, jit_compile=False)
+    _, history = training.train(lambda: build_tiny_colorizer(16), _dataset(), None, same, tmp_path)
+    assert history["epoch"] == [1, 2]
+    assert training.config_differences(training.load_checkpoint(training.list_checkpoints(tmp_path)[-1][1])["config"], same) == {}
+
+
+def test_resolve_loss_keeps_our_errors_and_falls_back_to_keras_for_other_names():
+    with pytest.raises(ValueError, match="class_weights"):
+        training.resolve_loss("wce")
+    with pytest.raises(ValueError, match="class_weights"):
+        training.resolve_loss({"logits": "WCE"})
+    assert type(training.resolve_loss("ce")).__name__ == "SoftEncodedCrossEntropy"
+    assert training.resolve_loss("huber") is keras.losses.huber
+    assert isinstance(training.resolve_loss("l1"), keras.losses.MeanAbsoluteError)
+    with pytest.raises(ValueError, match="nonsense"):
+        training.resolve_loss("nonsense")
+
+
+def test_compile_model_gives_a_gan_optimizers_from_the_config():
+    gan = _gan()
+    training.compile_model(gan, _quiet_config(optimizer="adam", learning_rate=3e-4))
+    assert gan.optimizer is not gan.d_optimizer
+    for opt in (gan.optimizer, gan.d_optimizer):
+        assert isinstance(opt, keras.optimizers.Adam)
+        assert float(opt.learning_rate) == pytest.approx(3e-4)
+        assert (opt.beta_1, opt.beta_2) == training.GAN_BETAS  # pix2pix betas by default
+    gan = _gan()
+    training.compile_model(gan, _quiet_config(optimizer="adam", learning_rate=1e-4, optimizer_kwargs={"betas": [0.9, 0.99]}))
+    assert all((o.beta_1, o.beta_2) == (0.9, 0.99) for o in (gan.optimizer, gan.d_optimizer))
+    gan = _gan()
+    training.compile_model(gan, _quiet_config(optimizer="sgd", learning_rate=0.05))  # no betas for SGD
+    for opt in (gan.optimizer, gan.d_optimizer):
+        assert isinstance(opt, keras.optimizers.SGD) and float(opt.learning_rate) == pytest.approx(0.05)
+    l_enc, ab_enc = tiny_data(n=2)
+    assert np.isfinite(gan.train_on_batch(l_enc, ab_enc)).all()

@@ -21,9 +21,10 @@ Speed (measured in `benchmarks/bench_pipeline.py`, figures in `benchmarks/README
   no interpolation); scale-jitter crops (`crop_scale` a range) cost twice as much per epoch;
 - the crop's random numbers are one op per batch.
 
-Bounded decoding: the header's claimed size (JPEG, PNG, GIF, BMP) is checked against `max_pixels`
-before decoding, and any file that fails (undecodable, truncated, too large) is dropped with a
-warning instead of stopping training. Scan folders with `files.scan_images` first to get a report.
+Bounded decoding: the header's claimed size (JPEG, PNG, GIF, BMP, WebP) is checked against
+`max_pixels` before decoding; a file whose size cannot be read from its header is refused (fail
+closed), and any file that fails (unreadable size, undecodable, truncated, too large) is dropped with
+a warning instead of stopping training. Scan folders with `files.scan_images` first to get a report.
 
 JPEGs are decoded with libjpeg's DCT scaling (`ratio` 2, 4 or 8) whenever the image stays at least
 as large as the target: a large photo reduced to 128 px decodes several times faster.
@@ -68,7 +69,7 @@ SHUFFLE_BUFFER_BYTES = 256 * 2**20
 """Memory the automatic shuffle buffer may use (uint8 images at the training size)."""
 
 _JPEG_RATIOS = (1, 2, 4, 8)
-_FORMAT_JPEG, _FORMAT_PNG, _FORMAT_GIF, _FORMAT_BMP, _FORMAT_OTHER = range(5)
+_FORMAT_JPEG, _FORMAT_PNG, _FORMAT_GIF, _FORMAT_BMP, _FORMAT_WEBP, _FORMAT_OTHER = range(6)
 
 
 def _size_pair(image_size) -> tuple[int, int]:
@@ -93,6 +94,10 @@ def _image_format(contents: tf.Tensor) -> tf.Tensor:
         (magic == b"\x89PNG\r\n\x1a\n", _FORMAT_PNG),
         (tf.strings.substr(magic, 0, 3) == b"GIF", _FORMAT_GIF),
         (tf.strings.substr(magic, 0, 2) == b"BM", _FORMAT_BMP),
+        (
+            tf.logical_and(tf.strings.substr(magic, 0, 4) == b"RIFF", tf.strings.substr(contents, 8, 4) == b"WEBP"),
+            _FORMAT_WEBP,
+        ),
     ]
     result = tf.constant(_FORMAT_OTHER, tf.int32)
     for matches, code in reversed(formats):
@@ -107,7 +112,8 @@ def image_header_shape(contents: tf.Tensor) -> tf.Tensor:
         contents: scalar string tensor, the file's bytes.
 
     Returns:
-        int64 `[2]`; (-1, -1) for formats whose header is not parsed (e.g. WebP).
+        int64 `[2]` for JPEG, PNG, GIF, BMP and WebP (lossy "VP8 ", lossless "VP8L", extended
+        "VP8X"); (-1, -1) for any other format or WebP chunk, which `decode_image_bounded` refuses.
         A header too short or corrupt to parse raises `InvalidArgumentError`.
     """
 
@@ -126,10 +132,26 @@ def image_header_shape(contents: tf.Tensor) -> tf.Tensor:
         height = tf.where(height >= 2**31, 2**32 - height, height)
         return tf.stack([height, width])
 
+    def webp():  # RIFF container; the first chunk's FourCC at byte 12 says which header follows
+        chunk = tf.strings.substr(contents, 12, 4)
+
+        def lossy():  # VP8 key frame: 14-bit width, height (little-endian, top 2 bits = scale) at 26, 28
+            return tf.stack([_bytes_to_int(contents, 28, 2, True) % 2**14, _bytes_to_int(contents, 26, 2, True) % 2**14])
+
+        def lossless():  # VP8L: after the 0x2f signature, 14 bits width - 1 then 14 bits height - 1
+            bits = _bytes_to_int(contents, 21, 4, True)
+            return tf.stack([(bits // 2**14) % 2**14 + 1, bits % 2**14 + 1])
+
+        def extended():  # VP8X: 24-bit canvas width - 1 at 24, height - 1 at 27
+            return tf.stack([_bytes_to_int(contents, 27, 3, True) + 1, _bytes_to_int(contents, 24, 3, True) + 1])
+
+        kind = tf.where(chunk == b"VP8 ", 0, tf.where(chunk == b"VP8L", 1, tf.where(chunk == b"VP8X", 2, 3)))
+        return tf.switch_case(kind, [lossy, lossless, extended, other])
+
     def other():
         return tf.constant([-1, -1], tf.int64)
 
-    return tf.switch_case(_image_format(contents), [jpeg, png, gif, bmp, other])
+    return tf.switch_case(_image_format(contents), [jpeg, png, gif, bmp, webp, other])
 
 
 def decode_image_bounded(contents: tf.Tensor, max_pixels: int = MAX_PIXELS, min_shape=None) -> tf.Tensor:
@@ -150,16 +172,30 @@ def decode_image_bounded(contents: tf.Tensor, max_pixels: int = MAX_PIXELS, min_
     is_jpeg = tf.equal(tf.strings.substr(contents, 0, 2), b"\xff\xd8")
 
     def checked(shape):
-        check = tf.debugging.assert_less_equal(
-            shape[0] * shape[1], tf.constant(max_pixels, tf.int64),
-            message="image too large (header claims more than max_pixels)",
+        # Fail closed: a size the header parser cannot read (-1) is refused, not waved through.
+        known = tf.debugging.assert_non_negative(
+            shape, message="image size unreadable from the header (format not JPEG/PNG/GIF/BMP/WebP)"
         )
-        with tf.control_dependencies([check]):
+        limit = tf.constant(max_pixels, tf.int64)
+        with tf.control_dependencies([known]):
+            # Each side first, so that the product of two huge 32-bit sides cannot overflow int64.
+            check = tf.debugging.assert_less_equal(
+                tf.where(tf.reduce_all(shape <= limit), shape[0] * shape[1], limit + 1), limit,
+                message="image too large (header claims more than max_pixels)",
+            )
+        with tf.control_dependencies([known, check]):
             return tf.identity(contents)  # every decode below waits for the size check
 
     def generic():
-        image = tf.io.decode_image(checked(image_header_shape(contents)), channels=3, expand_animations=False,
-                                   dtype=tf.uint8)
+        data = checked(image_header_shape(contents))
+
+        def webp():  # TF's WebP decoder refuses channels=3 for a WebP with alpha: decode as is, drop alpha
+            return tf.io.decode_image(data, channels=0, expand_animations=False, dtype=tf.uint8)[..., :3]
+
+        def others():
+            return tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8)
+
+        image = tf.cond(tf.equal(_image_format(contents), _FORMAT_WEBP), webp, others)
         image.set_shape([None, None, 3])
         return image
 

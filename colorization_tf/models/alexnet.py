@@ -9,7 +9,7 @@ layer table; this is the design used here:
   3x3 384, 3x3 384, 3x3 256, each followed by ReLU and BatchNorm (as ECCV16 closes its blocks).
   AlexNet's two 3x3/2 max-pools (after conv1 and conv2) are replaced by stride 2 on conv2 and
   conv3, so the encoder ends at 1/16 of the input, like AlexNet's conv5 (13x13 for 224x224).
-- Decoder: ECCV16's block 8 — a 4x4 stride-2 transposed convolution to 256 channels, then two
+- Decoder: ECCV16's block 8 (`eccv16.add_block8`) — a 4x4 stride-2 transposed convolution to 256 channels, then two
   3x3 convolutions of 256 — bringing the features to 1/8.
 - Heads: "classification" -> 1x1 conv to `num_bins` logits at 1/8, bilinear x2 to 1/4 (output
   "logits", the same resolution as ECCV16's so losses and decoders are shared);
@@ -29,14 +29,13 @@ from __future__ import annotations
 import keras
 
 from colorization_tf.models.eccv16 import (
-    BLOCK8_DECONV_KERNEL,
-    BLOCK8_FILTERS,
     CLASSIFICATION,
     HEADS,
     OUTPUT_STRIDE,
     REGRESSION,
     REGRESSION_ACTIVATIONS,
     RELU_INIT,
+    add_block8,
     add_color_head,
     check_image_size,
     resolve_num_bins,
@@ -106,19 +105,7 @@ def build_alexnet(
             name=f"conv{i}",
         )(x)
         x = keras.layers.BatchNormalization(name=f"conv{i}_bn")(x)
-    x = keras.layers.Conv2DTranspose(
-        BLOCK8_FILTERS,
-        BLOCK8_DECONV_KERNEL,
-        strides=2,
-        padding="same",
-        activation="relu",
-        kernel_initializer=RELU_INIT,
-        name="decoder_conv1",
-    )(x)
-    for c in (2, 3):
-        x = keras.layers.Conv2D(
-            BLOCK8_FILTERS, 3, padding="same", activation="relu", kernel_initializer=RELU_INIT, name=f"decoder_conv{c}"
-        )(x)
+    x = add_block8(x, prefix="decoder")
     outputs = add_color_head(
         x,
         head,

@@ -126,6 +126,38 @@ def check_image_size(image_size, multiple: int, where: str) -> tuple:
     return (int(sides[0]), int(sides[1]), 1)
 
 
+def add_block8(features, prefix: str = "block8"):
+    """ECCV16's block 8, shared with the AlexNet variant: upsample x2 and refine.
+
+    A 4x4 stride-2 transposed convolution to 256 channels, then two 3x3 convolutions of 256, all
+    ReLU (He-initialised), no batch norm (Zhang's block 8 has none).
+
+    Args:
+        features: the encoder's last feature map.
+        prefix: layer names are `<prefix>_conv1` (transposed) .. `<prefix>_conv3`.
+
+    Returns:
+        The feature map at twice the input's resolution, `BLOCK8_FILTERS` channels.
+
+    Reference:
+        Zhang et al. 2016, the network's conv8 (Fig. 2); Ziegler 2022, Sec. 3.3.
+    """
+    x = keras.layers.Conv2DTranspose(
+        BLOCK8_FILTERS,
+        BLOCK8_DECONV_KERNEL,
+        strides=2,
+        padding="same",
+        activation="relu",
+        kernel_initializer=RELU_INIT,
+        name=f"{prefix}_conv1",
+    )(features)
+    for c in (2, 3):
+        x = keras.layers.Conv2D(
+            BLOCK8_FILTERS, 3, padding="same", activation="relu", kernel_initializer=RELU_INIT, name=f"{prefix}_conv{c}"
+        )(x)
+    return x
+
+
 def add_color_head(
     features,
     head: str,
@@ -223,18 +255,6 @@ def build_eccv16(
                 name=f"block{b}_conv{c}",
             )(x)
         x = keras.layers.BatchNormalization(name=f"block{b}_bn")(x)
-    x = keras.layers.Conv2DTranspose(
-        BLOCK8_FILTERS,
-        BLOCK8_DECONV_KERNEL,
-        strides=2,
-        padding="same",
-        activation="relu",
-        kernel_initializer=RELU_INIT,
-        name="block8_conv1",
-    )(x)
-    for c in (2, 3):
-        x = keras.layers.Conv2D(
-            BLOCK8_FILTERS, 3, padding="same", activation="relu", kernel_initializer=RELU_INIT, name=f"block8_conv{c}"
-        )(x)
+    x = add_block8(x, prefix="block8")
     outputs = add_color_head(x, head, bins, 1, OUTPUT_STRIDE, regression_activation, "eccv16.py")
     return keras.Model(inputs, outputs, name=name or f"eccv16_{head}")

@@ -205,3 +205,61 @@ def test_lab_cache_and_rgb_cache_give_the_same_targets(scenes):
                                    image_size=SIZE, normalization="zhang")
     l_enc, ab_enc = next(iter(train))
     assert l_enc.shape == (3, SIZE, SIZE, 1) and float(tf.reduce_max(tf.abs(ab_enc))) <= 1.0
+
+
+def _webp_bytes(rgb, **save_kwargs) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="WEBP", **save_kwargs)
+    return buffer.getvalue()
+
+
+def _forged_vp8x(width: int, height: int) -> bytes:
+    """A 30-byte extended-WebP header claiming a width x height canvas, with no image data."""
+    import struct
+
+    chunk = b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
+def test_webp_header_shape_lossy_lossless_and_extended(make_colourful):
+    rgb = make_colourful(40, 70)
+    rgba = np.concatenate([rgb, np.full((40, 70, 1), 200, np.uint8)], axis=-1)
+    files = {
+        b"VP8 ": _webp_bytes(rgb, lossless=False),
+        b"VP8L": _webp_bytes(rgb, lossless=True),
+        b"VP8X": _webp_bytes(rgba, lossless=True, exif=b"Exif\x00\x00test"),
+    }
+    for chunk, data in files.items():
+        assert data[12:16] == chunk  # PIL wrote the kind of WebP this case is about
+        contents = tf.constant(data)
+        assert pipeline.image_header_shape(contents).numpy().tolist() == [40, 70], chunk
+        assert _map_one(pipeline.image_header_shape, contents).numpy().tolist() == [40, 70], chunk
+        image = pipeline.decode_image_bounded(contents, max_pixels=40 * 70)
+        assert image.shape == (40, 70, 3), chunk
+        if chunk != b"VP8 ":  # lossless (with alpha for VP8X): the exact RGB comes back
+            np.testing.assert_array_equal(image.numpy(), rgb)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
+            pipeline.decode_image_bounded(contents, max_pixels=40 * 70 - 1)
+    assert pipeline.image_header_shape(tf.constant(_forged_vp8x(40000, 30000))).numpy().tolist() == [30000, 40000]
+
+
+def test_forged_webp_and_unreadable_headers_are_refused_and_dropped(tmp_path, make_colourful):
+    forged = _forged_vp8x(40000, 40000)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
+        pipeline.decode_image_bounded(tf.constant(forged))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
+        _map_one(pipeline.decode_image_bounded, tf.constant(forged))
+    # A format whose size the header parser cannot read fails closed (it used to pass as (-1) * (-1) = 1).
+    tiff = tmp_path / "x.tiff"
+    Image.fromarray(make_colourful(8, 8)).save(tiff)
+    assert pipeline.image_header_shape(tf.io.read_file(str(tiff))).numpy().tolist() == [-1, -1]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="unreadable"):
+        pipeline.decode_image_bounded(tf.io.read_file(str(tiff)))
+    # In a dataset the forged file is dropped and the good WebP kept.
+    (tmp_path / "bomb.webp").write_bytes(forged)
+    (tmp_path / "good.webp").write_bytes(_webp_bytes(make_colourful(40, 70), lossless=True))
+    paths = [str(tmp_path / "bomb.webp"), str(tiff), str(tmp_path / "good.webp")]
+    batches = list(pipeline.build_dataset(paths, image_size=16, batch_size=4, normalization="zhang"))
+    assert len(batches) == 1 and batches[0][0].shape[0] == 1

@@ -45,6 +45,21 @@ def test_encoder_ends_at_one_sixteenth_and_heads_predict_at_one_eighth():
     assert cls.output.shape[1:3] == (size // 4, size // 4)  # same resolution as ECCV16's logits
 
 
+def test_decoder_is_eccv16_block8():
+    """Both nets build block 8 with `eccv16.add_block8`: the same layers apart from their names."""
+    from colorization_tf.models.eccv16 import build_eccv16
+
+    def block8(model, prefix):
+        layers = [model.get_layer(f"{prefix}_conv{c}") for c in (1, 2, 3)]
+        configs = [{k: v for k, v in layer.get_config().items() if k != "name"} for layer in layers]
+        return [type(layer) for layer in layers], configs
+
+    ours = block8(build_alexnet(SMALL, head="regression"), "decoder")
+    zhangs = block8(build_eccv16(SMALL, head="regression"), "block8")
+    assert ours == zhangs
+    assert ours[0][0] is keras.layers.Conv2DTranspose and ours[1][0]["strides"] == (2, 2)
+
+
 def test_fully_convolutional_on_non_square_input():
     model = build_alexnet((32, 48), head="regression")
     assert model(np.zeros((1, 32, 48, 1), "float32")).shape == (1, 32, 48, 2)
