@@ -5,7 +5,9 @@ protocol and a list of `RunConfig`s (model from the registry, loss, optimiser, e
 `run_experiment` then, for every run:
 
     find + scan images -> deterministic split -> tf.data pipelines
-    -> `training.train` (resumable work directory `results/<paper>/runs/<run>/`)
+    -> `training.train` (resumable work directory `results/<paper>/runs/<run>-<digest>/`, the
+       digest naming every training-relevant setting except the epochs: a changed image size,
+       dataset, loss, ... starts a fresh run; more epochs continue the old one)
     -> `evaluation.evaluate_model` on the test split (PSNR, SSIM, colorfulness, ab L1/L2 and each
        paper's own metric, per image and averaged)
     -> `export.export_saved_model` to `saved_models/<paper>_<run>/`
@@ -17,8 +19,10 @@ finished `ExperimentContext` that return report `Section`s. No paper has a train
 
 `--quick` shrinks everything so a script finishes in a few minutes on a 2-core CPU: 32-pixel
 images, 64 images, 1 epoch, batch 8 (each can still be overridden on the command line).
-The same seed gives the same numbers: each run is seeded, its data order depends on
-(seed, epoch) only, and TF op determinism is enabled (`--deterministic`, default in quick mode).
+The same seed gives the same numbers: each run is seeded, its data order and augmentation (random
+crops + flips) depend on (seed, epoch) only, and TF op determinism is enabled (`--deterministic`,
+default in quick mode). Training images are decoded once into a cache shared by every epoch: in
+memory by default, or files under `--cache PREFIX` for datasets larger than memory.
 
 Reference:
     Ziegler (2022); Lee, Liang & Peaks (2016); Yang & Li (CS520); Ghiotto (2021, PolyChromify);
@@ -36,10 +40,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from colorization_tf import evaluation
-from colorization_tf.models import get_spec
+from colorization_tf.models import CLASSIFICATION, get_spec
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,19 @@ CS520_ACCURACY = "cs520_accuracy"
 
 DEFAULT_METRIC_COLUMNS = ("psnr", "ssim", "colorfulness", "ab_l1", "ab_l2")
 """Metrics every table shows (keys of `metrics.evaluate_colorization`)."""
+
+VAL_FRACTION = 0.1
+"""Share of the training files held out for validation when a protocol has no validation split."""
+
+VAL_SALT = "validation"
+"""Mixed into the validation hash so it is independent of the train/test hash of the same seed."""
+
+MIN_FOLDER_FOR_VAL = 5
+"""A class folder of at least this many training files gives one to validation even when no file
+hashes below `VAL_FRACTION` (tiny per-scene datasets, e.g. CS520's ~10 training images per scene)."""
+
+DIGEST_LENGTH = 8
+"""Hex characters of the configuration digest in a run's work-directory name."""
 
 N_FIGURE_IMAGES = 6
 """Test images shown in the comparison figure of every experiment."""
@@ -98,6 +114,9 @@ class RunConfig:
         paper: the paper's numbers for this row, metric key -> value.
         quick: field overrides applied in `--quick` mode (e.g. ``{"image_size": 64}``).
         export: export a SavedModel after training.
+        bin_width: ab grid width of a classification head (None: Zhang's 10, i.e. 313 bins). The
+            model's bin count, the (weighted) cross-entropy and the prior its weights come from
+            all use it (Ziegler used wider bins to save memory).
     """
 
     name: str
@@ -123,6 +142,7 @@ class RunConfig:
     paper: dict = dataclasses.field(default_factory=dict)
     quick: dict = dataclasses.field(default_factory=dict)
     export: bool = True
+    bin_width: float | None = None
 
 
 @dataclasses.dataclass
@@ -162,6 +182,8 @@ class ExperimentConfig:
         export: export SavedModels (runs may opt out individually).
         verbose: Keras `fit` verbosity.
         default_epochs, default_batch_size: the paper's values when no override is given.
+        cache: where decoded training/evaluation images are cached: "memory" (default) or a file
+            prefix (`data.pipeline.cache_filename`) for datasets larger than memory.
     """
 
     paper: str
@@ -190,6 +212,7 @@ class ExperimentConfig:
     verbose: Any = 2
     default_epochs: int = 25
     default_batch_size: int = 32
+    cache: str = "memory"
 
     @property
     def results_dir(self) -> Path:
@@ -232,6 +255,7 @@ class ExperimentContext:
         evals: run name -> `evaluation.EvalResult` on the test split (plus `evaluation.GRAY`).
         results_dir: `results/<paper>`.
         data_root: the data folder (the embedded default's when no `--data` was given).
+        skipped: run name -> why it was not trained (e.g. it needs class folders).
     """
 
     config: ExperimentConfig
@@ -243,6 +267,7 @@ class ExperimentContext:
     evals: dict[str, evaluation.EvalResult]
     results_dir: Path
     data_root: str = ""
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def figures_dir(self) -> Path:
@@ -319,16 +344,48 @@ def _subset(paths: list[str], labels: dict | None, n: int, seed: int) -> list[st
 
 
 def split(paths: list[str], protocol: str, seed: int) -> dict[str, list[str]]:
-    """Deterministic train/val/test split by the paper's protocol (`data.splits.split_files`)."""
+    """Deterministic train/val/test split by the paper's protocol (`data.splits.split_files`).
+
+    A protocol without a validation split (Ziegler, CS520, Lee et al., DIV2K) gets one carved out
+    of its training files (`carve_validation`), never the test files: validation curves and the
+    per-epoch sample figures must not look at the images the table is computed on.
+    """
+    parts = protocol_split(paths, protocol, seed)
+    if not parts.get("val"):
+        parts["train"], parts["val"] = carve_validation(parts["train"], seed)
+    return parts
+
+
+def protocol_split(paths: list[str], protocol: str, seed: int) -> dict[str, list[str]]:
+    """The protocol's own split (`data.splits.split_files`), validation possibly empty."""
     from colorization_tf.data.splits import split_files
 
     parts = split_files(paths, protocol, seed)
-    if not isinstance(parts, dict):
-        parts = parts._asdict() if hasattr(parts, "_asdict") else dataclasses.asdict(parts)
-    parts = {k: list(v) for k, v in parts.items()}
-    if not parts.get("val"):
-        parts["val"] = parts["test"]
-    return parts
+    return {k: list(parts.get(k, [])) for k in ("train", "val", "test")}
+
+
+def carve_validation(train: list[str], seed: int, fraction: float = VAL_FRACTION) -> tuple[list[str], list[str]]:
+    """Moves ~`fraction` of the training files to a validation split, by a hash of each file's key.
+
+    Like the protocols' own splits (`data.splits`), a file's fate depends on its key
+    (`parent/name`) and the seed only, so adding images never moves the ones already placed. Within
+    each folder of at least `MIN_FOLDER_FOR_VAL` files that no file hashed into, the lowest-hashing
+    file goes to validation, so every class of a small dataset is validated.
+
+    Returns:
+        (train, val), each in the order of `train`.
+    """
+    from colorization_tf.data.splits import hash_fraction, split_key
+
+    score = {p: hash_fraction(f"{VAL_SALT}\x00{split_key(p)}", seed) for p in train}
+    held = {p for p in train if score[p] < fraction}
+    folders: dict[str, list[str]] = {}
+    for p in train:
+        folders.setdefault(os.path.dirname(os.fspath(p)), []).append(p)
+    for files in folders.values():
+        if len(files) >= MIN_FOLDER_FOR_VAL and not held.intersection(files):
+            held.add(min(files, key=score.__getitem__))
+    return [p for p in train if p not in held], [p for p in train if p in held]
 
 
 def _filter_classes(paths, labels, class_names, classes):
@@ -358,8 +415,12 @@ def interleave_classes(paths, labels):
     return order
 
 
-def build_split_dataset(paths, image_size, normalization, batch_size, *, training=False, labels=None, seed=0):
-    """The `data.pipeline.build_dataset` call of the runner (evaluation order, cached in memory)."""
+def build_split_dataset(paths, image_size, normalization, batch_size, *, training=False, labels=None, seed=0, cache="memory"):
+    """The `data.pipeline.build_dataset` call of the runner for evaluation: file order, no augmentation.
+
+    `cache`: "memory", a file prefix, or None (e.g. for a one-off batch that should not start a
+    file cache it would leave half-written).
+    """
     from colorization_tf.data.pipeline import build_dataset
 
     return build_dataset(
@@ -370,29 +431,37 @@ def build_split_dataset(paths, image_size, normalization, batch_size, *, trainin
         labels=labels,
         training=False,
         augment=False,
-        cache="memory",
+        cache=cache,
         seed=seed,
         drop_remainder=training,
     )
 
 
-def training_data(paths, image_size, normalization, batch_size, *, labels=None, seed=0):
-    """`(epoch -> Dataset, steps per epoch)`: each epoch's order depends on (seed, epoch) only,
+def training_data(paths, image_size, normalization, batch_size, *, labels=None, seed=0, cache="memory"):
+    """`(epoch -> Dataset, steps per epoch)` for `training.train` (`data.pipeline.build_epoch_datasets`).
+
+    The images are decoded once into one cache shared by every epoch; each epoch shuffles (buffer
+    capped in bytes) and augments them (random crops + flips) with a seed of (seed, epoch) only,
     so a resumed run sees exactly the batches an uninterrupted one does.
 
-    Epoch k is the k-th pass of one seeded, reshuffling stream (`skip(k * n)` on the cached
-    images: cheap). A tensor seed derived from the epoch would be simpler, but `Dataset.shuffle`
-    fails on a tensor op seed when the global seed is 0 (tf.random's `get_seed` compares it in
-    Python).
+    Args:
+        paths, image_size, normalization, batch_size, labels, seed: the training split's pipeline.
+        cache: "memory" or a file prefix. A file cache is filled by one full pass before training:
+            an epoch cut short by `steps_per_epoch` would otherwise leave it unfinished.
     """
-    images = build_split_dataset(paths, image_size, normalization, batch_size, labels=labels, seed=seed).unbatch()
-    n = len(paths)
-    stream = images.shuffle(n, seed=int(seed), reshuffle_each_iteration=True).repeat()
+    from colorization_tf.data.pipeline import (
+        build_epoch_datasets,
+        dataset_cardinality_hint,
+    )
 
-    def for_epoch(epoch):
-        return stream.skip(tf.cast(epoch, tf.int64) * n).take(n).batch(batch_size, drop_remainder=True)
-
-    return for_epoch, max(1, n // batch_size)
+    for_epoch = build_epoch_datasets(
+        list(paths), image_size=image_size, batch_size=batch_size, normalization=normalization,
+        labels=labels, seed=seed, cache=cache,
+    )
+    if cache and cache != "memory":
+        for _ in for_epoch(0):
+            pass
+    return for_epoch, max(1, dataset_cardinality_hint(len(paths), batch_size, drop_remainder=True))
 
 
 # --------------------------------------------------------------------------------------------
@@ -417,7 +486,14 @@ def _resolve(run: RunConfig, cfg: ExperimentConfig) -> RunConfig:
             values[key] = getattr(cfg, key)
     if values["stop_after"] is not None:
         values["stop_after"] = max(1, min(values["stop_after"], values["epochs"] - 1)) if values["epochs"] > 1 else None
+    if values["bin_width"] is not None and spec.head != CLASSIFICATION:
+        raise ValueError(f"run {run.name!r}: bin_width applies to classification heads only, not {run.model}")
     return RunConfig(**values)
+
+
+def needs_labels(run: RunConfig) -> bool:
+    """Whether a run trains on scene labels (Iizuka's classification head: class folders needed)."""
+    return get_spec(run.model).module == "iizuka"
 
 
 def _builder(run: RunConfig, n_classes: int, trained: dict):
@@ -426,6 +502,8 @@ def _builder(run: RunConfig, n_classes: int, trained: dict):
     kwargs = dict(run.model_kwargs, image_size=run.image_size)
     if spec.module == "iizuka" and n_classes:
         kwargs.setdefault("num_classes", n_classes)
+    if run.bin_width is not None:
+        kwargs["bin_width"] = run.bin_width
 
     def build():
         model = spec.build(**kwargs)
@@ -457,6 +535,38 @@ def _fresh(spec):
     return keras.saving.serialize_keras_object(spec)
 
 
+TRAINING_KEYS = (
+    "model", "model_kwargs", "loss", "loss_weights", "optimizer", "optimizer_kwargs", "learning_rate",
+    "batch_size", "image_size", "normalization", "seed", "gan", "class_weights", "classes", "bin_width",
+)
+"""`RunConfig` fields that change what a run trains (its work directory's digest). Not `epochs`:
+more epochs continue a run; not `stop_after`, `metrics`, `label`, `paper`, `export`."""
+
+
+def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, init_digest: str | None = None) -> str:
+    """A short digest of a resolved run's training-relevant configuration and training files.
+
+    Names the run's work directory (`runs/<name>-<digest>`), so a re-run with another image
+    size, dataset, loss, ... into the same results folder starts afresh instead of resuming a
+    checkpoint trained on something else, while a run with more epochs continues the old one.
+
+    Args:
+        run: the resolved run (`_resolve`), with its loss as configured (e.g. "wce", not the object).
+        train_paths: its training files (their absolute paths name the dataset and the split).
+        batch_size: the effective batch size (capped at the number of training files).
+        init_digest: the work-directory name of the run it starts from (`init_from`).
+    """
+    import hashlib
+    import json
+
+    fields = {key: _fresh(getattr(run, key)) for key in TRAINING_KEYS}
+    fields["batch_size"] = batch_size or run.batch_size
+    fields["init_from"] = init_digest if run.init_from else None
+    fields["train_files"] = hashlib.sha1("\n".join(sorted(os.path.abspath(os.fspath(p)) for p in train_paths)).encode()).hexdigest()
+    text = json.dumps(evaluation.to_jsonable(fields), sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:DIGEST_LENGTH]
+
+
 def _train_config(run: RunConfig, cfg: ExperimentConfig, epochs: int):
     from colorization_tf.training import TrainConfig
 
@@ -482,23 +592,33 @@ def _export(model, run: RunConfig, cfg: ExperimentConfig) -> str:
     from colorization_tf.export import export_saved_model
 
     path = Path(cfg.saved_models_dir) / f"{cfg.paper}_{run.name}"
-    # Quick mode skips the .keras copy: the SavedModels of the big nets alone are ~130 MB each.
     export_saved_model(model, str(path), normalization=run.normalization, image_size=run.image_size,
                        head=get_spec(run.model).head, save_keras=not cfg.quick)
     return str(path)
+
+
+QUICK_EXPORT_NOTE = (
+    "Quick mode exports the SavedModels only, without the `model.keras` copy a full run writes beside "
+    "each (the big nets' .keras files are ~130 MB each); run without `--quick` to get them."
+)
 
 
 PRIOR_IMAGE_SIZE = 64
 """Resolution at which the training split's ab prior is counted (colour statistics barely depend on it)."""
 
 
-def training_prior(ctx: ExperimentContext, train_paths) -> tuple[np.ndarray, np.ndarray, str]:
-    """The empirical ab prior of the training split (Zhang's 313 bins), computed once and saved.
+def training_prior(ctx: ExperimentContext, train_paths, bin_width: float | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """The empirical ab prior of the training split, computed once and saved.
 
     The prior is counted in one tf.data pass and written beside the data as
-    `ab_prior_<digest>.npz` (the digest names the file list and resolution), so every weighted run
-    and every later invocation reuses it; where the data folder is read-only it goes to the
-    results folder instead.
+    `ab_prior_<digest>.npz` (the digest names the file list, resolution and bin width), so every
+    weighted run and every later invocation reuses it; where the data folder is read-only it goes
+    to the results folder instead.
+
+    Args:
+        ctx: the experiment (data root, results folder).
+        train_paths: the training files.
+        bin_width: ab grid width (None: Zhang's 10, 313 bins).
 
     Returns:
         (prior `[Q]`, bin centres `[Q, 2]`, path of the .npz file).
@@ -508,18 +628,22 @@ def training_prior(ctx: ExperimentContext, train_paths) -> tuple[np.ndarray, np.
     from colorization_tf import quantize
 
     size = PRIOR_IMAGE_SIZE
-    digest = hashlib.sha1("\n".join(sorted(map(str, train_paths)) + [str(size)]).encode()).hexdigest()[:12]
+    width = float(bin_width or quantize.ZHANG_BIN_WIDTH)
+    key = [str(size)] if bin_width is None else [str(size), f"bin_width={width:g}"]
+    digest = hashlib.sha1("\n".join(sorted(map(str, train_paths)) + key).encode()).hexdigest()[:12]
     name = f"ab_prior_{digest}.npz"
     candidates = [Path(ctx.data_root) / name, ctx.results_dir / name]
+    centers = quantize.ab_bin_centers(width)
     for path in candidates:
         if path.exists():
-            prior, centers, _ = quantize.load_prior(path)
-            return prior, centers, str(path)
-    centers = quantize.ab_bin_centers()
-    prior = quantize.compute_prior(build_split_dataset(train_paths, size, "zhang", 16), centers, normalization="zhang")
+            prior, stored, _ = quantize.load_prior(path)
+            if stored.shape == centers.shape:
+                return prior, stored, str(path)
+    prior = quantize.compute_prior(build_split_dataset(train_paths, size, "zhang", 16), centers, normalization="zhang",
+                                   bin_width=width)
     for path in candidates:
         try:
-            written = quantize.save_prior(path, prior, centers, images=len(train_paths), image_size=size)
+            written = quantize.save_prior(path, prior, centers, images=len(train_paths), image_size=size, bin_width=width)
         except OSError:
             continue
         return prior, centers, written
@@ -538,40 +662,74 @@ def class_weights_for(kind: str, prior, centers) -> np.ndarray:
 
 
 def weighted_ce_loss(run: RunConfig, ctx: ExperimentContext, train_paths):
-    """Zhang's class-rebalanced (or Ziegler's) soft-encoded cross-entropy, weights from the training prior."""
+    """Zhang's class-rebalanced (or Ziegler's) soft-encoded cross-entropy, weights from the training
+    prior on the run's bins (`run.bin_width`)."""
     from colorization_tf import losses
 
-    prior, centers, _ = training_prior(ctx, train_paths)
+    prior, centers, _ = training_prior(ctx, train_paths, run.bin_width)
     try:
         weights = class_weights_for(run.class_weights, prior, centers)
     except ValueError as err:
         raise ValueError(f"run {run.name!r}: {err}") from None
-    return losses.get_loss("wce", class_weights=np.asarray(weights, np.float32).tolist())
+    kwargs = {} if run.bin_width is None else {"bin_width": float(run.bin_width)}
+    return losses.get_loss("wce", class_weights=np.asarray(weights, np.float32).tolist(), **kwargs)
+
+
+def _loss_object(run: RunConfig, ctx: ExperimentContext, train_paths):
+    """The run's loss with its bins applied: "wce" needs the prior's weights, "ce" the bin width."""
+    if run.loss == "wce":
+        return weighted_ce_loss(run, ctx, train_paths)
+    if run.loss == "ce" and run.bin_width is not None:
+        from colorization_tf import losses
+
+        return losses.get_loss("ce", bin_width=float(run.bin_width))
+    return run.loss
+
+
+def _jsonable_run(run: RunConfig) -> dict:
+    """A run as JSON, its Keras loss/metric objects serialised (not their repr with an address)."""
+    return evaluation.to_jsonable(dataclasses.replace(run, loss=_fresh(run.loss), metrics=_fresh(run.metrics)))
+
+
+def _cache_for(cache, labels) -> str | None:
+    """The pipeline cache for a dataset: a file prefix gets a suffix when the elements carry labels
+    (`data.pipeline.cache_filename` names files by paths and size only, not by their structure)."""
+    if not cache or cache == "memory" or labels is None:
+        return cache
+    return f"{cache}.labels"
 
 
 def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentContext) -> RunResult:
     """Trains one (resolved) run, evaluates it on the test split and exports it."""
     from colorization_tf import training
+    from colorization_tf.data.pipeline import dataset_cardinality_hint
 
-    spec = get_spec(run.model)
     train_paths = _filter_classes(ctx.splits["train"], ctx.labels, ctx.class_names, run.classes)
     val_paths = _filter_classes(ctx.splits["val"], ctx.labels, ctx.class_names, run.classes)
     test_paths = interleave_classes(_filter_classes(ctx.splits["test"], ctx.labels, ctx.class_names, run.classes), ctx.labels)
     if not train_paths or not test_paths:
         raise ValueError(f"run {run.name!r}: empty train or test split (classes={run.classes})")
     batch_size = min(run.batch_size, len(train_paths))
-    wants_labels = spec.module == "iizuka"  # the scene head trains on the class folders' labels
+    wants_labels = needs_labels(run)  # the scene head trains on the class folders' labels
     if wants_labels and ctx.labels is None:
         raise ValueError(f"run {run.name!r}: {run.model} needs scene labels: give a folder with one sub-folder per class")
     label_list = (lambda ps: [ctx.labels[p] for p in ps]) if wants_labels else (lambda ps: None)
 
-    train_fn, steps = training_data(train_paths, run.image_size, run.normalization, batch_size, labels=label_list(train_paths), seed=run.seed)
-    val_ds = build_split_dataset(val_paths, run.image_size, run.normalization, batch_size, labels=label_list(val_paths))
-    test_ds = build_split_dataset(test_paths, run.image_size, run.normalization, batch_size, labels=label_list(test_paths))
-    sample_batch = next(iter(val_ds))
-    workdir = ctx.results_dir / RUNS_DIR / run.name
-    if run.loss == "wce":
-        run = dataclasses.replace(run, loss=weighted_ce_loss(run, ctx, train_paths))
+    def eval_data(paths, cache):
+        labels = label_list(paths)
+        return build_split_dataset(paths, run.image_size, run.normalization, batch_size, labels=labels,
+                                   cache=_cache_for(cache, labels))
+
+    train_labels = label_list(train_paths)
+    train_fn, steps = training_data(train_paths, run.image_size, run.normalization, batch_size, labels=train_labels,
+                                    seed=run.seed, cache=_cache_for(cfg.cache, train_labels))
+    val_ds = eval_data(val_paths, cfg.cache) if val_paths else None
+    test_ds = eval_data(test_paths, cfg.cache)
+    # Sample figures: validation images (training ones if a class has none), never the test split.
+    sample_batch = next(iter(eval_data((val_paths or train_paths)[:batch_size], None)))
+    init_digest = Path(ctx.runs[run.init_from].workdir).name if run.init_from in ctx.runs else None
+    workdir = ctx.results_dir / RUNS_DIR / f"{run.name}-{run_digest(run, train_paths, batch_size=batch_size, init_digest=init_digest)}"
+    run = dataclasses.replace(run, loss=_loss_object(run, ctx, train_paths))
     build = _builder(run, len(ctx.class_names), ctx.models)
 
     start = time.perf_counter()
@@ -579,6 +737,8 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
     for epochs in stages:  # two invocations = a run stopped after `stop_after` epochs and resumed
         config = _train_config(run, cfg, epochs)
         config.steps_per_epoch = steps
+        if val_ds is not None:  # tf.data cannot count batches after `ignore_errors`; Keras warns without it
+            config.validation_steps = dataset_cardinality_hint(len(val_paths), batch_size, drop_remainder=False)
         model, history = training.train(
             build, train_fn, val_ds, config, workdir, sample_batch=sample_batch, normalization=run.normalization
         )
@@ -605,7 +765,7 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
         workdir=str(workdir),
         export_path=export_path,
         paper=dict(run.paper),
-        config=evaluation.to_jsonable(run),
+        config=_jsonable_run(run),
     )
 
 
@@ -680,15 +840,31 @@ def render_markdown(cfg: ExperimentConfig, sections: list[Section], header: str)
     return "\n".join(parts)
 
 
+def describe_splits(cfg: ExperimentConfig, splits: dict[str, list[str]], val_carved: bool) -> str:
+    """One line per split for the data report; says where the validation images came from."""
+    lines = [f"{k}: {len(v)}" for k, v in splits.items()]
+    if val_carved:
+        lines.append(
+            f"val: protocol `{cfg.protocol}` has no validation split; {len(splits['val'])} images (~{VAL_FRACTION:.0%}) "
+            "were held out of train by a hash of each file (stable when files are added). Validation "
+            "curves and sample figures use them; the test split is used only for the final table."
+        )
+    return "\n".join(lines)
+
+
 def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     """Runs every configured run, the hooks, and writes the report (see the module docstring).
+
+    Runs that need scene labels (Iizuka's head) on a flat folder are skipped with a note in the
+    report (as are runs starting from a skipped one), unless the experiment requires labels
+    (`cfg.labels`), which is an error.
 
     Args:
         cfg: the experiment.
 
     Returns:
         An `ExperimentResult`; files: `<results_dir>/results.md`, `results.json`, `config.json`,
-        `data_report.txt`, `figures/`, `runs/<run>/` (training work directories).
+        `data_report.txt`, `figures/`, `runs/<run>-<digest>/` (training work directories).
     """
     out = cfg.results_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -697,32 +873,56 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     if cfg.labels and labels is None:
         raise ValueError(f"{root}: {cfg.paper} needs one sub-folder per scene class (labels), found a flat folder")
     splits = split(paths, cfg.protocol, cfg.seed)
-    data_text = scan_text + "\n" + "\n".join(f"{k}: {len(v)}" for k, v in splits.items())
+    val_carved = not protocol_split(paths, cfg.protocol, cfg.seed)["val"]
+    data_text = scan_text + "\n" + describe_splits(cfg, splits, val_carved)
     evaluation.write_text(out / DATA_REPORT, data_text + "\n")
     resolved = [_resolve(r, cfg) for r in cfg.runs]
-    evaluation.write_json(out / CONFIG_JSON, {"experiment": cfg, "resolved_runs": resolved, "data": str(root), "environment": evaluation.environment_info()})
+    evaluation.write_json(out / CONFIG_JSON, {
+        "experiment": dataclasses.replace(cfg, runs=[_jsonable_run(r) for r in cfg.runs]),
+        "resolved_runs": [_jsonable_run(r) for r in resolved],
+        "data": str(root),
+        "environment": evaluation.environment_info(),
+    })
     ctx = ExperimentContext(cfg, splits, labels, class_names, {}, {}, {}, out, str(root))
 
     for run in resolved:
+        if needs_labels(run) and labels is None:
+            ctx.skipped[run.name] = f"{run.model} trains a scene-classification head: it needs one sub-folder per class, `{root}` is flat"
+        elif run.init_from in ctx.skipped:
+            ctx.skipped[run.name] = f"it starts from `{run.init_from}`, which was skipped"
+        if run.name in ctx.skipped:
+            log.warning("%s: skipping %s: %s", cfg.paper, run.name, ctx.skipped[run.name])
+            continue
         log.info("%s: training %s", cfg.paper, run.name)
         ctx.runs[run.name] = train_and_evaluate(run, cfg, ctx)
+    trained = [r for r in resolved if r.name in ctx.runs]
 
-    gray_size = resolved[0].image_size if resolved else QUICK_IMAGE_SIZE
+    gray_size = trained[0].image_size if trained else QUICK_IMAGE_SIZE
     gray_ds = ctx.dataset("test", gray_size, "zhang")
     gray = evaluation.evaluate_gray(gray_ds, "zhang")
     ctx.evals[evaluation.GRAY] = gray
 
-    sections = [main_table(cfg, ctx.runs, gray.mean)] if resolved else []
+    sections = [main_table(cfg, ctx.runs, gray.mean)] if trained else []
+    if ctx.skipped:
+        text = "\n".join(f"- `{name}`: {why}." for name, why in ctx.skipped.items()) + "\n"
+        sections.append(Section("Skipped runs", text, dict(ctx.skipped)))
     for hook in cfg.hooks:
         produced = hook(ctx)
         if produced is None:
             continue
         sections.extend(produced if isinstance(produced, list) else [produced])
     sections.extend(_default_figures(ctx))
+    exported = {n: r.export_path for n, r in ctx.runs.items() if r.export_path}
+    if exported:
+        text = "\n".join(f"- `{n}`: `{p}`" for n, p in exported.items()) + "\n"
+        if cfg.quick:
+            text += "\n" + QUICK_EXPORT_NOTE + "\n"
+        sections.append(Section("Exported models", text, {"paths": exported, "keras_file": not cfg.quick}))
 
+    val_note = " (val held out of train: the protocol has none)" if val_carved else ""
     header = (
         f"Data: `{root}`{' (embedded synthetic default)' if cfg.data is None else ''}; "
-        f"split protocol `{cfg.protocol}`: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items())
+        f"split protocol `{cfg.protocol}`: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + val_note
         + f"; seed {cfg.seed}{'; **quick mode** (tiny sizes: not the paper-scale result)' if cfg.quick else ''}.\n"
     )
     md_path = evaluation.write_text(out / RESULTS_MD, render_markdown(cfg, sections, header))
@@ -734,7 +934,9 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             "quick": cfg.quick,
             "data": str(root),
             "splits": {k: len(v) for k, v in splits.items()},
+            "validation_from_train": val_carved,
             "runs": ctx.runs,
+            "skipped": ctx.skipped,
             "gray": gray.to_json(),
             "sections": [{"title": s.title, "data": s.data} for s in sections],
             "environment": evaluation.environment_info(),
@@ -764,6 +966,9 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--runs", help="comma-separated subset of run names to train")
     parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None, help="TF op determinism (default: on with --quick)")
     parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1, 2)")
+    parser.add_argument("--cache", default="memory", metavar="PREFIX",
+                        help="cache of the decoded images: 'memory' (default) or a file prefix, e.g. /scratch/cache/places, "
+                             "for datasets larger than memory")
     return parser
 
 
@@ -797,18 +1002,29 @@ def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentCon
         export=not args.no_export,
         deterministic=args.deterministic,
         verbose=args.verbose,
+        cache=args.cache,
     )
 
 
-def main(make_config: Callable, argv=None, description: str | None = None) -> ExperimentResult:
+def script_description(make_config: Callable) -> str:
+    """The `--help` description of a script: the first paragraph of its module docstring."""
+    doc = (getattr(make_config, "__globals__", {}).get("__doc__") or "").strip()
+    return doc.split("\n\n")[0].strip() if doc else "colorization experiment"
+
+
+def main(make_config: Callable, argv=None, description: str | None = None, add_arguments: Callable | None = None) -> ExperimentResult:
     """Entry point of an experiment script: parse `argv`, run, print where the results went.
 
     Args:
         make_config: `args -> ExperimentConfig` (the parsed command line, e.g. to know `--quick`).
         argv: command-line arguments (default `sys.argv[1:]`).
-        description: `--help` text.
+        description: `--help` text (default: the first paragraph of the script's module docstring).
+        add_arguments: `parser -> None`, the script's own arguments (read them in `make_config`).
     """
-    args = build_parser(description or "colorization experiment").parse_args(argv)
+    parser = build_parser(description or script_description(make_config))
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
     cfg = apply_args(make_config(args), args)
     start = time.perf_counter()
     result = run_experiment(cfg)
@@ -818,6 +1034,8 @@ def main(make_config: Callable, argv=None, description: str | None = None) -> Ex
     exports = [r.export_path for r in result.runs.values() if r.export_path]
     if exports:
         print(f"  models:  {', '.join(exports)}")
+    if exports and cfg.quick:
+        print(f"  note:    {QUICK_EXPORT_NOTE}")
     return result
 
 
@@ -833,6 +1051,10 @@ __all__ = [
     "split",
     "build_split_dataset",
     "training_data",
+    "carve_validation",
+    "run_digest",
+    "needs_labels",
+    "script_description",
     "train_and_evaluate",
     "main_table",
     "run_experiment",

@@ -5,6 +5,12 @@ accuracy, Iizuka's scene accuracy) and one figure of the same test images colori
 a comparison no single paper makes. Each model keeps its paper's loss and normalisation; all share
 the split, the epochs and the image size (`--image-size`; default 64, quick 32).
 
+Families: PolyChromify (final and CNN), Iizuka/Lee 128 (skipped, with a note in the report, on a
+flat folder: its scene head needs class folders), the ResNet34 U-Net with L1+SSIM and as the
+generator of Menon & Talukdar's GAN (PatchGAN, GAN + 100 L1; here started from the L1+SSIM run
+rather than a separate L1 run), ECCV16 regression (L1) and classification (weighted CE), AlexNet
+regression (L1) and classification (plain soft-encoded CE), and the CS520 CNN.
+
     python experiments/compare_all.py --data data/landscapes --epochs 25 --image-size 128
     python experiments/compare_all.py --quick
 
@@ -38,7 +44,11 @@ def runs() -> list[ex.RunConfig]:
         ex.RunConfig("resnet_unet", "resnet_unet", loss="l1_ssim", learning_rate=1e-3, label="ResNet34 U-Net (L1+SSIM)"),
         ex.RunConfig("eccv16_regression", "eccv16_regression", loss="l1", learning_rate=1e-4, label="ECCV16 regression (L1)"),
         ex.RunConfig("eccv16_classification", "eccv16_classification", loss="wce", learning_rate=1e-4, label="ECCV16 classification (wCE)"),
+        ex.RunConfig("resnet_unet_gan", "resnet_unet", init_from="resnet_unet", gan={"l1_weight": 100.0}, learning_rate=2e-4,
+                     label="ResNet34 U-Net GAN (PatchGAN, GAN + 100 L1)"),
         ex.RunConfig("alexnet_regression", "alexnet_regression", loss="l1", learning_rate=1e-4, label="AlexNet regression (L1)"),
+        ex.RunConfig("alexnet_classification", "alexnet_classification", loss="ce", learning_rate=1e-4,
+                     label="AlexNet classification (CE)"),
         ex.RunConfig("cs520_cnn", "cs520_cnn", loss="mse", learning_rate=1e-4, label="CS520 CNN"),
     ]
 
@@ -55,7 +65,8 @@ def make_config(args=None) -> ex.ExperimentConfig:
         notes=(
             "Higher is better for PSNR, SSIM and the accuracies; lower for ab L1/L2. Colorfulness "
             "(Hasler & Süsstrunk) is a property, not a score: compare it with the ground truth's. "
-            "Scene accuracy exists only for the Iizuka model."
+            "Scene accuracy exists only for the Iizuka model. The GAN's generator starts from the "
+            "L1+SSIM U-Net above (Menon & Talukdar pretrain it with plain L1)."
         ),
     )
 

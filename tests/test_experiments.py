@@ -1,8 +1,10 @@
 """Every experiment script in a tiny configuration: it runs, its outputs exist and parse; same seed ->
-same numbers; the shared runner's resolution of settings."""
+same numbers (memory or file cache); the shared runner's resolution of settings, work-directory
+digests, validation hold-out and skipped runs."""
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,8 @@ def _check_outputs(result, expected_runs):
 def test_polychromify_same_seed_same_numbers(tmp_path):
     mod = _script("polychromify")
     a = mod.main([*TINY, "--runs", "select_v0", "--out", str(tmp_path / "a")])
-    b = mod.main([*TINY, "--runs", "select_v0", "--out", str(tmp_path / "b")])
+    b = mod.main([*TINY, "--runs", "select_v0", "--out", str(tmp_path / "b"), "--cache", str(tmp_path / "cache" / "c")])
+    assert list((tmp_path / "cache").glob("c*.tfcache*")), "the file cache was not written"
     data, md = _check_outputs(a, ["select_v0"])
     assert a.runs["select_v0"].metrics == b.runs["select_v0"].metrics
     assert a.runs["select_v0"].history == b.runs["select_v0"].history
@@ -45,13 +48,22 @@ def test_polychromify_same_seed_same_numbers(tmp_path):
 
 
 def test_ziegler_tiny(tmp_path):
-    result = _script("ziegler2022").main([*TINY, "--runs", "alexnet_wce", "--out", str(tmp_path)])
+    from colorization_tf import quantize
+
+    result = _script("ziegler2022").main([*TINY, "--runs", "alexnet_wce", "--bin-width", "20", "--out", str(tmp_path)])
     data, md = _check_outputs(result, ["alexnet_wce"])
     assert "Figure 2.4" in md and (tmp_path / "figures" / "figure_2_4_color_distribution.png").exists()
-    assert list((tmp_path / "runs" / "alexnet_wce" / "figures").glob("samples_epoch*.png"))
+    workdir = Path(result.runs["alexnet_wce"].workdir)
+    assert workdir.parent == tmp_path / "runs" and workdir.name.startswith("alexnet_wce-")
+    assert list((workdir / "figures").glob("samples_epoch*.png"))
+    assert data["validation_from_train"] and data["splits"]["val"] > 0  # ziegler has no val split
+    assert "held out of train" in (tmp_path / ex.DATA_REPORT).read_text()
+    assert "decoupled" in md
     prior = next(s for s in data["sections"] if s["title"].startswith("Class prior"))["data"]
     assert (tmp_path / "figures" / "figure_3_1_prior_and_weights.png").exists()
     assert Path(prior["prior_file"]).exists() and Path(prior["prior_file"]).parent == Path(data["data"])
+    assert prior["bins"] == len(quantize.ab_bin_centers(20)) < 313  # --bin-width reached the prior
+    assert data["runs"]["alexnet_wce"]["config"]["bin_width"] == 20
     assert prior["weights"]["zhang"]["prior_weighted_mean"] == pytest.approx(1.0, rel=1e-3)
     assert prior["weights"]["zhang"]["max"] > prior["weights"]["zhang"]["min"]
 
@@ -77,11 +89,18 @@ def test_menon_gan_tiny(tmp_path):
     assert "| PCVIITM | 22.1232 | 0.9406 | 1 |" in md
 
 
-def test_compare_all_tiny_with_export(tmp_path):
+def test_compare_all_flat_folder_skips_labels_and_exports(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in sorted(Path(ex.default_data_root()).glob("*/*.png"))[::3][:28]:
+        shutil.copy(path, flat / f"{path.parent.name}_{path.name}")
     result = _script("compare_all").main(
-        [*TINY[:-1], "--runs", "polychromify_cnn", "--out", str(tmp_path / "r"), "--saved-models", str(tmp_path / "sm")])
-    _check_outputs(result, ["polychromify_cnn"])
+        [*TINY[:-1], "--data", str(flat), "--runs", "iizuka_lee128,polychromify_cnn",
+         "--out", str(tmp_path / "r"), "--saved-models", str(tmp_path / "sm")])
+    data, md = _check_outputs(result, ["polychromify_cnn"])
+    assert set(data["skipped"]) == {"iizuka_lee128"} and "## Skipped runs" in md
     assert (tmp_path / "sm" / "compare_all_polychromify_cnn" / "saved_model.pb").exists()
+    assert "model.keras" in md  # quick mode says its exports lack the .keras copy
     assert (tmp_path / "r" / "figures" / "colorizations.png").exists()
 
 
@@ -92,3 +111,54 @@ def test_resolve_precedence():
     assert run.stop_after == 2
     with pytest.raises(SystemExit):
         ex.apply_args(cfg, ex.build_parser("x").parse_args(["--runs", "nope"]))
+
+
+@pytest.mark.parametrize("name", ["ziegler2022", "lee2016_iizuka", "cs520", "polychromify", "menon2021", "compare_all"])
+def test_help_uses_module_docstring(name, capsys):
+    mod = _script(name)
+    with pytest.raises(SystemExit):
+        mod.main(["--help"])
+    out = "".join(capsys.readouterr().out.split())  # argparse re-wraps (also at hyphens)
+    first_line = "".join(mod.__doc__.strip().splitlines()[0].split())
+    assert first_line in out and "colorizationexperiment" not in out
+
+
+def test_run_digest_names_training_config_not_epochs():
+    cfg = ex.ExperimentConfig("p", "t", runs=[], default_epochs=5)
+    paths = [f"/data/a/{i}.png" for i in range(10)]
+    base = ex._resolve(ex.RunConfig("r", "polychromify"), cfg)
+    digest = ex.run_digest(base, paths)
+    assert len(digest) == ex.DIGEST_LENGTH and digest == ex.run_digest(base, list(reversed(paths)))
+    assert ex.run_digest(ex._resolve(ex.RunConfig("r", "polychromify", epochs=50), cfg), paths) == digest
+    for changed in (ex.RunConfig("r", "polychromify", image_size=64), ex.RunConfig("r", "polychromify", loss="l1"),
+                    ex.RunConfig("r", "polychromify", learning_rate=1e-4), ex.RunConfig("r", "polychromify", seed=1)):
+        assert ex.run_digest(ex._resolve(changed, cfg), paths) != digest
+    assert ex.run_digest(base, [p.replace("/data/", "/other/") for p in paths]) != digest
+
+
+def test_validation_carved_from_train_by_hash():
+    train = [f"/d/{c}/{i}.png" for c in ("beach", "forest") for i in range(60)] + ["/d/tiny/a.png", "/d/tiny/b.png"]
+    kept, val = ex.carve_validation(train, seed=3)
+    assert set(kept) | set(val) == set(train) and not set(kept) & set(val)
+    assert 4 <= len(val) <= 24  # ~10 % of 122
+    assert {p.split("/")[2] for p in val} >= {"beach", "forest"}
+    more = train + [f"/d/beach/new{i}.png" for i in range(30)]
+    _, val_more = ex.carve_validation(more, seed=3)
+    assert set(val) <= set(val_more)  # adding files moves none of the old ones
+    few = [f"/d/s/{i}.png" for i in range(7)]
+    assert len(ex.carve_validation(few, seed=0)[1]) >= 1  # a small folder still validates one image
+    splits = ex.split(train, "ziegler", seed=0)
+    assert splits["val"] and not set(splits["val"]) & set(splits["test"])
+
+
+def test_bin_width_reaches_model_and_loss():
+    from colorization_tf import quantize
+
+    cfg = ex.ExperimentConfig("p", "t", runs=[], quick=True)
+    run = ex._resolve(ex.RunConfig("r", "alexnet_classification", loss="ce", bin_width=20), cfg)
+    model = ex._builder(run, 0, {})()
+    bins = len(quantize.ab_bin_centers(20))
+    assert bins < 313 and model.output_shape[-1] == bins
+    assert ex._loss_object(run, None, []).centers.shape[0] == bins
+    with pytest.raises(ValueError, match="classification heads"):
+        ex._resolve(ex.RunConfig("r", "alexnet_regression", bin_width=20), cfg)
