@@ -1,9 +1,15 @@
 """`make demo`: train a real model on the embedded synthetic scenes, beat gray, export, colorize photos.
 
-1. Trains PolyChromify's final model (293,330 parameters, Ghiotto 2021) on the embedded synthetic
-   landscape scenes (generated on first use) with the shared experiment runner.
-2. Scores it on held-out test images against the gray prediction (ab = 0): ab L1 and PSNR of both.
-3. Exports it to `saved_models/demo_polychromify/` (SavedModel, uint8 any-size signature, .keras).
+1. Trains Iizuka et al.'s global/local fusion network (Lee et al.'s 128 configuration, run at 64 px)
+   on the embedded synthetic landscape scenes (generated on first use) with the shared experiment
+   runner: MSE on the colours plus alpha x cross-entropy (Lee et al.'s alpha = 5) on the scene
+   classes that the class folders give. Its global branch sees the whole image, which the scenes'
+   colours depend on (the same lightness is sky blue in one place and sand yellow in another).
+2. Scores it on held-out test images against the gray prediction (ab = 0): ab L1 and PSNR of both,
+   and fails (exit status 1) unless it beats gray by a clear margin (`MAX_AB_L1_RATIO`,
+   `MIN_PSNR_GAIN_DB`; `--quick` is held to the smaller `QUICK_*` margin).
+3. Exports it to `saved_models/demo_iizuka/` (SavedModel, uint8 any-size signature, and a .keras
+   copy except with `--quick`).
 4. Reloads the export with plain `tf.saved_model.load` and colorizes the real photos scikit-image
    ships, writing gray | colorized | original figures to `results/demo/`.
 
@@ -11,7 +17,8 @@
     python -m colorization_tf.demo --quick    # about a minute: smaller, shorter
 
 Reference:
-    Ghiotto 2021, PolyChromify (model, MSE, Adam 1e-3).
+    Iizuka, Simo-Serra & Ishikawa 2016, "Let there be Color!" (model, MSE + alpha * CE);
+    Lee, Liang & Peaks 2016 (the 128-pixel configuration).
 """
 
 from __future__ import annotations
@@ -26,27 +33,45 @@ import numpy as np
 from colorization_tf import evaluation
 from colorization_tf import experiment as ex
 
-MODEL = "polychromify"
-IMAGE_SIZE = 64
-EPOCHS = 6
-BATCH_SIZE = 16
-MAX_IMAGES = 700
-QUICK = {"image_size": 32, "epochs": 2, "max_images": 280}
-"""Defaults: 64 px, 6 epochs over the 700 synthetic scenes (448 for training); --quick: 32 px, 2 epochs, 280 images."""
+MODEL = "iizuka_lee128"
+RUN = "iizuka"
+"""Registry model and run name (the export goes to `<saved-models>/demo_<RUN>`)."""
 
-MIN_PSNR_GAIN_DB = 0.5
-"""The "clear margin" the demo requires over the gray prediction: PSNR up by at least this, and ab L1 down."""
+SCENE_ALPHA = 5.0
+"""Weight of the scene cross-entropy: Lee et al.'s alpha. (Iizuka et al.'s 1/300 learns the scenes'
+colours more slowly here: ab L1 0.56x gray instead of 0.43x after the same 10 epochs.)"""
+
+LEARNING_RATE = 1e-3
+IMAGE_SIZE = 64
+EPOCHS = 10
+BATCH_SIZE = 8
+MAX_IMAGES = 700
+QUICK = {"image_size": 32, "epochs": 6, "max_images": 700}
+"""Defaults: 64 px, 10 epochs of batch 8 over the 700 synthetic scenes (460 for training, ~570 steps:
+enough for the batch-norm statistics to settle); --quick: 32 px, 6 epochs (a quarter of the work)."""
+
+MAX_AB_L1_RATIO = 0.7
+MIN_PSNR_GAIN_DB = 3.0
+"""The "clear margin" the demo requires over the gray prediction on the held-out images: ab L1 at most
+this fraction of gray's, and PSNR up by at least this many dB. Measured with the defaults (training is not bit-deterministic, so runs of one seed
+differ): seed 0 twice: ab L1 0.43x and 0.58x gray, PSNR +6.7 and +4.2 dB; seed 1: 0.44x, +6.8 dB;
+seed 2: 0.54x, +4.7 dB."""
+
+QUICK_MAX_AB_L1_RATIO = 0.85
+QUICK_MIN_PSNR_GAIN_DB = 1.5
+"""The smaller margin `--quick` is held to (measured: ab L1 0.65x gray, PSNR +3.5 dB at seed 0)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="smaller and shorter (about a minute)")
+    p.add_argument("--quick", action="store_true", help="smaller and shorter (about a minute; held to a smaller margin)")
     p.add_argument("--epochs", type=int, help=f"training epochs (default {EPOCHS}; quick {QUICK['epochs']})")
-    p.add_argument("--image-size", type=int, help=f"training resolution (default {IMAGE_SIZE})")
+    p.add_argument("--image-size", type=int, help=f"training resolution, a multiple of 16 (default {IMAGE_SIZE})")
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"batch size (default {BATCH_SIZE})")
     p.add_argument("--max-images", type=int, help=f"synthetic images used (default {MAX_IMAGES})")
     p.add_argument("--out", default="results/demo", help="figures and tables (default results/demo)")
     p.add_argument("--saved-models", default=ex.SAVED_MODELS_DIR, help="export root (default saved_models)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the data subset, split and training (default 0)")
     p.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity")
     return p
 
@@ -67,19 +92,38 @@ def colorize_photos(export_path, out_dir) -> list[Path]:
     return written
 
 
+def required_margin(quick: bool = False) -> tuple[float, float]:
+    """`(max ab L1 ratio to gray, min PSNR gain in dB)` the demo must reach (`--quick`: the smaller one)."""
+    return (QUICK_MAX_AB_L1_RATIO, QUICK_MIN_PSNR_GAIN_DB) if quick else (MAX_AB_L1_RATIO, MIN_PSNR_GAIN_DB)
+
+
+def clear_margin(model_l1: float, gray_l1: float, model_psnr: float, gray_psnr: float, quick: bool = False) -> bool:
+    """True when the model beats gray by the required margin (`required_margin`)."""
+    max_ratio, min_gain = required_margin(quick)
+    return model_l1 <= max_ratio * gray_l1 and model_psnr >= gray_psnr + min_gain
+
+
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
     size = args.image_size or (QUICK["image_size"] if args.quick else IMAGE_SIZE)
     epochs = args.epochs or (QUICK["epochs"] if args.quick else EPOCHS)
     max_images = args.max_images or (QUICK["max_images"] if args.quick else MAX_IMAGES)
+    import keras
+
+    from colorization_tf.models.iizuka import iizuka_losses
+
+    losses, loss_weights = iizuka_losses(SCENE_ALPHA)
     start = time.perf_counter()
     cfg = ex.ExperimentConfig(
         paper="demo",
-        title="Demo: PolyChromify on the embedded synthetic scenes",
-        runs=[ex.RunConfig(MODEL, MODEL, loss="mse", optimizer="adam", learning_rate=1e-3, label="PolyChromify (final)")],
+        title="Demo: Iizuka et al.'s fusion network on the embedded synthetic scenes",
+        runs=[ex.RunConfig(RUN, MODEL, loss=losses, loss_weights=loss_weights, optimizer="adam", learning_rate=LEARNING_RATE,
+                           metrics={"scene": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
+                           label="Iizuka et al. (Lee 128 configuration)")],
         protocol="polychromify",
+        quick=args.quick,  # the runner's quick mode: no TensorBoard log and no .keras copy (SavedModel only)
         epochs=epochs,
-        batch_size=BATCH_SIZE,
+        batch_size=args.batch_size,
         image_size=size,
         max_images=max_images,
         seed=args.seed,
@@ -90,25 +134,32 @@ def main(argv=None) -> dict:
         verbose=args.verbose,
     )
     result = ex.run_experiment(cfg)
-    run = result.runs[MODEL]
+    run = result.runs[RUN]
     model_l1, gray_l1 = run.metrics["ab_l1"], result.gray["ab_l1"]
     model_psnr, gray_psnr = run.metrics["psnr"], result.gray["psnr"]
-    beats = model_l1 < gray_l1 and model_psnr >= gray_psnr + MIN_PSNR_GAIN_DB
+    max_ratio, min_gain = required_margin(args.quick)
+    beats = clear_margin(model_l1, gray_l1, model_psnr, gray_psnr, args.quick)
     photos = colorize_photos(run.export_path, cfg.results_dir)
     seconds = time.perf_counter() - start
+    scene_accuracy = run.metrics.get(evaluation.SCENE_ACCURACY)
     summary = {
-        "model": MODEL, "image_size": size, "epochs": epochs, "images": max_images, "seconds": seconds,
-        "test_images": len(run.per_image), "model_ab_l1": model_l1, "gray_ab_l1": gray_l1,
-        "model_psnr": model_psnr, "gray_psnr": gray_psnr, "beats_gray": beats,
+        "model": MODEL, "image_size": size, "epochs": epochs, "batch_size": args.batch_size, "images": max_images,
+        "seconds": seconds, "test_images": len(run.per_image), "model_ab_l1": model_l1, "gray_ab_l1": gray_l1,
+        "ab_l1_ratio": model_l1 / gray_l1, "model_psnr": model_psnr, "gray_psnr": gray_psnr,
+        "psnr_gain_db": model_psnr - gray_psnr, "scene_accuracy": scene_accuracy, "beats_gray": beats,
+        "quick": args.quick, "required": {"max_ab_l1_ratio": max_ratio, "min_psnr_gain_db": min_gain},
         "export": run.export_path, "report": str(result.markdown_path), "photos": [str(p) for p in photos],
     }
     evaluation.write_json(cfg.results_dir / "demo_summary.json", summary)
-    print(f"\nDemo finished in {seconds:.0f} s ({epochs} epochs at {size} px, {run.parameters:,} parameters).")
+    print(f"\nDemo finished in {seconds:.0f} s ({epochs} epochs at {size} px, batch {args.batch_size}, {run.parameters:,} parameters).")
     print(f"Held-out test images ({len(run.per_image)}):   ab L1 (lower is better)   PSNR dB (higher is better)")
-    print(f"  {MODEL:<24}{model_l1:>22.2f}{model_psnr:>27.2f}")
-    print(f"  {'gray (ab = 0)':<24}{gray_l1:>22.2f}{gray_psnr:>27.2f}")
+    print(f"  {RUN + ' (' + MODEL + ')':<28}{model_l1:>18.2f}{model_psnr:>27.2f}")
+    print(f"  {'gray (ab = 0)':<28}{gray_l1:>18.2f}{gray_psnr:>27.2f}")
+    print(f"  ratio / gain{'':<16}{model_l1 / gray_l1:>17.2f}x{model_psnr - gray_psnr:>+26.2f}")
+    if scene_accuracy is not None:
+        print(f"  scene classification accuracy (7 classes): {scene_accuracy:.1%}")
     print(f"  -> {'beats' if beats else 'does NOT clearly beat'} the gray prediction "
-          f"(needs lower ab L1 and PSNR +{MIN_PSNR_GAIN_DB} dB)")
+          f"(needs ab L1 <= {max_ratio:g}x gray and PSNR +{min_gain:g} dB{' in quick mode' if args.quick else ''})")
     print(f"Exported model:      {run.export_path}  (load with tf.saved_model.load, or `colorize`)")
     print(f"Report and figures:  {result.markdown_path}, {cfg.results_dir / ex.FIGURES_DIR}")
     print(f"Colorized photos:    {', '.join(str(p) for p in photos)}")
