@@ -177,7 +177,7 @@ def _to_rgb_uint8(images: tf.Tensor) -> tf.Tensor:
     return rgb
 
 
-def make_serving_function(model, normalization, image_size: int, decode=None):
+def make_serving_function(model, normalization, image_size: int, decode=None, size_multiple: int | None = None):
     """The uint8 -> uint8 any-size colorization `tf.function` used as `serving_default`.
 
     Args:
@@ -185,6 +185,10 @@ def make_serving_function(model, normalization, image_size: int, decode=None):
         normalization: the model's `Normalization` or name.
         image_size: the resolution the model runs at (L is resized to it).
         decode: logits -> ab/110 layer for classification heads (None for regression).
+        size_multiple: run the model at the input's own resolution instead, rounded to the
+            nearest multiple of this (e.g. 8 for Iizuka et al., whose local branches see the full
+            image while the global branch rescales internally, as in their paper; 32 for the
+            ResNet U-Net). For fully convolutional models only.
 
     Returns:
         A `tf.function` with input signature uint8 `[None, None, None, None]`, returning
@@ -199,7 +203,12 @@ def make_serving_function(model, normalization, image_size: int, decode=None):
         rgb = _to_rgb_uint8(images)
         full_l = color.lightness(rgb)
         height_width = tf.shape(rgb)[1:3]
-        small_l = tf.image.resize(full_l, [size, size], method="bilinear", antialias=True)
+        if size_multiple:
+            rounded = tf.cast(tf.round(tf.cast(height_width, tf.float32) / size_multiple), tf.int32) * size_multiple
+            work_size = tf.maximum(rounded, size_multiple)
+        else:
+            work_size = [size, size]
+        small_l = tf.image.resize(full_l, work_size, method="bilinear", antialias=True)
         ab_small = predict_ab(net, norm.encode_l(small_l), norm, decode=decode)
         ab = tf.image.resize(ab_small, height_width, method="bilinear")
         out = color.lab_to_rgb(color.join_lab(full_l, ab))
@@ -230,6 +239,7 @@ def export_saved_model(
     name: str | None = None,
     save_keras: bool = True,
     extra_info: dict | None = None,
+    size_multiple: int | None = None,
 ) -> Path:
     """Exports `model` as a SavedModel with a uint8 any-size signature, a `.keras` and info JSON.
 
@@ -248,6 +258,9 @@ def export_saved_model(
         name: model name for export_info.json (default: the folder name).
         save_keras: also write `model.keras`.
         extra_info: more JSON-able fields for export_info.json (e.g. metrics, dataset).
+        size_multiple: serve at each input's own resolution rounded to a multiple of this,
+            instead of at `image_size` (see `make_serving_function`); fully convolutional models
+            only (not `ModelSpec.fixed_size` ones such as the CS520 CNN).
 
     Returns:
         The export folder.
@@ -265,7 +278,7 @@ def export_saved_model(
         archive.track(getattr(model, "generator", model))
         if decode is not None and getattr(decode, "variables", None):
             archive.track(decode)
-        archive.add_endpoint(SERVING_ENDPOINT, make_serving_function(model, norm, image_size, decode))
+        archive.add_endpoint(SERVING_ENDPOINT, make_serving_function(model, norm, image_size, decode, size_multiple))
         archive.write_out(str(tmp), verbose=False)
         if save_keras:
             model.save(tmp / KERAS_FILE)
@@ -274,6 +287,7 @@ def export_saved_model(
             "normalization": norm.name,
             "normalization_description": norm.description,
             "image_size": int(image_size),
+            "resolution": f"native, rounded to a multiple of {size_multiple}" if size_multiple else f"{int(image_size)}x{int(image_size)}",
             "head": head,
             "signature": {
                 "endpoint": SERVING_ENDPOINT,

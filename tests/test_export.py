@@ -189,3 +189,26 @@ def test_default_decoder_infers_the_bin_width_from_the_logits():
     np.testing.assert_allclose(ab[:, ::4, ::4], expected, atol=1e-3)
     with pytest.raises(ValueError, match="314 bins"):
         export.predict_ab(_wide_bin_classifier(314), l_enc, "zhang")
+
+
+def test_native_resolution_export_runs_iizuka_on_the_full_image(tmp_path):
+    from colorization_tf.models import build_model
+
+    model = build_model("iizuka_lee128", image_size=32, num_classes=3)
+    path = export.export_saved_model(model, tmp_path / "native", normalization="lee2016", image_size=32,
+                                     size_multiple=8, save_keras=False)
+    info = json.loads((path / export.INFO_FILE).read_text())
+    assert info["resolution"] == "native, rounded to a multiple of 8"
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+
+    rgb = tiny_rgb(1, 56)[:, :40]  # 40x56, multiples of 8: the model sees exactly this image's L
+    norm = color.get_normalization("lee2016")
+    l_full = color.lightness(rgb)
+    expected_ab = norm.decode_ab(model(norm.encode_l(l_full), training=False)["ab"])
+    expected = color.lab_to_rgb(color.join_lab(l_full, expected_ab)).numpy() * 255
+    out = serve(images=tf.constant(rgb))["rgb"].numpy()
+    assert out.shape == (1, 40, 56, 3)
+    assert np.abs(out.astype(np.float32) - expected).mean() < 1.0
+
+    odd = serve(images=tf.constant(tiny_rgb(1, 64)[:, :37, :61]))["rgb"]  # rounded to 40x64 inside, back to 37x61
+    assert odd.shape == (1, 37, 61, 3)

@@ -17,6 +17,7 @@ a `dtype` so callers can keep an output layer float32 under mixed precision.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 BN_BEFORE_ACTIVATION = "before_activation"
@@ -159,7 +160,37 @@ def upsample(x, factor: int = 2, *, interpolation: str = "nearest", dtype=None, 
     Reference:
         Iizuka et al. 2016 (nearest upsampling in the colorization network).
     """
+    if interpolation == "bilinear":
+        return BilinearUpsample(factor, dtype=dtype, name=name)(x)
     return keras.layers.UpSampling2D(size=factor, interpolation=interpolation, dtype=dtype, name=name)(x)
+
+
+@keras.saving.register_keras_serializable(package="colorization_tf")
+class BilinearUpsample(keras.layers.Layer):
+    """Bilinear upsampling by an integer factor that also works on fully dynamic shapes.
+
+    `keras.layers.UpSampling2D(interpolation="bilinear")` needs the spatial size at trace time,
+    so a graph traced for `[None, None, None, C]` inputs (an any-size export) fails; this layer
+    computes the target size from the runtime shape.
+
+    Args:
+        factor: integer scale factor for height and width.
+    """
+
+    def __init__(self, factor: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = int(factor)
+
+    def call(self, x):
+        size = tf.shape(x)[1:3] * self.factor
+        return tf.cast(tf.image.resize(x, size, method="bilinear"), self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, None if h is None else h * self.factor, None if w is None else w * self.factor, c)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
 
 
 @keras.saving.register_keras_serializable(package="colorization_tf")

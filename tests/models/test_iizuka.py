@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorization_tf.models.blocks import FusionLayer
+from colorization_tf.models.blocks import BilinearUpsample, FusionLayer
 from colorization_tf.models.iizuka import (
     IIZUKA_ALPHA_LEE,
     IIZUKA_ALPHA_ORIGINAL,
@@ -78,7 +78,7 @@ def test_no_batch_norm_before_the_sigmoid():
     parents = out_conv._inbound_nodes[0].parent_nodes
     assert [type(node.operation) for node in parents] == [keras.layers.Activation]
     ab = model.get_layer("ab")
-    assert isinstance(ab, keras.layers.UpSampling2D) and not ab.weights and ab.interpolation == "bilinear"
+    assert isinstance(ab, BilinearUpsample) and not ab.weights and ab.factor == 2
 
 
 def test_scene_depends_only_on_the_rescaled_image():
