@@ -212,3 +212,20 @@ def test_native_resolution_export_runs_iizuka_on_the_full_image(tmp_path):
 
     odd = serve(images=tf.constant(tiny_rgb(1, 64)[:, :37, :61]))["rgb"]  # rounded to 40x64 inside, back to 37x61
     assert odd.shape == (1, 37, 61, 3)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [("polychromify", {}), ("iizuka_lee128", {"num_classes": 3}), ("eccv16_regression", {}),
+     ("alexnet_classification", {}), ("resnet_unet", {"encoder_depth": 18})],
+)
+def test_fully_convolutional_models_trace_on_fully_dynamic_shapes(name, kwargs):
+    """What a native-resolution export (`size_multiple`) needs: one graph for every image size."""
+    from colorization_tf.models import build_model
+
+    model = build_model(name, image_size=None if name != "iizuka_lee128" else 32, **kwargs)
+    spec = tf.TensorSpec([None, None, None, 1], tf.float32)
+    concrete = tf.function(lambda l: model(l, training=False)).get_concrete_function(spec)
+    out = concrete(tf.zeros([1, 64, 96, 1]))
+    colour = out["ab"] if isinstance(out, dict) and "ab" in out else out
+    assert colour.shape[1] in (64, 16) and colour.shape[2] in (96, 24)  # full res, or 1/4 for logits

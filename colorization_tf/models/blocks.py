@@ -6,7 +6,7 @@ Stable API (other model files import these; keep names and arguments backward co
   BatchNorm either before the activation (Iizuka et al., ResNet) or after it (Zhang et al.'s
   ECCV16 blocks, PolyChromify's CNN).
 - `pixel_dense(x, units, ...)`: a "Dense" layer applied to every pixel, i.e. a 1x1 convolution.
-- `upsample(x, factor, ...)`: parameter-free UpSampling2D (nearest or bilinear).
+- `upsample(x, factor, ...)`: parameter-free upsampling (nearest, or bilinear via `BilinearUpsample`).
 - `FusionLayer`: tiles a global feature vector over a feature map and concatenates it
   (Iizuka et al.'s fusion layer, before its 1x1 convolution).
 

@@ -24,6 +24,8 @@ import numbers
 
 import keras
 
+from colorization_tf.models.blocks import upsample
+
 REGRESSION = "regression"
 CLASSIFICATION = "classification"
 HEADS = (REGRESSION, CLASSIFICATION)
@@ -189,7 +191,7 @@ def add_color_head(
         if logits_upsampling == 1:
             return keras.layers.Conv2D(num_bins, 1, dtype="float32", name="logits")(features)
         x = keras.layers.Conv2D(num_bins, 1, dtype="float32", name="logits_coarse")(features)
-        return keras.layers.UpSampling2D(logits_upsampling, interpolation="bilinear", dtype="float32", name="logits")(x)
+        return upsample(x, logits_upsampling, interpolation="bilinear", dtype="float32", name="logits")
     if head == REGRESSION:
         if regression_activation not in REGRESSION_ACTIVATIONS:
             raise ValueError(
@@ -197,7 +199,7 @@ def add_color_head(
                 f"{REGRESSION_ACTIVATIONS}, got {regression_activation!r}"
             )
         x = keras.layers.Conv2D(2, 1, activation=regression_activation, dtype="float32", name="ab_coarse")(features)
-        return keras.layers.UpSampling2D(ab_upsampling, interpolation="bilinear", dtype="float32", name="ab")(x)
+        return upsample(x, ab_upsampling, interpolation="bilinear", dtype="float32", name="ab")
     raise ValueError(f"colorization_tf/models/{where}: head must be one of {HEADS}, got {head!r}")
 
 
