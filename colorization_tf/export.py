@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization_tf import color
-from colorization_tf.fileio import make_temp_dir, remove_stale_temps, replace_dir
+from colorization_tf.fileio import make_temp_dir, os_error_from_message, remove_stale_temps, replace_dir
 
 SERVING_ENDPOINT = "serving_default"
 OUTPUT_KEY = "rgb"
@@ -245,7 +245,8 @@ def export_saved_model(
     The export is written into a temporary folder beside `path` and swapped into place
     (`fileio.replace_dir`), so `path` never holds a half-written export: a process killed at any
     moment leaves the previous export (or none) there, and the next call starts afresh. A full
-    disk or a read-only folder raises `OSError` and leaves nothing behind.
+    disk or a read-only folder raises `OSError` (also where TensorFlow's own writer failed) and
+    leaves the previous export as it was.
 
     Args:
         model: trained Keras model (input encoded L; output "ab", or "logits" if
@@ -302,6 +303,9 @@ def export_saved_model(
         }
         (tmp / INFO_FILE).write_text(json.dumps(info, indent=1))
         replace_dir(tmp, path)
+    except tf.errors.OpError as err:  # TensorFlow's file writers: a full disk is ResourceExhaustedError
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise os_error_from_message(str(err), str(path)) or err from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -122,6 +122,18 @@ def replace_dir(tmp, path) -> Path:
     return path
 
 
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def os_error_from_message(message: str, filename: str) -> OSError | None:
+    """The `OSError` a library reported only as text (TensorFlow's writers raise `ResourceExhaustedError`
+    with "No space left on device"): a full disk, quota, read-only or denied folder; None for others."""
+    for code in _WRITE_ERRNOS:
+        if os.strerror(code) in message:
+            return OSError(code, os.strerror(code), filename)
+    return None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
