@@ -53,13 +53,18 @@ def _train_forever(folder: Path) -> None:
     from colorization_tf import training
     from tests._tiny_models import build_tiny_colorizer, tiny_data
 
-    l_enc, ab_enc = tiny_data(n=8, size=16)
-    data = tf.data.Dataset.from_tensor_slices((l_enc, ab_enc)).batch(4)
-    config = training.TrainConfig(epochs=100_000, learning_rate=1e-2, loss="mse", seed=3, checkpoint_every=1,
-                                  keep_checkpoints=3, sample_every=0, tensorboard=False, loss_curves=False,
-                                  verbose=0, precision="float32", strategy="default")
+    data = tf.data.Dataset.from_tensor_slices(tiny_data(n=8, size=16)).batch(4)
     print("ready", flush=True)
-    training.train(lambda: build_tiny_colorizer(16), data, None, config, folder)
+    training.train(lambda: build_tiny_colorizer(16), data, None, tiny_training_config(100_000), folder)
+
+
+def tiny_training_config(epochs: int):
+    """The training configuration of the checkpoint worker (and of the run that continues it)."""
+    from colorization_tf import training
+
+    return training.TrainConfig(epochs=epochs, learning_rate=1e-2, loss="mse", seed=3, checkpoint_every=1,
+                                keep_checkpoints=3, sample_every=0, tensorboard=False, loss_curves=False,
+                                verbose=0, precision="float32", strategy="default")
 
 
 def _export_forever(folder: Path) -> None:

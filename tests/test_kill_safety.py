@@ -75,9 +75,17 @@ def test_sigkill_while_checkpointing_leaves_readable_checkpoints_to_resume_from(
     for epoch, path in saved:  # every file under a checkpoint's name is whole
         assert training.load_checkpoint(path)["epoch"] == epoch
     json.loads((workdir / "history.json").read_text())
-    model = build_tiny_colorizer(16)
-    model.compile("adam", "mse")
-    assert training.restore_checkpoint(model, workdir)[0] == saved[-1][0]  # the next run continues there
+    import tensorflow as tf
+
+    from tests._kill_worker import tiny_training_config
+    from tests._tiny_models import tiny_data
+
+    last = saved[-1][0]
+    data = tf.data.Dataset.from_tensor_slices(tiny_data(n=8, size=16)).batch(4)
+    config = tiny_training_config(epochs=last + 1)
+    _, history = training.train(lambda: build_tiny_colorizer(16), data, None, config, workdir)
+    assert history["epoch"][-2:] == [last, last + 1]  # the next run continued from the last checkpoint
+    assert training.list_checkpoints(workdir)[-1][0] == last + 1 and not _hidden(workdir)
 
 
 def test_sigkill_while_exporting_leaves_the_previous_export_whole(tmp_path):
@@ -191,3 +199,23 @@ def test_full_disk_or_read_only_folder_gives_a_clear_error_and_keeps_the_previou
             assert found["after"] == found["before"], (case, writer, found)  # nothing partial, no temporaries
         assert "prepare.py: error: cannot write" in findings["prepare"]["error"]
         assert "colorize: error:" in findings["colorize"]["error"]
+
+
+def test_experiment_script_reports_an_unwritable_results_folder_in_one_line(tmp_path, monkeypatch):
+    import errno
+    import importlib.util
+
+    from colorization_tf import experiment
+
+    def full(cfg):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(cfg.results_dir / "results.json"))
+
+    monkeypatch.setattr(experiment, "run_experiment", full)
+    spec = importlib.util.spec_from_file_location("exp_cs520", REPO / "experiments" / "cs520.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--quick", "--out", str(tmp_path)])
+    message = str(exit_.value)
+    assert "error: cannot write" in message and "results.json: No space left on device" in message
+    assert "\n" not in message

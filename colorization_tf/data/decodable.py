@@ -128,6 +128,21 @@ def _prepared_covers(path: str, stamp: tuple[int, int]) -> bool:
     return False
 
 
+def _known_unchanged(path: str, stamp: tuple[int, int]) -> bool:
+    with _known_lock:
+        return _known.get(path) == stamp
+
+
+def scan_error(path, max_pixels: int = MAX_PIXELS) -> str | None:
+    """`decode_error`, skipped for a file already known to decode and unchanged since (a second scan
+    of the same folder in one process costs a `stat` per file)."""
+    path = os.fspath(path)
+    stamp = _stamp(path)
+    if stamp is not None and _known_unchanged(path, stamp):
+        return None
+    return decode_error(path, max_pixels)
+
+
 def all_decodable(paths: Sequence) -> bool:
     """True if every file is known to decode in the pipeline: checked in this process
     (`mark_decodable`, file unchanged since) or laid out by a completed `datasets/prepare.py` run."""
@@ -135,9 +150,7 @@ def all_decodable(paths: Sequence) -> bool:
         stamp = _stamp(path)
         if stamp is None:
             return False
-        with _known_lock:
-            known = _known.get(path) == stamp
-        if not known and not _prepared_covers(path, stamp):
+        if not _known_unchanged(path, stamp) and not _prepared_covers(path, stamp):
             return False
     return True
 
@@ -178,6 +191,7 @@ __all__ = [
     "PREPARED_MARKER",
     "DECODER_CHECKED_KEY",
     "decode_error",
+    "scan_error",
     "mark_decodable",
     "all_decodable",
     "DropReport",

@@ -390,7 +390,7 @@ def scan_images(
     if pipeline_check:
         from colorization_tf.data import decodable  # imports TensorFlow: only when asked
 
-        check = functools.partial(_check_in_pipeline, check, decodable.decode_error, max_pixels=max_pixels)
+        check = functools.partial(_check_in_pipeline, check, decodable.scan_error, max_pixels=max_pixels)
     if workers <= 1 or len(paths) < 2:
         results = map(check, paths)
         executor = None
