@@ -164,10 +164,16 @@ def test_sigkill_while_colorizing_leaves_whole_images(tmp_path, source_images):
     assert len(_real(out)) == len(list(images.iterdir()))
 
 
+def _unshare() -> list[str]:
+    """A private mount namespace (as a mapped root user when not root)."""
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return ["unshare", *user, "--mount", "--propagation", "private"]
+
+
 def _can_mount_tmpfs() -> bool:
     if not shutil.which("unshare") or not shutil.which("mount"):
         return False
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+    probe = subprocess.run([*_unshare(), "sh", "-c",
                             "mount -t tmpfs -o size=64k tmpfs /mnt || mount -t tmpfs -o size=64k tmpfs /tmp"],
                            capture_output=True)
     return probe.returncode == 0
@@ -184,7 +190,7 @@ def _failed_writes(tmp_path):
     mounts = " && ".join(f'mkdir "{tmp_path / c}" && mount -t tmpfs -o size=2m tmpfs "{tmp_path / c}"' for c in cases)
     script = f'{mounts} && exec "{sys.executable}" "{WORKER}" full "{tmp_path}" {" ".join(cases)}'
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], env=env,
+    done = subprocess.run([*_unshare(), "sh", "-c", script], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
