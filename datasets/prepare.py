@@ -123,8 +123,14 @@ def _needs_reencode(path: str) -> bool:
 
 
 def _laid_out(target: Path) -> bool:
-    """A previous run laid out `target` and the pipeline decodes it (older versions did not check)."""
-    return target.exists() and decodable.decode_error(target) is None
+    """A previous run laid out `target` and the pipeline decodes it. A file there that the pipeline
+    cannot decode (laid out by a version without the check) is removed: it is laid out again."""
+    if not target.exists():
+        return False
+    if decodable.decode_error(target) is None:
+        return True
+    target.unlink()
+    return False
 
 
 def _place(path: str, target: Path, max_side: int | None) -> tuple[Path | None, str]:

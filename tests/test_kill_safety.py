@@ -24,7 +24,7 @@ from PIL import Image
 from colorization_tf import cli, export, training
 from colorization_tf.data import decodable, files
 from tests._kill_worker import RESULTS_ROWS, failed_write_checks, load_prepare
-from tests._tiny_models import TINY_NORMALIZATION, build_tiny_colorizer, export_tiny, tiny_rgb
+from tests._tiny_models import TINY_NORMALIZATION, build_tiny_colorizer, tiny_rgb
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = REPO / "tests" / "_kill_worker.py"
@@ -147,7 +147,8 @@ def test_sigkill_while_preparing_leaves_good_images_and_the_rerun_finishes(tmp_p
 
 
 def test_sigkill_while_colorizing_leaves_whole_images(tmp_path, source_images):
-    export_tiny(tmp_path / "export")
+    export.export_saved_model(build_tiny_colorizer(16), tmp_path / "export", normalization=TINY_NORMALIZATION,
+                              image_size=16, save_keras=False)
     images = tmp_path / "images"
     images.mkdir()
     for path in sorted(source_images.glob("*.png")):

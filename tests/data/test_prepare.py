@@ -151,15 +151,21 @@ def test_prepared_hostile_folder_yields_every_laid_out_image_through_the_pipelin
 
 
 def test_prepare_rerun_replaces_a_laid_out_file_the_pipeline_cannot_decode(tmp_path, prepare, make_colourful):
-    """A folder prepared by an older version (a copy TensorFlow refuses) is repaired, not kept."""
+    """A folder prepared by an older version (copies TensorFlow refuses) is repaired, not kept."""
     src = tmp_path / "src"
     src.mkdir()
     Image.fromarray(make_colourful(seed=1)).save(src / "a.bmp")
-    Image.fromarray(make_colourful(seed=2)).save(src / "b.jpg")
+    Image.fromarray(make_colourful(seed=2)).save(src / "b.bmp")
+    good = (src / "b.bmp").read_bytes()
+    (src / "b.bmp").write_bytes(good[:60] + b"junk" + good[60:])  # PIL reads it, TensorFlow does not
     out = tmp_path / "out"
     prepare.prepare("folder", src, out, progress=False)
-    good = (out / "images" / "a.bmp").read_bytes()
-    (out / "images" / "a.bmp").write_bytes(good[:60] + b"junk" + good[60:])
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["a.bmp", "b.png"]
+    fine = (out / "images" / "a.bmp").read_bytes()
+    (out / "images" / "a.bmp").write_bytes(fine[:60] + b"junk" + fine[60:])  # as an older version left them
+    (out / "images" / "b.bmp").write_bytes((src / "b.bmp").read_bytes())
+    (out / "images" / "b.png").unlink()
     (out / "prepare.json").unlink()
     prepare.prepare("folder", src, out, progress=False)
-    assert (out / "images" / "a.bmp").read_bytes() == good
+    assert (out / "images" / "a.bmp").read_bytes() == fine
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["a.bmp", "b.png"]
