@@ -6,7 +6,9 @@ that trusted PIL alone would lay out files that the tf.data pipeline then drops.
 one place that asks the pipeline's decoder (`pipeline.decode_image_bounded`, the same bounded header
 check and decode) about a file, and remembers the answer:
 
-- `decode_error(path)`: why the pipeline cannot decode a file, or None;
+- `decode_error(path)`: why the pipeline cannot decode a file, or None (a full-size decode; the
+  pipeline's DCT-scaled JPEG decodes read the same entropy-coded data, so they fail alike);
+  `scan_error(path)` skips files already known to decode;
 - `mark_decodable(paths)` / `all_decodable(paths)`: files checked in this process (by
   `files.scan_images`), keyed by size and modification time so that a changed file is checked again;
   files of a folder that `datasets/prepare.py` completed (its `prepare.json`, written last, says
