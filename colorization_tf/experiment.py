@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from colorization_tf import evaluation
+from colorization_tf.fileio import remove_stale_temps
 from colorization_tf.models import CLASSIFICATION, get_spec
 
 log = logging.getLogger(__name__)
@@ -868,6 +869,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     """
     out = cfg.results_dir
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # what a killed run left (every table under its own name is whole)
     root = cfg.data or default_data_root()
     paths, labels, class_names, scan_text = discover(root, max_images=QUICK_MAX_IMAGES if cfg.quick and cfg.max_images is None else cfg.max_images, seed=cfg.seed)
     if cfg.labels and labels is None:
@@ -1027,7 +1029,11 @@ def main(make_config: Callable, argv=None, description: str | None = None, add_a
     args = parser.parse_args(argv)
     cfg = apply_args(make_config(args), args)
     start = time.perf_counter()
-    result = run_experiment(cfg)
+    try:
+        result = run_experiment(cfg)
+    except OSError as err:  # disk full, read-only results folder: one line; finished runs resume
+        raise SystemExit(f"{cfg.paper}: error: cannot write {err.filename or cfg.results_dir}: {err.strerror or err} "
+                         "(the work done so far is kept; run again to continue)") from None
     print(f"{cfg.title}: done in {time.perf_counter() - start:.0f} s")
     print(f"  report:  {result.markdown_path}")
     print(f"  data:    {result.json_path}")

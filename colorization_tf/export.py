@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import keras
@@ -33,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization_tf import color
+from colorization_tf.fileio import make_temp_dir, os_error_from_message, remove_stale_temps, replace_dir
 
 SERVING_ENDPOINT = "serving_default"
 OUTPUT_KEY = "rgb"
@@ -243,8 +242,11 @@ def export_saved_model(
 ) -> Path:
     """Exports `model` as a SavedModel with a uint8 any-size signature, a `.keras` and info JSON.
 
-    The export is written into a temporary folder beside `path` and renamed into place, so
-    `path` never holds a half-written export (an older export is replaced only at the end).
+    The export is written into a temporary folder beside `path` and swapped into place
+    (`fileio.replace_dir`), so `path` never holds a half-written export: a process killed at any
+    moment leaves the previous export (or none) there, and the next call starts afresh. A full
+    disk or a read-only folder raises `OSError` (also where TensorFlow's own writer failed) and
+    leaves the previous export as it was.
 
     Args:
         model: trained Keras model (input encoded L; output "ab", or "logits" if
@@ -271,8 +273,8 @@ def export_saved_model(
     if head == CLASSIFICATION and decode is None:
         decode = default_decode(_colour_output_channels(getattr(model, "generator", model)))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    remove_stale_temps(path.parent)  # what a killed export left behind
+    tmp = make_temp_dir(path)
     try:
         archive = keras.export.ExportArchive()
         archive.track(getattr(model, "generator", model))
@@ -300,13 +302,10 @@ def export_saved_model(
             **(extra_info or {}),
         }
         (tmp / INFO_FILE).write_text(json.dumps(info, indent=1))
-        old = None
-        if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-"))
-            os.replace(path, old / "export")
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, path)
+    except tf.errors.OpError as err:  # TensorFlow's file writers: a full disk is ResourceExhaustedError
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise os_error_from_message(str(err), str(path)) or err from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

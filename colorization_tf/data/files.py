@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -349,12 +350,17 @@ def scan_images(
     workers: int = 2,
     progress: bool = True,
     source: str | None = None,
+    pipeline_check: bool = True,
 ) -> ScanReport:
     """Opens every file with bounded decoding and separates usable from unusable images.
 
     Unusable: empty, unreadable, undecodable, truncated, too large (claimed width * height above
     `max_pixels`, refused from the header alone), too small (shorter side below `min_size`),
-    grayscale or nearly so (mean chroma of a thumbnail below `gray_threshold`).
+    grayscale or nearly so (mean chroma of a thumbnail below `gray_threshold`), and, with
+    `pipeline_check`, not decodable by the training pipeline's own decoder ("undecodable by
+    TensorFlow": e.g. TIFF, or a BMP with inserted bytes that PIL reads; `datasets/prepare.py`
+    re-encodes such files instead). Files that pass are then known to decode in the pipeline
+    (`decodable.mark_decodable`), so its datasets have a known length.
     Work is spread over `workers` threads (PIL and numpy release the GIL while decoding and
     converting, so both cores are busy); a tqdm progress bar shows long scans.
 
@@ -366,6 +372,8 @@ def scan_images(
         workers: threads; 1 scans in the calling thread.
         progress: print "Found N files" and show a progress bar.
         source: folder name for the printed summary.
+        pipeline_check: also decode each otherwise usable file with the tf.data pipeline's decoder
+            (imports TensorFlow).
 
     Returns:
         A `ScanReport`; `report.summary(splits)` prints Ziegler's "Found N files; Train size ...".
@@ -379,6 +387,10 @@ def scan_images(
     check = lambda p: check_image(  # noqa: E731
         p, min_size=min_size, gray_threshold=gray_threshold, max_pixels=max_pixels
     )
+    if pipeline_check:
+        from colorization_tf.data import decodable  # imports TensorFlow: only when asked
+
+        check = functools.partial(_check_in_pipeline, check, decodable.scan_error, max_pixels=max_pixels)
     if workers <= 1 or len(paths) < 2:
         results = map(check, paths)
         executor = None
@@ -396,7 +408,19 @@ def scan_images(
             executor.shutdown()
     usable = [p for p, r in zip(paths, reasons) if r is None]
     unusable = {p: r for p, r in zip(paths, reasons) if r is not None}
+    if pipeline_check:
+        decodable.mark_decodable(usable)
     return ScanReport(usable, unusable)
+
+
+def _check_in_pipeline(check, decode_error, path: str, max_pixels: int) -> str | None:
+    """`check(path)`, then, for a file it accepts, the pipeline decoder's reason to refuse it."""
+    reason = check(path)
+    if reason is None:
+        error = decode_error(path, max_pixels)
+        if error is not None:
+            return f"undecodable by TensorFlow: {error}"
+    return reason
 
 
 __all__ = [

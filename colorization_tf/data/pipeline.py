@@ -3,7 +3,7 @@
 Order:
 
     [one map per image] read + check header (bounded) -> decode -> fixed resize -> sRGB->Lab
-    (float16) -> [drop broken files] -> cache (memory or file) -> shuffle -> batch
+    (float16) -> [drop broken files, each named once] -> cache (memory or file) -> shuffle -> batch
     -> [one map per batch] augment (random crop + flip) and the model's normalisation -> prefetch
 
 The colour conversion is the costly step, so it runs before the cache: epochs served from the cache
@@ -23,8 +23,10 @@ Speed (measured in `benchmarks/bench_pipeline.py`, figures in `benchmarks/README
 
 Bounded decoding: the header's claimed size (JPEG, PNG, GIF, BMP, WebP) is checked against
 `max_pixels` before decoding; a file whose size cannot be read from its header is refused (fail
-closed), and any file that fails (unreadable size, undecodable, truncated, too large) is dropped with
-a warning instead of stopping training. Scan folders with `files.scan_images` first to get a report.
+closed), and any file that fails (unreadable size, undecodable, truncated, too large) is dropped and
+named once in a warning (`decodable.DropReport`) instead of stopping training. Scan folders with
+`files.scan_images` first (it checks each file with this decoder) or lay them out with
+`datasets/prepare.py`: then the files are known to decode and every dataset has a known length.
 
 JPEGs are decoded with libjpeg's DCT scaling (`ratio` 2, 4 or 8) whenever the image stays at least
 as large as the target: a large photo reduced to 128 px decodes several times faster.
@@ -50,6 +52,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from colorization_tf.color import get_normalization, rgb_to_lab, split_lab
+from colorization_tf.data import decodable
 from colorization_tf.data.files import MAX_PIXELS
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -434,20 +437,59 @@ def _apply_cache(dataset, cache, paths, size, resize_method, form):
     return dataset
 
 
-def _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, *, to_lab: bool):
-    """Files -> uint8 RGB, or float16 Lab (`to_lab`), at `size` in one map per image; broken files dropped."""
+def _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, *, to_lab: bool, verified=None):
+    """Files -> uint8 RGB, or float16 Lab (`to_lab`), at `size` in one map per image.
+
+    A file that fails is dropped and named once in a warning (`decodable.DropReport`). When every
+    file is known to decode (`verified`, or by default `decodable.all_decodable`), the dataset has a
+    known length, `len(paths)` (a file that fails all the same then ends the pass with an error).
+    """
     if not paths:
         raise ValueError("build_image_dataset: no image paths given")
+    columns = [tf.range(len(paths), dtype=tf.int64), tf.constant(paths, tf.string)]
     if labels is not None:
         labels = [int(label) for label in labels]
         if len(labels) != len(paths):
             raise ValueError(f"build_image_dataset: {len(labels)} labels for {len(paths)} paths")
-        dataset = tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.int32)))
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices(paths)
+        columns.append(tf.constant(labels, tf.int32))
     load = _image_loader(tuple(size), resize_method, int(max_pixels), to_lab, JIT_COMPILE)
-    dataset = dataset.map(load, num_parallel_calls=num_parallel_calls, deterministic=True)
-    return dataset.ignore_errors(log_warning=True)
+
+    def indexed(index, path, *label):
+        loaded = load(path, *label)
+        return (index, *loaded) if label else (index, loaded)
+
+    dataset = tf.data.Dataset.from_tensor_slices(tuple(columns))
+    dataset = dataset.map(indexed, num_parallel_calls=num_parallel_calls, deterministic=True)
+    dataset = _name_dropped(dataset.ignore_errors(), decodable.DropReport(paths, max_pixels))
+    if verified is None:
+        verified = decodable.all_decodable(paths)
+    if verified:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(paths)))
+    return dataset
+
+
+def _name_dropped(dataset, report):
+    """`(index, *element)` after `ignore_errors` -> `element`, calling `report.report(first, stop)` for
+    every run of missing indices (a sentinel index `len(paths)` closes the stream to catch the tail)."""
+    total = len(report.paths)
+    sentinel = tuple(tf.zeros(spec.shape, spec.dtype) for spec in dataset.element_spec)
+    dataset = dataset.concatenate(tf.data.Dataset.from_tensors((tf.constant(total, tf.int64), *sentinel[1:])))
+
+    def with_previous(previous, element):
+        return element[0], (previous, *element)
+
+    def check(previous, index, *element):
+        reported = tf.cond(
+            index - previous > 1,
+            lambda: tf.py_function(lambda a, b: report.report(a, b) or 0, [previous + 1, index], tf.int64),
+            lambda: tf.constant(0, tf.int64),
+        )
+        with tf.control_dependencies([reported]):
+            return (tf.identity(index), *element)
+
+    dataset = dataset.scan(tf.constant(-1, tf.int64), with_previous).map(check)
+    dataset = dataset.filter(lambda index, *element: index < total)
+    return dataset.map(lambda index, *element: element if len(element) > 1 else element[0])
 
 
 @functools.cache
@@ -474,15 +516,18 @@ def build_image_dataset(
     resize_method: str = DEFAULT_RESIZE_METHOD,
     max_pixels: int = MAX_PIXELS,
     num_parallel_calls=AUTOTUNE,
+    verified: bool | None = None,
 ) -> tf.data.Dataset:
     """Files -> uint8 images `[H, W, 3]` at a fixed size (or `(image, label)` pairs), in file order.
 
-    Broken files are dropped with a logged warning. `cache`: None, "memory", or a file prefix
-    (see `cache_filename`). Used by `build_dataset`, the evaluation and the colour-distribution plot.
+    A broken file is dropped and named in a logged warning. `cache`: None, "memory", or a file prefix
+    (see `cache_filename`). `verified`: see `build_dataset`. Used by the evaluation and the
+    colour-distribution plot.
     """
     paths = [os.fspath(p) for p in paths]
     size = _size_pair(image_size)
-    dataset = _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, to_lab=False)
+    dataset = _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, to_lab=False,
+                           verified=verified)
     return _apply_cache(dataset, cache, paths, size, resize_method, "rgb8")
 
 
@@ -505,6 +550,7 @@ def build_dataset(
     max_pixels: int = MAX_PIXELS,
     repeat: bool = False,
     cache_lab: bool = True,
+    verified: bool | None = None,
 ) -> tf.data.Dataset:
     """The training/evaluation pipeline: files -> batches of (encoded L, encoded ab targets).
 
@@ -515,7 +561,7 @@ def build_dataset(
     rounding); `cache_lab=False` caches uint8 RGB (half the bytes) and converts every epoch.
 
     Args:
-        paths: image files (scan them first with `files.scan_images`; broken ones are dropped anyway).
+        paths: image files (scan them first with `files.scan_images`; broken ones are dropped and named).
         image_size: int or (height, width): the fixed size every image is resized to.
         batch_size: images per batch.
         normalization: name or `color.Normalization` of the model (e.g. "polychromify").
@@ -536,6 +582,11 @@ def build_dataset(
         max_pixels: bounded decoding limit.
         repeat: repeat forever (then pass `steps_per_epoch` to `fit`).
         cache_lab: cache Lab float16 (fast epochs) rather than uint8 RGB (small cache).
+        verified: the files are known to decode, so the dataset has a known length (Keras shows
+            `13/13` and an ETA from the first epoch). Default: true when every file was checked by
+            `files.scan_images` in this process or lies in a folder `datasets/prepare.py` completed
+            (`decodable.all_decodable`). Without it a broken file is dropped and named in a warning;
+            with it, a file that fails anyway is named and the pass ends with an error.
 
     Returns:
         `tf.data.Dataset` of `(L_enc [B, H, W, 1] float32, ab_enc [B, H, W, 2] float32)`, or
@@ -550,7 +601,7 @@ def build_dataset(
     examples = _cached_examples(
         paths, image_size, labels=labels, cache=cache, resize_method=resize_method, max_pixels=max_pixels,
         num_parallel_calls=num_parallel_calls, cache_lab=cache_lab,
-        augment=training if augment is None else augment, crop_scale=crop_scale,
+        augment=training if augment is None else augment, crop_scale=crop_scale, verified=verified,
     )
     return _batches(
         examples, len(paths), image_size, batch_size=batch_size, normalization=normalization,
@@ -582,6 +633,7 @@ def build_epoch_datasets(
     resize_method: str = DEFAULT_RESIZE_METHOD,
     max_pixels: int = MAX_PIXELS,
     cache_lab: bool = True,
+    verified: bool | None = None,
 ):
     """Training data as `epoch -> Dataset`: one cached pipeline, each epoch's order a function of (seed, epoch).
 
@@ -595,7 +647,7 @@ def build_epoch_datasets(
 
     Args:
         paths, image_size, batch_size, normalization, labels, augment, cache, shuffle_buffer, seed,
-        drop_remainder, num_parallel_calls, crop_scale, resize_method, max_pixels, cache_lab:
+        drop_remainder, num_parallel_calls, crop_scale, resize_method, max_pixels, cache_lab, verified:
             as in `build_dataset` (training mode; `cache` defaults to "memory").
 
     Returns:
@@ -610,6 +662,7 @@ def build_epoch_datasets(
     examples = _cached_examples(
         paths, image_size, labels=labels, cache=cache, resize_method=resize_method, max_pixels=max_pixels,
         num_parallel_calls=num_parallel_calls, cache_lab=cache_lab, augment=augment, crop_scale=crop_scale,
+        verified=verified,
     )
 
     def for_epoch(epoch: int) -> tf.data.Dataset:
@@ -643,13 +696,14 @@ def _stored_size(size, augment, crop_scale) -> tuple[int, int]:
 
 def _cached_examples(
     paths, image_size, *, labels, cache, resize_method, max_pixels, num_parallel_calls, cache_lab, augment=False,
-    crop_scale=None,
+    crop_scale=None, verified=None,
 ):
     """Files -> cached uint8 RGB or float16 Lab images (with labels): the once-per-image part.
     Augmented pipelines with fixed-size crops cache images larger (see `DEFAULT_CROP_SCALE`)."""
     size = _stored_size(_size_pair(image_size), augment, crop_scale)
     paths = [os.fspath(p) for p in paths]
-    dataset = _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, to_lab=cache_lab)
+    dataset = _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, to_lab=cache_lab,
+                           verified=verified)
     return _apply_cache(dataset, cache, paths, size, resize_method, "lab16" if cache_lab else "rgb8")
 
 
@@ -778,7 +832,7 @@ def _batch_targets_compiled(images: tf.Tensor, crop, norm, from_rgb: bool):
 
 
 def dataset_cardinality_hint(num_paths: int, batch_size: int, drop_remainder: bool) -> int:
-    """Batches per epoch when no file is dropped (tf.data cannot know it after `ignore_errors`)."""
+    """Batches per epoch when no file is dropped (the datasets know it themselves when their files are verified)."""
     return num_paths // batch_size if drop_remainder else math.ceil(num_paths / batch_size)
 
 
