@@ -118,14 +118,14 @@ def quiet_tensorflow(verbose: bool = False) -> None:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = VERBOSE_TF_LOG_LEVEL
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
-    if "tensorflow" not in sys.modules:
-        import colorization_tf  # noqa: F401 -- its oneDNN default must be set before TensorFlow loads
+    if "tensorflow" not in sys.modules:  # (importing this module ran the package's oneDNN default first)
+        try:
+            with captured_stderr() as start_up:
+                import tensorflow as tf
 
-        with captured_stderr() as start_up:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # starts the platforms: the cuInit error is logged here
-        sys.stderr.write(without_tf_log_lines(start_up.text))
+                tf.config.list_physical_devices()  # starts the platforms: the cuInit error is logged here
+        finally:  # what else was written (a warning, or why the import failed) still reaches stderr
+            sys.stderr.write(without_tf_log_lines(start_up.text))
     import logging
 
     import absl.logging

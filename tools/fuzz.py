@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Fuzzes every function that reads untrusted bytes; prints inputs run, crashes, hangs, peak memory.
 
-    python tools/fuzz.py                      # 10,000 inputs, seed 0 (about 10 minutes on 2 cores)
+    python tools/fuzz.py                      # 10,000 inputs, seed 0 (4-10 minutes on 2 cores)
     python tools/fuzz.py -n 500 --seed 3      # a quick run
     python tools/fuzz.py --replay FILE        # one file through every target, in this process
 

@@ -21,10 +21,12 @@ Speed (measured in `benchmarks/bench_pipeline.py`, figures in `benchmarks/README
   no interpolation); scale-jitter crops (`crop_scale` a range) cost twice as much per epoch;
 - the crop's random numbers are one op per batch.
 
-Bounded decoding: the header's claimed size (JPEG, PNG, GIF, BMP, WebP) is checked against
-`max_pixels` before decoding; a file whose size cannot be read from its header is refused (fail
-closed), and any file that fails (unreadable size, undecodable, truncated, too large) is dropped with
-a warning instead of stopping training. Scan folders with `files.scan_images` first to get a report.
+Bounded decoding: the header's claimed size (JPEG, PNG, GIF, BMP, WebP; for a GIF, its largest
+frame, by which TensorFlow sizes it) is checked against `max_pixels` before decoding; a file whose
+size cannot be read from its header, or whose header is cut short, is refused (fail closed), as is
+an animated WebP (TensorFlow 2.21's decoder aborts the process on one), and any file that fails
+(unreadable size, undecodable, truncated, too large) is dropped with a warning instead of stopping
+training. Scan folders with `files.scan_images` first to get a report.
 
 JPEGs are decoded with libjpeg's DCT scaling (`ratio` 2, 4 or 8) whenever the image stays at least
 as large as the target: a large photo reduced to 128 px decodes several times faster.
@@ -170,7 +172,6 @@ def image_header_shape(contents: tf.Tensor) -> tf.Tensor:
         "VP8X"); (-1, -1) for any other format or WebP chunk, which `decode_image_bounded` refuses.
         A header too short or corrupt to parse raises `InvalidArgumentError`.
     """
-
     head = _header(contents)
     length = tf.strings.length(contents)
 
