@@ -108,8 +108,10 @@ def quiet_tensorflow(verbose: bool = False) -> None:
 
     Quiet (the default): `TF_CPP_MIN_LOG_LEVEL` 3 unless the environment sets it, the start-up log
     lines of the import and of device start-up dropped (anything else written then still reaches
-    stderr), and Python's `tensorflow` and `absl` loggers at ERROR. Verbose: level 0 and nothing
-    hidden. Once TensorFlow is imported, only the Python loggers can still change.
+    stderr), Python's `tensorflow` and `absl` loggers at ERROR, and PIL's warnings about damaged
+    metadata ("Corrupt EXIF data", "Tag data larger than file") hidden: such a file still decodes,
+    or fails with its own one-line error. Verbose: level 0 and nothing hidden. Once TensorFlow is
+    imported, only the Python loggers can still change.
 
     Args:
         verbose: show TensorFlow's logs (a command's `--verbose`).
@@ -127,11 +129,13 @@ def quiet_tensorflow(verbose: bool = False) -> None:
         finally:  # what else was written (a warning, or why the import failed) still reaches stderr
             sys.stderr.write(without_tf_log_lines(start_up.text))
     import logging
+    import warnings
 
     import absl.logging
 
     absl.logging.set_verbosity(absl.logging.ERROR)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL(\.|$)")
 
 
 __all__ = [

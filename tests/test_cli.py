@@ -1,9 +1,12 @@
 """The `colorize` command on good, odd and broken files."""
 
+import importlib.util
+import io
 import os
 import struct
 import subprocess
 import sys
+import warnings
 import zlib
 from pathlib import Path
 
@@ -125,12 +128,33 @@ def _run_colorize(args, tmp_path):
                           cwd=tmp_path, env=env, timeout=180)
 
 
+def _tiff_with_metadata_warning() -> bytes:
+    """The first fuzzed TIFF that PIL decodes with a UserWarning ("Tag data larger than file ...")."""
+    spec = importlib.util.spec_from_file_location("fuzz_corpus_cli", REPO / "tools" / "fuzz_corpus.py")
+    corpus = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(corpus)
+    for name, data in corpus.fuzz_inputs(3000, seed=0):
+        if name.startswith("tiff_rgb"):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    Image.open(io.BytesIO(data)).load()
+                except Exception:  # noqa: BLE001 -- a broken one: look further
+                    continue
+            if any(issubclass(w.category, UserWarning) for w in caught):
+                return data
+    raise AssertionError("no TIFF with a metadata warning in the fuzz corpus")
+
+
 def test_cli_quiet_by_default_logs_with_verbose_and_output_alias(tmp_path, model_dir):
     """No TensorFlow C++ log line (`I0000 ... cudart_stub.cc`, `E0000 ... failed call to cuInit`) reaches a
-    user's stderr, nor a traceback: only the one error line of the broken file; `--verbose` brings the logs back."""
+    user's stderr, no PIL metadata warning, no traceback: only the one error line of the broken file;
+    `--verbose` brings the logs back."""
     Image.fromarray(tiny_rgb(n=1, size=16)[0]).save(tmp_path / "good.png")
+    (tmp_path / "warns.tif").write_bytes(_tiff_with_metadata_warning())
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
-    quiet = _run_colorize(["good.png", "broken.jpg", "--model", str(model_dir), "--output", "out", "-q"], tmp_path)
+    quiet = _run_colorize(["good.png", "warns.tif", "broken.jpg", "--model", str(model_dir), "--output", "out", "-q"],
+                          tmp_path)
     assert quiet.returncode == 1
     assert quiet.stderr.splitlines() == [line for line in quiet.stderr.splitlines() if line.startswith("colorize: error: broken.jpg: ")]
     assert len(quiet.stderr.splitlines()) == 1, quiet.stderr

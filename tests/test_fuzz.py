@@ -2,10 +2,12 @@
 (header parsers, bounded decoder, `load_image_rgb`, the unusable-image scan, the tf.data decode map, an
 export's serving signature), the seed corpus format by format, and the bugs the fuzzer found."""
 
+import gc
 import importlib.util
 import random
 import sys
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -190,3 +192,16 @@ def test_gif_frames_larger_than_the_screen_are_bounded(tmp_path):
     assert list(pipeline.build_image_dataset([str(tmp_path / "frames.gif")], 16, max_pixels=10_000)) == []
     for cut in range(len(data)):  # the walk stops where a truncated file ends
         assert pipeline.gif_frame_extent(data[:cut]) in ((0, 0), (1, 1), (200, 300))
+
+
+@pytest.mark.parametrize("name", ["tiff_multipage.tif", "gif_animated.gif", "webp_animated.webp"])
+def test_multi_frame_files_are_closed(tmp_path, name):
+    """`load_image_rgb` closed the EXIF-transposed copy instead of the opened file: a multi-frame file's
+    handle was left to the garbage collector (a ResourceWarning; a leak in a long-running service)."""
+    (tmp_path / name).write_bytes(SEEDS[name])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        files.load_image_rgb(tmp_path / name)
+        assert files.check_image(tmp_path / name, min_size=1, gray_threshold=0) is None
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

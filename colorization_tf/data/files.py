@@ -226,8 +226,7 @@ def _decode(path: str, image: Image.Image, draft_side: int | None = None) -> np.
         if draft_side and image.format == "JPEG":
             image.draft("RGB", (draft_side, draft_side))  # DCT-domain downscale: decodes less
         image.load()
-        image = ImageOps.exif_transpose(image)
-        return _to_rgb8(image)
+        return _to_rgb8(ImageOps.exif_transpose(image))  # a copy: `image` (a multi-frame file's open handle) closed below
     except OSError as err:
         message = str(err)
         if "truncated" in message.lower() or "broken data stream" in message.lower():
