@@ -4,6 +4,8 @@ import argparse
 import importlib.util
 import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +90,22 @@ def test_prepare_and_demo_accept_output_and_verbose():
 
     args = demo.build_parser().parse_args(["--output", "o", "--verbose", "1"])
     assert (args.out, args.verbose) == ("o", 1)
+
+
+def test_prepare_command_is_quiet(tmp_path):
+    """`datasets/prepare.py` in a fresh process (no TensorFlow log level set, as in a user's shell): no C++
+    log line and no traceback on stderr, with a JPEG whose data is corrupt among the files."""
+    src = tmp_path / "src"
+    src.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(src / f"{i}.jpg")
+    (src / "corrupt.jpg").write_bytes(_corrupt_jpeg())
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, str(REPO / "datasets" / "prepare.py"), "folder", "--src", str(src),
+                           "--output", str(tmp_path / "out"), "--gray-threshold", "0"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert not [line for line in proc.stderr.splitlines() if console.TF_LOG_LINE.match(line)], proc.stderr
+    assert "Traceback" not in proc.stderr and "Corrupt JPEG" not in proc.stderr
+    assert (tmp_path / "out" / "prepare.json").is_file()
