@@ -43,6 +43,7 @@ import numpy as np
 
 from colorization_tf import evaluation
 from colorization_tf.fileio import remove_stale_temps
+from colorization_tf.console import add_verbose_argument
 from colorization_tf.models import CLASSIFICATION, get_spec
 
 log = logging.getLogger(__name__)
@@ -962,12 +963,12 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help=f"finish in minutes on a CPU: {QUICK_IMAGE_SIZE}px, {QUICK_MAX_IMAGES} images, {QUICK_EPOCHS} epoch")
     parser.add_argument("--max-images", type=int, help="use at most this many images")
     parser.add_argument("--seed", type=int, default=0, help="base seed (same seed -> same numbers)")
-    parser.add_argument("--out", help="results folder (default results/<paper>)")
+    parser.add_argument("--out", "--output", "-o", dest="out", help="results folder (default results/<paper>)")
     parser.add_argument("--saved-models", default=SAVED_MODELS_DIR, help="export root (default saved_models)")
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel exports")
     parser.add_argument("--runs", help="comma-separated subset of run names to train")
     parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None, help="TF op determinism (default: on with --quick)")
-    parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1, 2)")
+    add_verbose_argument(parser, fit_verbosity=2)
     parser.add_argument("--cache", default="memory", metavar="PREFIX",
                         help="cache of the decoded images: 'memory' (default) or a file prefix, e.g. /scratch/cache/places, "
                              "for datasets larger than memory")

@@ -41,9 +41,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
+if __name__ == "__main__":  # TensorFlow's log level is set before anything imports TensorFlow
+    from colorization_tf.console import quiet_tensorflow, verbose_requested
+
+    quiet_tensorflow(verbose_requested())
+
 from PIL import Image  # noqa: E402
 
-from colorization_tf import fileio  # noqa: E402
+from colorization_tf import console, fileio  # noqa: E402
 from colorization_tf.data import decodable, files, splits  # noqa: E402
 
 DATASETS = {
@@ -255,13 +260,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Prepare a dataset for colorization-tf (see datasets/README.md).")
     parser.add_argument("dataset", choices=sorted(DATASETS), help="which dataset layout to expect")
     parser.add_argument("--src", required=True, help="the downloaded/unpacked dataset folder")
-    parser.add_argument("--out", required=True, help="where the prepared images go (e.g. data/landscapes)")
+    parser.add_argument("--out", "--output", "-o", dest="out", required=True,
+                        help="where the prepared images go (e.g. data/landscapes)")
     parser.add_argument("--protocol", choices=sorted(splits.PROTOCOLS), help="split protocol (default: the paper's)")
     parser.add_argument("--seed", type=int, default=42, help="split seed (42 = PolyChromify's random_state)")
     parser.add_argument("--max-side", type=int, help="re-encode as JPEG with the longer side at most this")
     parser.add_argument("--min-size", type=int, default=files.DEFAULT_MIN_SIZE)
     parser.add_argument("--gray-threshold", type=float, default=files.DEFAULT_GRAY_THRESHOLD)
     parser.add_argument("--workers", type=int, default=2)
+    console.add_verbose_argument(parser)
     args = parser.parse_args(argv)
     try:
         prepare(args.dataset, args.src, args.out, protocol=args.protocol, seed=args.seed, max_side=args.max_side,

@@ -32,6 +32,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from colorization_tf import console
 from colorization_tf.data.files import MAX_PIXELS
 
 log = logging.getLogger("colorization_tf.data")
@@ -87,11 +88,18 @@ def decode_error(path, max_pixels: int = MAX_PIXELS) -> str | None:
         None if the pipeline reads the file, else TensorFlow's reason on one line (e.g. "Input size
         should match (header_size + row_size * abs_height) but they differ by 17").
     """
-    try:
-        _decoder(int(max_pixels))(os.fspath(path))
-    except tf.errors.OpError as err:
-        return _message(err)
-    return None
+    error = None
+    with console.captured_stderr() as libjpeg:  # its "Corrupt JPEG data: ..." lines join the reason
+        try:
+            _decoder(int(max_pixels))(os.fspath(path))
+        except tf.errors.OpError as err:
+            error = _message(err)
+    said = " ".join(console.without_tf_log_lines(libjpeg.text).split())
+    if error is not None and said:
+        return f"{error} (libjpeg: {said})"
+    if said:
+        log.debug("%s decodes, though libjpeg said: %s", path, said)
+    return error
 
 
 def _stamp(path: str) -> tuple[int, int] | None:

@@ -172,12 +172,16 @@ def find_images(root) -> ImageCollection:
 def _to_rgb8(image: Image.Image) -> np.ndarray:
     """Converts any PIL mode (16-bit, float, alpha, palette, CMYK, gray) to uint8 RGB [H, W, 3]."""
     if image.mode in _BITS16_MODES or image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
+        # 4 bytes per pixel at most: a small file may claim (and PIL allocate) tens of megapixels.
+        values = np.asarray(image)
         if image.mode == "F":
-            peak = 1.0 if values.max(initial=0.0) <= 1.0 else 255.0
+            values = values.astype(np.float32, copy=False)
+            scale = 255.0 if values.max(initial=0.0) <= 1.0 else 1.0
+            gray = np.clip(np.rint(values * np.float32(scale)), 0, 255).astype(np.uint8)
+        elif values.max(initial=0) > 255:  # 16-bit range: round v / 257 (never a tie) in integers
+            gray = ((np.clip(values, 0, 65535).astype(np.uint32) + 128) // 257).astype(np.uint8)
         else:
-            peak = 65535.0 if values.max(initial=0) > 255 else 255.0
-        gray = np.clip(np.rint(values / peak * 255.0), 0, 255).astype(np.uint8)
+            gray = np.clip(values, 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=-1)
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
@@ -223,8 +227,7 @@ def _decode(path: str, image: Image.Image, draft_side: int | None = None) -> np.
         if draft_side and image.format == "JPEG":
             image.draft("RGB", (draft_side, draft_side))  # DCT-domain downscale: decodes less
         image.load()
-        image = ImageOps.exif_transpose(image)
-        return _to_rgb8(image)
+        return _to_rgb8(ImageOps.exif_transpose(image))  # a copy: `image` (a multi-frame file's open handle) closed below
     except OSError as err:
         message = str(err)
         if "truncated" in message.lower() or "broken data stream" in message.lower():

@@ -21,12 +21,14 @@ Speed (measured in `benchmarks/bench_pipeline.py`, figures in `benchmarks/README
   no interpolation); scale-jitter crops (`crop_scale` a range) cost twice as much per epoch;
 - the crop's random numbers are one op per batch.
 
-Bounded decoding: the header's claimed size (JPEG, PNG, GIF, BMP, WebP) is checked against
-`max_pixels` before decoding; a file whose size cannot be read from its header is refused (fail
-closed), and any file that fails (unreadable size, undecodable, truncated, too large) is dropped and
-named once in a warning (`decodable.DropReport`) instead of stopping training. Scan folders with
-`files.scan_images` first (it checks each file with this decoder) or lay them out with
-`datasets/prepare.py`: then the files are known to decode and every dataset has a known length.
+Bounded decoding: the header's claimed size (JPEG, PNG, GIF, BMP, WebP; for a GIF, its largest
+frame, by which TensorFlow sizes it) is checked against `max_pixels` before decoding; a file whose
+size cannot be read from its header, or whose header is cut short, is refused (fail closed), as is
+an animated WebP (TensorFlow 2.21's decoder aborts the process on one), and any file that fails
+(unreadable size, undecodable, truncated, too large) is dropped and named once in a warning
+(`decodable.DropReport`) instead of stopping training. Scan folders with `files.scan_images` first
+(it checks each file with this decoder) or lay them out with `datasets/prepare.py`: then the files
+are known to decode and every dataset has a known length.
 
 JPEGs are decoded with libjpeg's DCT scaling (`ratio` 2, 4 or 8) whenever the image stays at least
 as large as the target: a large photo reduced to 128 px decodes several times faster.
@@ -72,6 +74,11 @@ SHUFFLE_BUFFER_BYTES = 256 * 2**20
 """Memory the automatic shuffle buffer may use (uint8 images at the training size)."""
 
 _JPEG_RATIOS = (1, 2, 4, 8)
+HEADER_BYTES = 32
+"""Bytes of a file the header parsers look at (the furthest field read, WebP's, ends at byte 30)."""
+_ZERO_HEADER = b"\0" * HEADER_BYTES
+_WEBP_ANIMATION_FLAG = 0x02
+"""Bit of the VP8X flags byte (byte 20) marking an animated WebP."""
 _FORMAT_JPEG, _FORMAT_PNG, _FORMAT_GIF, _FORMAT_BMP, _FORMAT_WEBP, _FORMAT_OTHER = range(6)
 
 
@@ -90,15 +97,24 @@ def _bytes_to_int(contents: tf.Tensor, start: int, length: int, little_endian: b
     return tf.reduce_sum(raw * tf.constant(powers, tf.int64))
 
 
+def _header(contents: tf.Tensor) -> tf.Tensor:
+    """The first `HEADER_BYTES` of the file, zero-padded to that length: every field the parsers
+    read lies inside it, so no read runs past the end of a short file. (`tf.strings.substr` past the
+    end raises an error quoting the bytes, which eager Python turns into a UnicodeDecodeError.)"""
+    head = tf.strings.substr(contents, 0, HEADER_BYTES)
+    return tf.strings.join([head, tf.strings.substr(_ZERO_HEADER, 0, HEADER_BYTES - tf.strings.length(head))])
+
+
 def _image_format(contents: tf.Tensor) -> tf.Tensor:
-    magic = tf.strings.substr(contents, 0, 8)
+    head = _header(contents)
+    magic = tf.strings.substr(head, 0, 8)
     formats = [
         (tf.strings.substr(magic, 0, 2) == b"\xff\xd8", _FORMAT_JPEG),
         (magic == b"\x89PNG\r\n\x1a\n", _FORMAT_PNG),
         (tf.strings.substr(magic, 0, 3) == b"GIF", _FORMAT_GIF),
         (tf.strings.substr(magic, 0, 2) == b"BM", _FORMAT_BMP),
         (
-            tf.logical_and(tf.strings.substr(magic, 0, 4) == b"RIFF", tf.strings.substr(contents, 8, 4) == b"WEBP"),
+            tf.logical_and(tf.strings.substr(magic, 0, 4) == b"RIFF", tf.strings.substr(head, 8, 4) == b"WEBP"),
             _FORMAT_WEBP,
         ),
     ]
@@ -106,6 +122,46 @@ def _image_format(contents: tf.Tensor) -> tf.Tensor:
     for matches, code in reversed(formats):
         result = tf.where(matches, tf.constant(code, tf.int32), result)
     return result
+
+
+def gif_frame_extent(data: bytes) -> tuple[int, int]:
+    """(height, width) that covers every frame of a GIF: the largest `top + height`, `left + width`.
+
+    TensorFlow's GIF decoder sizes its output by the largest frame, not by the logical screen of
+    the header, and decodes every frame even for the first one: a GIF whose header claims 4x4 pixels
+    and whose second frame claims 9000x9000 is decoded at 9000x9000. Walks the block structure
+    (extensions and image data are skipped sub-block by sub-block, never decoded); stops at the
+    trailer or where the file ends or stops making sense.
+
+    Args:
+        data: the file's bytes (a GIF).
+
+    Returns:
+        (height, width); (0, 0) when no frame is found.
+    """
+    height = width = 0
+    size = len(data)
+    position = 13 + (3 * 2 ** ((data[10] & 0x07) + 1) if size > 10 and data[10] & 0x80 else 0)
+
+    def skip_sub_blocks(at: int) -> int:
+        while at < size and data[at]:
+            at += 1 + data[at]
+        return at + 1
+
+    while position < size:
+        block = data[position]
+        if block == 0x21:  # extension: label, then sub-blocks
+            position = skip_sub_blocks(position + 2)
+        elif block == 0x2C and position + 10 <= size:  # image descriptor: left, top, width, height, flags
+            left, top, frame_width, frame_height = (int.from_bytes(data[position + 1 + 2 * i : position + 3 + 2 * i], "little")
+                                                    for i in range(4))
+            height, width = max(height, top + frame_height), max(width, left + frame_width)
+            flags = data[position + 9]
+            position += 10 + (3 * 2 ** ((flags & 0x07) + 1) if flags & 0x80 else 0)
+            position = skip_sub_blocks(position + 1)  # the LZW code size byte, then the image data
+        else:  # trailer (0x3B), truncation or junk
+            break
+    return height, width
 
 
 def image_header_shape(contents: tf.Tensor) -> tf.Tensor:
@@ -119,34 +175,46 @@ def image_header_shape(contents: tf.Tensor) -> tf.Tensor:
         "VP8X"); (-1, -1) for any other format or WebP chunk, which `decode_image_bounded` refuses.
         A header too short or corrupt to parse raises `InvalidArgumentError`.
     """
+    head = _header(contents)
+    length = tf.strings.length(contents)
+
+    def read(start, size, little_endian):  # a field of the (padded) header; the file must reach its end
+        reached = tf.debugging.assert_greater_equal(
+            length, tf.constant(start + size), message="image header truncated"
+        )
+        with tf.control_dependencies([reached]):
+            return _bytes_to_int(head, start, size, little_endian)
 
     def jpeg():
         return tf.cast(tf.image.extract_jpeg_shape(contents)[:2], tf.int64)
 
     def png():  # IHDR: width then height, big-endian, at byte 16
-        return tf.stack([_bytes_to_int(contents, 20, 4, False), _bytes_to_int(contents, 16, 4, False)])
+        return tf.stack([read(20, 4, False), read(16, 4, False)])
 
-    def gif():  # logical screen width, height, little-endian, at byte 6
-        return tf.stack([_bytes_to_int(contents, 8, 2, True), _bytes_to_int(contents, 6, 2, True)])
+    def gif():  # logical screen width, height, little-endian, at byte 6; and every frame (see `gif_frame_extent`)
+        frames = tf.py_function(lambda data: tf.constant(gif_frame_extent(data.numpy()), tf.int64), [contents], tf.int64)
+        return tf.maximum(tf.stack([read(8, 2, True), read(6, 2, True)]), tf.ensure_shape(frames, [2]))
 
-    def bmp():  # BITMAPINFOHEADER width, height (signed; negative = top-down), at byte 18
-        width = _bytes_to_int(contents, 18, 4, True)
-        height = _bytes_to_int(contents, 22, 4, True)
+    def bmp():  # width, height at byte 18 (signed; negative height = top-down): 32-bit in BITMAPINFOHEADER
+        # and its successors, 16-bit in the 12-byte OS/2 BITMAPCOREHEADER
+        core = tf.equal(read(14, 4, True), 12)
+        width = tf.where(core, _bytes_to_int(head, 18, 2, True), read(18, 4, True))
+        height = tf.where(core, _bytes_to_int(head, 20, 2, True), read(22, 4, True))
         height = tf.where(height >= 2**31, 2**32 - height, height)
         return tf.stack([height, width])
 
     def webp():  # RIFF container; the first chunk's FourCC at byte 12 says which header follows
-        chunk = tf.strings.substr(contents, 12, 4)
+        chunk = tf.strings.substr(head, 12, 4)
 
         def lossy():  # VP8 key frame: 14-bit width, height (little-endian, top 2 bits = scale) at 26, 28
-            return tf.stack([_bytes_to_int(contents, 28, 2, True) % 2**14, _bytes_to_int(contents, 26, 2, True) % 2**14])
+            return tf.stack([read(28, 2, True) % 2**14, read(26, 2, True) % 2**14])
 
         def lossless():  # VP8L: after the 0x2f signature, 14 bits width - 1 then 14 bits height - 1
-            bits = _bytes_to_int(contents, 21, 4, True)
+            bits = read(21, 4, True)
             return tf.stack([(bits // 2**14) % 2**14 + 1, bits % 2**14 + 1])
 
         def extended():  # VP8X: 24-bit canvas width - 1 at 24, height - 1 at 27
-            return tf.stack([_bytes_to_int(contents, 27, 3, True) + 1, _bytes_to_int(contents, 24, 3, True) + 1])
+            return tf.stack([read(27, 3, True) + 1, read(24, 3, True) + 1])
 
         kind = tf.where(chunk == b"VP8 ", 0, tf.where(chunk == b"VP8L", 1, tf.where(chunk == b"VP8X", 2, 3)))
         return tf.switch_case(kind, [lossy, lossless, extended, other])
@@ -193,7 +261,17 @@ def decode_image_bounded(contents: tf.Tensor, max_pixels: int = MAX_PIXELS, min_
         data = checked(image_header_shape(contents))
 
         def webp():  # TF's WebP decoder refuses channels=3 for a WebP with alpha: decode as is, drop alpha
-            return tf.io.decode_image(data, channels=0, expand_animations=False, dtype=tf.uint8)[..., :3]
+            # TF 2.21's decoder corrupts the heap on animated WebPs (the process aborts): refuse them first.
+            head = _header(contents)
+            animated = tf.logical_and(
+                tf.equal(tf.strings.substr(head, 12, 4), b"VP8X"),
+                tf.not_equal(tf.bitwise.bitwise_and(_bytes_to_int(head, 20, 1, True), _WEBP_ANIMATION_FLAG), 0),
+            )
+            still = tf.debugging.assert_equal(
+                animated, False, message="animated WebP: not decoded here (re-encode its first frame, e.g. as PNG)"
+            )
+            with tf.control_dependencies([still]):
+                return tf.io.decode_image(data, channels=0, expand_animations=False, dtype=tf.uint8)[..., :3]
 
         def others():
             return tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8)
@@ -839,6 +917,7 @@ def dataset_cardinality_hint(num_paths: int, batch_size: int, drop_remainder: bo
 __all__ = [
     "AUTOTUNE",
     "image_header_shape",
+    "gif_frame_extent",
     "decode_image_bounded",
     "resize_uint8",
     "decode_and_resize",
