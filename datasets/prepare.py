@@ -6,6 +6,8 @@
     python datasets/prepare.py div2k      --src ~/Downloads/DIV2K               --out data/div2k
     python datasets/prepare.py cs520      --src ~/cs520_scenes                  --out data/cs520
     python datasets/prepare.py folder     --src ANY_FOLDER --out data/mine --protocol ziegler
+    python datasets/prepare.py debian-photos --out data/debian-photos   (no --src: Debian packages;
+                                                  see colorization_tf/data/debian_photos.py)
 
 Every usable image is copied (or, when TensorFlow could not read it as it is -- TIFF, WebP with
 alpha, CMYK/16-bit/palette images, EXIF-rotated photos -- re-encoded as PNG in upright 8-bit RGB)
@@ -49,6 +51,8 @@ DATASETS = {
     "cs520": ("cs520", "folders", "CS520 scene folders (beach, forest, sunrise; ~15 images each)"),
     "folder": ("ziegler", "folders", "any folder of images, flat or one sub-folder per class"),
 }
+DEBIAN_PHOTOS = "debian-photos"
+"""Built from Debian packages, not from a download: `colorization_tf.data.debian_photos`."""
 TF_READABLE_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
 FLAT_CLASS = "images"
 
@@ -189,8 +193,10 @@ def prepare(name: str, src, out, *, protocol: str | None = None, seed: int = 42,
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Prepare a dataset for colorization-tf (see datasets/README.md).")
-    parser.add_argument("dataset", choices=sorted(DATASETS), help="which dataset layout to expect")
-    parser.add_argument("--src", required=True, help="the downloaded/unpacked dataset folder")
+    parser.add_argument("dataset", choices=sorted([*DATASETS, DEBIAN_PHOTOS]), help="which dataset layout to expect")
+    parser.add_argument("--src", help="the downloaded/unpacked dataset folder (not for debian-photos)")
+    parser.add_argument("--cache", help=f"{DEBIAN_PHOTOS} only: where .debs and unpacked files are kept "
+                        "(default OUT/.cache)")
     parser.add_argument("--out", required=True, help="where the prepared images go (e.g. data/landscapes)")
     parser.add_argument("--protocol", choices=sorted(splits.PROTOCOLS), help="split protocol (default: the paper's)")
     parser.add_argument("--seed", type=int, default=42, help="split seed (42 = PolyChromify's random_state)")
@@ -199,6 +205,17 @@ def main(argv=None) -> int:
     parser.add_argument("--gray-threshold", type=float, default=files.DEFAULT_GRAY_THRESHOLD)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.dataset == DEBIAN_PHOTOS:
+        from colorization_tf.data import debian_packages, debian_photos
+
+        try:
+            debian_photos.build(args.out, cache=args.cache, seed=args.seed, workers=args.workers)
+        except debian_packages.PackageError as err:
+            print(f"prepare.py {DEBIAN_PHOTOS}: {err}", file=sys.stderr)
+            return 2
+        return 0
+    if not args.src:
+        parser.error(f"--src is required for {args.dataset}")
     prepare(args.dataset, args.src, args.out, protocol=args.protocol, seed=args.seed, max_side=args.max_side,
             min_size=args.min_size, gray_threshold=args.gray_threshold, workers=args.workers)
     return 0
