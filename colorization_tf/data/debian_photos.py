@@ -240,22 +240,22 @@ def curated_decision(package: str, rel: str) -> tuple[bool, str] | None:
                 None)
 
 
-def _remove_stale_crops(out: Path, keep: set[Path]) -> None:
+def _remove_stale_crops(out: Path, names, keep: set[Path]) -> None:
     """Deletes crops an earlier run wrote for photos no longer selected (our file names only)."""
-    for name in PACKAGES:
+    for name in names:
         for path in (out / name).glob("*_s[0-9]_*.jpg") if (out / name).is_dir() else []:
             if path not in keep and CROP_NAME.fullmatch(path.name):
                 path.unlink()
 
 
-def _decide(packages, cache: Path) -> tuple[list[dict], list[tuple[str, str, str]]]:
+def _decide(packages, folders: dict, cache: Path) -> tuple[list[dict], list[tuple[str, str, str]]]:
     """Applies rule, curated list and duplicate check; caches the rule's decisions in the cache."""
     decisions_file = cache / "decisions.json"
     decisions = json.loads(decisions_file.read_text()) if decisions_file.is_file() else {}
     photos, rejected, hashes = [], [], []
     for package in packages:
         ids = set()
-        for rel in candidates(package, PACKAGES.get(package.name, ("usr/share",))):
+        for rel in candidates(package, folders[package.name]):
             key = f"v{RULE_VERSION}/{package.name}_{package.version}/{rel}"
             if key not in decisions:
                 decisions[key] = classify(package.root / rel)
@@ -289,7 +289,8 @@ def _decide(packages, cache: Path) -> tuple[list[dict], list[tuple[str, str, str
     return photos, rejected
 
 
-def build(out, *, cache=None, download=None, seed: int = 42, workers: int = 2, verbose: bool = True) -> dict:
+def build(out, *, cache=None, download=None, packages: dict | None = None, seed: int = 42, workers: int = 2,
+          verbose: bool = True) -> dict:
     """Builds (or completes) the dataset in `out`; see the module docstring.
 
     Args:
@@ -297,6 +298,7 @@ def build(out, *, cache=None, download=None, seed: int = 42, workers: int = 2, v
         cache: where .debs, unpacked trees and decisions are kept (default `out/.cache`, which
             `files.find_images` skips as a hidden folder).
         download: `debian_packages.Downloader` for a missing .deb (default: `apt-get download`).
+        packages: {package: folders searched} (default `PACKAGES`).
         seed: split seed.
         workers: threads that write crops.
         verbose: print a summary.
@@ -311,10 +313,11 @@ def build(out, *, cache=None, download=None, seed: int = 42, workers: int = 2, v
     start = time.perf_counter()
     out = Path(out)
     cache = Path(cache) if cache is not None else out / ".cache"
-    packages = debian_packages.fetch_and_unpack(list(PACKAGES), cache, download=download)
-    photos, rejected = _decide(packages, cache)
+    folders = dict(packages or PACKAGES)
+    packages = debian_packages.fetch_and_unpack(list(folders), cache, download=download)
+    photos, rejected = _decide(packages, folders, cache)
     if not photos:
-        raise debian_packages.PackageError(f"no photographs found in {', '.join(PACKAGES)}")
+        raise debian_packages.PackageError(f"no photographs found in {', '.join(folders)}")
     roots = {p.name: p.root for p in packages}
     jobs, crops_of = [], {}
     for photo in photos:
@@ -324,7 +327,7 @@ def build(out, *, cache=None, download=None, seed: int = 42, workers: int = 2, v
         jobs.append((roots[photo["package"]] / photo["path"], targets))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(lambda job: _write_crops(*job), jobs))
-    _remove_stale_crops(out, {t for targets in crops_of.values() for t in targets})
+    _remove_stale_crops(out, folders, {t for targets in crops_of.values() for t in targets})
     keys = [f"{p['package']}/{p['id']}" for p in photos]
     by_photo = splits.split_files(keys, SPLIT_PROTOCOL, seed=seed)
     side = {key: name for name, chosen in by_photo.items() for key in chosen}
@@ -340,7 +343,7 @@ def build(out, *, cache=None, download=None, seed: int = 42, workers: int = 2, v
                       + "".join(f"{p}\t{r}\t{why}\n" for p, r, why in rejected))
     summary = {"dataset": "debian-photos", "protocol": SPLIT_PROTOCOL.description, "seed": seed,
                "packages": versions, "photos": len(photos), "rejected": len(rejected),
-               "photos_per_package": {n: sum(p["package"] == n for p in photos) for n in PACKAGES},
+               "photos_per_package": {n: sum(p["package"] == n for p in photos) for n in folders},
                "photo_splits": {k: len(v) for k, v in by_photo.items()},
                "crops": sum(len(v) for v in result.values()), "splits": {k: len(v) for k, v in result.items()},
                "stored_size": STORED_SIZE, "crop_scales": list(CROP_SCALES),
