@@ -74,15 +74,19 @@ def apt_download(package: str, folder: Path) -> Path:
     if shutil.which("apt-get") is None:
         raise PackageError(APT_MISSING_HELP.format(packages=package, debs=folder))
     folder.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["apt-get", "download", package], cwd=folder, capture_output=True, text=True)
-    deb = cached_deb(package, folder)
-    if result.returncode != 0 or deb is None:
-        message = (result.stderr or result.stdout).strip().splitlines()
-        hint = ""
-        if any("Unable to locate package" in line or "no installation candidate" in line for line in message):
-            hint = " (apt's package lists may be empty: run `apt-get update` as root, then try again)"
-        raise PackageError(f"apt-get download {package} failed{hint}: {' / '.join(message[-3:]) or 'no .deb written'}")
-    return deb
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".download.") as tmp:  # no half .deb in the cache
+        result = subprocess.run(["apt-get", "download", package], cwd=tmp, capture_output=True, text=True)
+        deb = cached_deb(package, tmp)
+        if result.returncode != 0 or deb is None:
+            message = (result.stderr or result.stdout).strip().splitlines()
+            hint = ""
+            if any("Unable to locate package" in line or "no installation candidate" in line for line in message):
+                hint = " (apt's package lists may be empty: run `apt-get update` as root, then try again)"
+            detail = " / ".join(message[-3:]) or "no .deb written"
+            raise PackageError(f"apt-get download {package} failed{hint}: {detail}")
+        target = folder / deb.name
+        os.replace(deb, target)
+    return target
 
 
 def deb_field(deb: Path, field: str) -> str:
@@ -91,7 +95,7 @@ def deb_field(deb: Path, field: str) -> str:
         raise PackageError(DPKG_MISSING_HELP)
     result = subprocess.run(["dpkg-deb", "-f", str(deb), field], capture_output=True, text=True)
     if result.returncode != 0:
-        raise PackageError(f"{deb}: not a readable .deb ({result.stderr.strip()})")
+        raise PackageError(f"{deb}: not a readable .deb ({result.stderr.strip()}); delete it to download it again")
     return result.stdout.strip()
 
 
@@ -126,7 +130,8 @@ def fetch_and_unpack(packages, cache, download: Downloader | None = None) -> lis
             try:
                 result = subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)], capture_output=True, text=True)
                 if result.returncode != 0:
-                    raise PackageError(f"{deb}: dpkg-deb -x failed ({result.stderr.strip()})")
+                    raise PackageError(f"{deb}: dpkg-deb -x failed ({result.stderr.strip()}); "
+                                       "delete the file to download it again")
                 os.replace(tmp, root)
             finally:
                 if tmp.exists():

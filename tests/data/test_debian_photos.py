@@ -189,3 +189,15 @@ def test_licence_matching_prefers_the_specific_pattern(tmp_path):
     assert debian_packages.file_licence(tmp_path, "p", "usr/share/other/a.png").licence == "CC-BY-4.0"  # tail glob
     assert debian_packages.file_licence(tmp_path, "p", "usr/share/x/photo_a.jpg").licence == "GPL-2+"
     assert debian_packages.file_licence(tmp_path, "q", "a.jpg").licence == "unknown"
+
+
+def test_apt_failure_says_to_update_the_lists(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_apt = bin_dir / "apt-get"
+    fake_apt.write_text("#!/bin/sh\necho 'E: Unable to locate package '$2 >&2\nexit 100\n")
+    fake_apt.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    with pytest.raises(debian_packages.PackageError, match=r"apt-get update.*Unable to locate package nope"):
+        debian_packages.apt_download("nope", tmp_path / "debs")
+    assert list((tmp_path / "debs").iterdir()) == []  # nothing half-written left in the cache
