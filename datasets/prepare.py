@@ -6,6 +6,8 @@
     python datasets/prepare.py div2k      --src ~/Downloads/DIV2K               --out data/div2k
     python datasets/prepare.py cs520      --src ~/cs520_scenes                  --out data/cs520
     python datasets/prepare.py folder     --src ANY_FOLDER --out data/mine --protocol ziegler
+    python datasets/prepare.py debian-photos --out data/debian-photos   (no --src: Debian packages;
+                                                  see colorization_tf/data/debian_photos.py)
 
 Every usable image is copied (or, when TensorFlow could not read it as it is -- TIFF, WebP with
 alpha, CMYK/16-bit/palette images, EXIF-rotated photos, and any file the training pipeline's own
@@ -59,6 +61,8 @@ DATASETS = {
     "cs520": ("cs520", "folders", "CS520 scene folders (beach, forest, sunrise; ~15 images each)"),
     "folder": ("ziegler", "folders", "any folder of images, flat or one sub-folder per class"),
 }
+DEBIAN_PHOTOS = "debian-photos"
+"""Built from Debian packages, not from a download: `colorization_tf.data.debian_photos`."""
 TF_READABLE_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
 FLAT_CLASS = "images"
 REENCODED_FOR_TF = "re-encoded: TensorFlow's decoder refuses the original"
@@ -258,8 +262,10 @@ def _place_or_report(path: str, target: Path, max_side: int | None) -> tuple[Pat
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Prepare a dataset for colorization-tf (see datasets/README.md).")
-    parser.add_argument("dataset", choices=sorted(DATASETS), help="which dataset layout to expect")
-    parser.add_argument("--src", required=True, help="the downloaded/unpacked dataset folder")
+    parser.add_argument("dataset", choices=sorted([*DATASETS, DEBIAN_PHOTOS]), help="which dataset layout to expect")
+    parser.add_argument("--src", help="the downloaded/unpacked dataset folder (not for debian-photos)")
+    parser.add_argument("--cache", help=f"{DEBIAN_PHOTOS} only: where .debs and unpacked files are kept "
+                        "(default OUT/.cache)")
     parser.add_argument("--out", "--output", "-o", dest="out", required=True,
                         help="where the prepared images go (e.g. data/landscapes)")
     parser.add_argument("--protocol", choices=sorted(splits.PROTOCOLS), help="split protocol (default: the paper's)")
@@ -271,6 +277,17 @@ def main(argv=None) -> int:
     console.add_verbose_argument(parser)
     args = parser.parse_args(argv)
     try:
+        if args.dataset == DEBIAN_PHOTOS:
+            from colorization_tf.data import debian_packages, debian_photos
+
+            try:
+                debian_photos.build(args.out, cache=args.cache, seed=args.seed, workers=args.workers)
+            except debian_packages.PackageError as err:
+                print(f"prepare.py {DEBIAN_PHOTOS}: {err}", file=sys.stderr)
+                return 2
+            return 0
+        if not args.src:
+            parser.error(f"--src is required for {args.dataset}")
         prepare(args.dataset, args.src, args.out, protocol=args.protocol, seed=args.seed, max_side=args.max_side,
                 min_size=args.min_size, gray_threshold=args.gray_threshold, workers=args.workers)
     except OSError as err:  # disk full, read-only or missing output folder: one line, no traceback
