@@ -1,0 +1,51 @@
+"""The service's settings: batching, worker pools and the limits that keep hostile input out."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from colorization_tf.data.files import MAX_PIXELS
+
+DEFAULT_MAX_UPLOAD_BYTES = 32 * 2**20
+DEFAULT_MAX_BATCH = 8
+DEFAULT_MAX_WAIT_MS = 2.0
+DEFAULT_MAX_BATCH_PIXELS = 16_000_000
+DEFAULT_REQUEST_TIMEOUT_S = 60.0
+DEFAULT_MAX_INSTANCES = 64
+WARMUP_SIDE = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeConfig:
+    """Settings of one server.
+
+    Attributes:
+        max_batch: most images in one model call (requests arriving together share one).
+        max_wait_ms: how long the first image of a batch waits for company (0: never waits; requests
+            queued while the model is busy are batched anyway).
+        max_batch_pixels: a batch stops growing once its images hold this many pixels.
+        decode_workers: threads decoding uploads and encoding results.
+        max_upload_bytes: largest request body (413 beyond).
+        max_pixels: largest width * height of one image, checked from the header before decoding.
+        max_instances: most images in one `:predict` request.
+        request_timeout_s: a request not answered by then gets 503.
+        warmup: run each model once on a small image before reporting ready.
+    """
+
+    max_batch: int = DEFAULT_MAX_BATCH
+    max_wait_ms: float = DEFAULT_MAX_WAIT_MS
+    max_batch_pixels: int = DEFAULT_MAX_BATCH_PIXELS
+    decode_workers: int = 2
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_pixels: int = MAX_PIXELS
+    max_instances: int = DEFAULT_MAX_INSTANCES
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    warmup: bool = True
+
+    def __post_init__(self):
+        for field in ("max_batch", "max_batch_pixels", "decode_workers", "max_upload_bytes", "max_pixels", "max_instances"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"ServeConfig.{field} must be at least 1, not {getattr(self, field)}")
+        for field in ("max_wait_ms", "request_timeout_s"):
+            if not getattr(self, field) >= 0:
+                raise ValueError(f"ServeConfig.{field} must be >= 0, not {getattr(self, field)}")
