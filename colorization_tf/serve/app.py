@@ -39,6 +39,8 @@ from colorization_tf.serve.limits import BodyLimitMiddleware
 log = logging.getLogger("colorization_tf.serve")
 
 STATIC_DIR = Path(__file__).parent / "static"
+PAGE_CSP = "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'"
+"""The page loads nothing from elsewhere (no CDN): scripts, styles and images come from this server."""
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 _ERRORS = {
     "4XX": {"description": "refused: the error names the problem", "content": {"application/json": {"schema": ERROR_SCHEMA}}},
@@ -180,7 +182,7 @@ def create_app(model_paths, config: ServeConfig | None = None) -> FastAPI:
         version=MODEL_VERSION,
         summary="Colorize photos with exported SavedModels: TensorFlow Serving's REST API plus an upload endpoint.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # Swagger UI would load its scripts from a CDN; /openapi.json is the schema
         redoc_url=None,
     )
     app.state.service = service
@@ -302,7 +304,7 @@ def create_app(model_paths, config: ServeConfig | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def page():
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers={"Content-Security-Policy": PAGE_CSP})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

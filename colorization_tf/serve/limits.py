@@ -6,6 +6,10 @@ import json
 
 from starlette.exceptions import HTTPException
 
+DRAIN_BYTES = 64 * 2**20
+"""Before answering 413, up to this much of the refused body is read and dropped: closing a
+connection with unread data makes TCP reset it, and the client would see no answer at all."""
+
 
 class BodyTooLarge(HTTPException):
     """Raised inside `receive` when a streamed body passes the limit (an HTTP 413, so that the
@@ -17,7 +21,7 @@ class BodyTooLarge(HTTPException):
 
 class BodyLimitMiddleware:
     """Answers 413 `{"error": ...}` to a body over `max_bytes`: from Content-Length when declared,
-    else as soon as the streamed (chunked) body passes the limit, before the app reads the rest.
+    else as soon as the streamed (chunked) body passes the limit, before the app sees the rest.
 
     Args:
         app: the ASGI app.
@@ -28,31 +32,41 @@ class BodyLimitMiddleware:
         self.app = app
         self.max_bytes = int(max_bytes)
 
-    async def _refuse(self, send) -> None:
+    @staticmethod
+    async def _drain(receive, more_body: bool) -> None:
+        dropped = 0
+        while more_body and dropped <= DRAIN_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            dropped += len(message.get("body", b""))
+            more_body = message.get("more_body", False)
+
+    async def _refuse(self, receive, send, more_body: bool) -> None:
+        await self._drain(receive, more_body)
         body = json.dumps({"error": BodyTooLarge(self.max_bytes).detail}).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None:
-            try:
-                too_large = int(declared) > self.max_bytes
-            except ValueError:
-                too_large = False  # the server itself refuses a malformed Content-Length
-            if too_large:
-                return await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._refuse(receive, send, more_body=int(declared) <= self.max_bytes + DRAIN_BYTES)
+        more_body = True
         seen = 0
-        started = False
+        started = refused = False
 
         async def limited_receive():
-            nonlocal seen
+            nonlocal seen, more_body, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                more_body = message.get("more_body", False)
                 if seen > self.max_bytes:
+                    refused = True
                     raise BodyTooLarge(self.max_bytes)
             return message
 
@@ -66,4 +80,7 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                return await self._refuse(receive, send, more_body)
+            raise
+        if refused:  # the app answered the 413 itself: read the rest before the connection closes
+            await self._drain(receive, more_body)
