@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -85,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     server = uvicorn.Server(
         uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=args.graceful_timeout)
     )
+    # uvicorn catches SIGTERM/SIGINT, drains, then re-raises the signal under the handler found at
+    # start: make that one a no-op for SIGTERM (and catch SIGINT's KeyboardInterrupt) to exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         server.run()
     except KeyboardInterrupt:
