@@ -3,8 +3,8 @@
 A `ServedModel` is one export folder loaded with plain `tf.saved_model.load` (its folder name is
 its model name). Its `Batcher` collects the images of concurrent requests into batches of the
 same size (at most `max_batch` images and `max_batch_pixels` pixels, waiting at most `max_wait_ms`
-for company) and runs each batch on a dedicated thread, so the event loop never blocks on the
-model; while one batch runs, the next one gathers.
+for company) and runs each batch on its own threads (`model_workers` calls at once), so the event
+loop never blocks on the model; while batches run, the next one gathers.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class Batcher:
         self.config = config
         self._queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"model-{getattr(model, 'name', '')}")
+        self._executor = concurrent.futures.ThreadPoolExecutor(config.model_workers, thread_name_prefix=f"model-{getattr(model, 'name', '')}")
         self.calls = 0
         self.images = 0
 
@@ -150,23 +150,30 @@ class Batcher:
         return items
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+        slots = asyncio.Semaphore(self.config.model_workers)
+        running = set()
         while True:
             items = [item for item in await self._gather() if not item[1].done()]  # drop timed-out requests
             groups: dict[tuple, list] = {}
             for image, future in items:
                 groups.setdefault(image.shape, []).append((image, future))
             for group in groups.values():
-                batch = np.stack([image for image, _ in group])
-                try:
-                    results = await loop.run_in_executor(self._executor, self.model, batch)
-                except Exception as err:  # the model failed on this batch: every request in it hears why
-                    for _, future in group:
-                        if not future.done():
-                            future.set_exception(err)
-                    continue
-                self.calls += 1
-                self.images += len(group)
-                for (_, future), result in zip(group, results):
-                    if not future.done():
-                        future.set_result(result)
+                await slots.acquire()  # at most `model_workers` calls at once; the next batch gathers meanwhile
+                task = asyncio.get_running_loop().create_task(self._call(group))
+                running.add(task)
+                task.add_done_callback(lambda t: (running.discard(t), slots.release()))
+
+    async def _call(self, group: list) -> None:
+        batch = np.stack([image for image, _ in group])
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(self._executor, self.model, batch)
+        except Exception as err:  # the model failed on this batch: every request in it hears why
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(err)
+            return
+        self.calls += 1
+        self.images += len(group)
+        for (_, future), result in zip(group, results):
+            if not future.done():
+                future.set_result(result)

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8501, help="port (default: %(default)s, TensorFlow Serving's REST port)")
     parser.add_argument("--max-batch", type=_positive(int), default=defaults.DEFAULT_MAX_BATCH, help="most images per model call (default: %(default)s)")
     parser.add_argument("--max-wait-ms", type=float, default=defaults.DEFAULT_MAX_WAIT_MS, help="longest wait for a batch to fill (default: %(default)s)")
+    parser.add_argument("--model-workers", type=_positive(int), default=2, help="model calls in flight at once, per model (default: %(default)s)")
     parser.add_argument("--decode-workers", type=_positive(int), default=2, help="threads decoding and encoding images (default: %(default)s)")
     parser.add_argument("--max-upload-mb", type=_positive(float), default=defaults.DEFAULT_MAX_UPLOAD_BYTES / 2**20, help="largest request body, MiB (default: %(default)s)")
     parser.add_argument("--max-pixels", type=_positive(int), default=defaults.MAX_PIXELS, help="largest image, width * height (default: %(default)s)")
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     config = defaults.ServeConfig(
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,
+        model_workers=args.model_workers,
         decode_workers=args.decode_workers,
         max_upload_bytes=int(args.max_upload_mb * 2**20),
         max_pixels=args.max_pixels,

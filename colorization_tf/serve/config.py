@@ -24,6 +24,8 @@ class ServeConfig:
         max_wait_ms: how long the first image of a batch waits for company (0: never waits; requests
             queued while the model is busy are batched anyway).
         max_batch_pixels: a batch stops growing once its images hold this many pixels.
+        model_workers: model calls in flight at once per model (2 overlaps one batch's model call
+            with the decoding and encoding around the other).
         decode_workers: threads decoding uploads and encoding results.
         max_upload_bytes: largest request body (413 beyond).
         max_pixels: largest width * height of one image, checked from the header before decoding.
@@ -35,6 +37,7 @@ class ServeConfig:
     max_batch: int = DEFAULT_MAX_BATCH
     max_wait_ms: float = DEFAULT_MAX_WAIT_MS
     max_batch_pixels: int = DEFAULT_MAX_BATCH_PIXELS
+    model_workers: int = 2
     decode_workers: int = 2
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_pixels: int = MAX_PIXELS
@@ -43,7 +46,7 @@ class ServeConfig:
     warmup: bool = True
 
     def __post_init__(self):
-        for field in ("max_batch", "max_batch_pixels", "decode_workers", "max_upload_bytes", "max_pixels", "max_instances"):
+        for field in ("max_batch", "max_batch_pixels", "model_workers", "decode_workers", "max_upload_bytes", "max_pixels", "max_instances"):
             if getattr(self, field) < 1:
                 raise ValueError(f"ServeConfig.{field} must be at least 1, not {getattr(self, field)}")
         for field in ("max_wait_ms", "request_timeout_s"):
