@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     parser.add_argument("--concurrency", default="1,8", help="client counts (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=8.0, help="time bound per run (default: %(default)s)")
     parser.add_argument("--max-requests", type=int, default=2000, help="request bound per run (default: %(default)s)")
-    parser.add_argument("--max-batch", type=int, default=8)
+    parser.add_argument("--max-batch", type=int, default=4, help="server --max-batch (default: %(default)s; 1 runs too, for comparison)")
     parser.add_argument("--max-wait-ms", type=float, default=2.0)
     parser.add_argument("--endpoint", choices=["predict", "colorize"], default="predict")
     parser.add_argument("--no-unbatched", action="store_true", help="skip the --max-batch 1 comparison run")
@@ -207,22 +207,26 @@ def main(argv=None) -> int:
         cost = signature_overhead(model, big, args.repeats)
         print(f"signature: {big[1]}x{big[0]} photo {cost['large_ms']:.0f} ms, 64x64 {cost['small_ms']:.1f} ms -> "
               f"{cost['ns_per_pixel']:.1f} ns per pixel beyond the model call ({cost['ns_per_pixel']:.1f} ms per megapixel)")
-        rate_1 = in_process_rate(model, image, 1, min(args.seconds, 5))
         rate_8 = in_process_rate(model, image, 8, min(args.seconds, 5))
-        print(f"in-process SavedModel: {rate_1:.1f} images/s one per call, {rate_8:.1f} images/s 8 per call")
+        rate_1 = in_process_rate(model, image, 1, min(args.seconds, 5))
         runs = [(args.max_batch, c) for c in concurrencies]
         if not args.no_unbatched and args.max_batch > 1:
             runs += [(1, c) for c in concurrencies if c > 1]
-        print(f"{'batch':>5} {'clients':>7} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'lost':>4} {'vs in-process':>13}")
+        results = []
         for max_batch in sorted({b for b, _ in runs}, reverse=True):
             with Server(model, max_batch, args.max_wait_ms) as server:
                 for batch, clients in runs:
-                    if batch != max_batch:
-                        continue
-                    load(server.url, model.name, payload, args.endpoint, clients, 1.0, 20)  # warm the connections
-                    r = load(server.url, model.name, payload, args.endpoint, clients, args.seconds, args.max_requests)
-                    print(f"{batch:>5} {clients:>7} {r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} "
-                          f"{r['errors']:>6} {r['lost']:>4} {r['rps'] / rate_1:>12.2f}x", flush=True)
+                    if batch == max_batch:
+                        load(server.url, model.name, payload, args.endpoint, clients, 1.0, 20)  # warm the connections
+                        results.append((batch, clients, load(server.url, model.name, payload, args.endpoint, clients, args.seconds, args.max_requests)))
+        rate_1_after = in_process_rate(model, image, 1, min(args.seconds, 5))
+        baseline = (rate_1 + rate_1_after) / 2  # measured before and after the served runs: drift shows
+        print(f"in-process SavedModel: {rate_1:.1f} (before) / {rate_1_after:.1f} (after) images/s one per call, "
+              f"{rate_8:.1f} images/s 8 per call")
+        print(f"{'batch':>5} {'clients':>7} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'lost':>4} {'vs in-process':>13}")
+        for batch, clients, r in results:
+            print(f"{batch:>5} {clients:>7} {r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} "
+                  f"{r['errors']:>6} {r['lost']:>4} {r['rps'] / baseline:>12.2f}x")
     return 0
 
 
