@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_eccv16_heads import _time  # median seconds per call
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,16 +65,6 @@ def export_model(name: str, size: int, folder: Path) -> Path:
     return export_saved_model(model, folder / name, normalization=spec.normalization, image_size=size, head=spec.head, save_keras=False)
 
 
-def _median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def in_process_rate(path: Path, image: np.ndarray, batch: int, seconds: float) -> float:
     """Images/s calling the SavedModel's signature in this process, `batch` images per call."""
     import tensorflow as tf
@@ -95,8 +86,8 @@ def signature_overhead(path: Path, big: tuple[int, int], repeats: int) -> dict:
     fn = tf.saved_model.load(str(path)).signatures["serving_default"]
     large = tf.constant(_photo(*big)[None])
     small = tf.constant(_photo(64, 64)[None])
-    t_large = _median_seconds(lambda: fn(images=large)["rgb"].numpy(), repeats)
-    t_small = _median_seconds(lambda: fn(images=small)["rgb"].numpy(), repeats)
+    t_large = _time(lambda: fn(images=large)["rgb"].numpy(), repeats, warmup=1)
+    t_small = _time(lambda: fn(images=small)["rgb"].numpy(), repeats, warmup=1)
     extra_pixels = big[0] * big[1] - 64 * 64
     return {"large_ms": t_large * 1e3, "small_ms": t_small * 1e3, "ns_per_pixel": (t_large - t_small) / extra_pixels * 1e9}
 

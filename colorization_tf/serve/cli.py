@@ -15,10 +15,8 @@ import signal
 import sys
 from pathlib import Path
 
+from colorization_tf.cli import EXIT_OK, EXIT_USAGE, parse_args_or_status
 from colorization_tf.serve import config as defaults
-
-EXIT_OK = 0
-EXIT_USAGE = 2
 
 
 def _positive(kind):
@@ -53,11 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the server until SIGTERM/SIGINT; returns the exit status (0, or 2 for a usage error)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_USAGE if exit_.code not in (0, None) else EXIT_OK
+    args = parse_args_or_status(build_parser(), argv)
+    if isinstance(args, int):
+        return args
     for folder in args.model:
         if not (Path(folder) / "saved_model.pb").is_file():
             print(f"colorize-serve: error: --model {folder}: not a SavedModel folder (no saved_model.pb)", file=sys.stderr)
