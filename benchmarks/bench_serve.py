@@ -55,14 +55,16 @@ def _jpeg(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def export_model(name: str, size: int, folder: Path) -> Path:
+def export_model(name: str, size: int, folder: Path, compile_pixels: bool = True) -> Path:
     """Exports the registered model `name` (untrained: speed only) at `size` px into `folder/name`."""
     from colorization_tf.export import export_saved_model
     from colorization_tf.models import build_model, get_spec
 
     spec = get_spec(name)
     model = build_model(name, image_size=size)
-    return export_saved_model(model, folder / name, normalization=spec.normalization, image_size=size, head=spec.head, save_keras=False)
+    path = folder / (name if compile_pixels else f"{name}_plain_pixels")
+    return export_saved_model(model, path, normalization=spec.normalization, image_size=size, head=spec.head,
+                              save_keras=False, compile_pixels=compile_pixels)
 
 
 def in_process_rate(path: Path, image: np.ndarray, batch: int, seconds: float) -> float:
@@ -195,9 +197,13 @@ def main(argv=None) -> int:
         payload = _jpeg(image)
         print(f"model {model.name} ({'given' if args.model else f'{args.build} at {args.size} px, untrained'}); "
               f"request: {width}x{height} JPEG ({len(payload) // 1024} KiB) -> PNG via :{args.endpoint}")
-        cost = signature_overhead(model, big, args.repeats)
-        print(f"signature: {big[1]}x{big[0]} photo {cost['large_ms']:.0f} ms, 64x64 {cost['small_ms']:.1f} ms -> "
-              f"{cost['ns_per_pixel']:.1f} ns per pixel beyond the model call ({cost['ns_per_pixel']:.1f} ms per megapixel)")
+        exports = [("", model)]
+        if not args.model:  # the same model with the plain-TF pixel maths, for comparison
+            exports.append((" (compile_pixels=False)", export_model(args.build, args.size, Path(tmp), compile_pixels=False)))
+        for label, path in exports:
+            cost = signature_overhead(path, big, args.repeats)
+            print(f"signature{label}: {big[1]}x{big[0]} photo {cost['large_ms']:.0f} ms, 64x64 {cost['small_ms']:.1f} ms -> "
+                  f"{cost['ns_per_pixel']:.1f} ns per pixel beyond the model call ({cost['ns_per_pixel']:.1f} ms per megapixel)")
         rate_8 = in_process_rate(model, image, 8, min(args.seconds, 5))
         rate_1 = in_process_rate(model, image, 1, min(args.seconds, 5))
         runs = [(args.max_batch, c) for c in concurrencies]

@@ -23,6 +23,13 @@ TEST_MAX_PIXELS = 250_000
 READY_TIMEOUT_S = 60
 
 
+@pytest.fixture(autouse=True)
+def _reset_keras_state():
+    """Replaces the suite's per-test Keras reset (its clear_session + gc takes ~1 s per test once
+    the served models are loaded): these tests build no Keras model after `tiny_exports`."""
+    yield
+
+
 @pytest.fixture(scope="session")
 def tiny_exports(tmp_path_factory):
     """Two export folders, "tiny" and "tiny_copy" (the same weights under another name)."""

@@ -50,7 +50,7 @@ def test_sigterm_lets_the_in_flight_request_finish_then_exits_0(tiny_exports):
                 f"Content-Length: {len(payload)}\r\n\r\n"
             ).encode()
             conn.sendall(head + payload[:50])  # the request is in flight...
-            time.sleep(0.5)
+            time.sleep(1.0)
             process.send_signal(signal.SIGTERM)  # ...when the server is told to stop
             time.sleep(0.5)
             conn.sendall(payload[50:])
