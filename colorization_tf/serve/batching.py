@@ -55,8 +55,8 @@ class ServedModel:
         except (OSError, ValueError):
             self.info = {}
         self._fn = None
-        self._input_name = "images"
-        self._output_name = "rgb"
+        self.input_name = "images"
+        self.output_name = "rgb"
         self.signature_def: dict = {}
 
     def load(self, warmup: bool = True) -> None:
@@ -71,11 +71,11 @@ class ServedModel:
             inputs = fn.structured_input_signature[1]
             if len(inputs) != 1:
                 raise ValueError(f"expected one input in {SIGNATURE!r}, found {sorted(inputs)}")
-            self._input_name, spec = next(iter(inputs.items()))
+            self.input_name, spec = next(iter(inputs.items()))
             outputs = fn.structured_outputs
-            self._output_name = "rgb" if "rgb" in outputs else next(iter(outputs))
+            self.output_name = "rgb" if "rgb" in outputs else next(iter(outputs))
             self.signature_def = {
-                "inputs": {self._input_name: _tensor_info(spec)},
+                "inputs": {self.input_name: _tensor_info(spec)},
                 "outputs": {k: _tensor_info(v) for k, v in outputs.items()},
                 "method_name": "tensorflow/serving/predict",
             }
@@ -91,7 +91,7 @@ class ServedModel:
         """uint8 `[N, H, W, C]` -> uint8 `[N, H, W, 3]` through the `serving_default` signature."""
         import tensorflow as tf
 
-        return self._fn(**{self._input_name: tf.constant(batch)})[self._output_name].numpy()
+        return self._fn(**{self.input_name: tf.constant(batch)})[self.output_name].numpy()
 
 
 class Batcher:

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-workers", type=_positive(int), default=2, help="model calls in flight at once, per model (default: %(default)s)")
     parser.add_argument("--decode-workers", type=_positive(int), default=2, help="threads decoding and encoding images (default: %(default)s)")
     parser.add_argument("--max-upload-mb", type=_positive(float), default=defaults.DEFAULT_MAX_UPLOAD_BYTES / 2**20, help="largest request body, MiB (default: %(default)s)")
-    parser.add_argument("--max-pixels", type=_positive(int), default=defaults.MAX_PIXELS, help="largest image, width * height (default: %(default)s)")
+    parser.add_argument("--max-pixels", type=_positive(int), default=defaults.DEFAULT_MAX_PIXELS, help="largest image, width * height (default: %(default)s)")
     parser.add_argument("--timeout", type=_positive(float), default=defaults.DEFAULT_REQUEST_TIMEOUT_S, help="seconds before a request gets 503 (default: %(default)s)")
     parser.add_argument("--graceful-timeout", type=_positive(float), default=30.0, help="seconds in-flight requests get at shutdown (default: %(default)s)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from colorization_tf.data.files import MAX_PIXELS
-
 DEFAULT_MAX_UPLOAD_BYTES = 32 * 2**20
+DEFAULT_MAX_PIXELS = 25_000_000
+"""A 6000x4000 camera photo fits; the signature's float tensors for one such image take ~1.5 GB."""
 DEFAULT_MAX_BATCH = 4
 DEFAULT_MAX_WAIT_MS = 2.0
 DEFAULT_MAX_BATCH_PIXELS = 16_000_000
@@ -40,7 +40,7 @@ class ServeConfig:
     model_workers: int = 2
     decode_workers: int = 2
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
-    max_pixels: int = MAX_PIXELS
+    max_pixels: int = DEFAULT_MAX_PIXELS
     max_instances: int = DEFAULT_MAX_INSTANCES
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     warmup: bool = True

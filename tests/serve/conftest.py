@@ -42,8 +42,9 @@ def tiny_exports(tmp_path_factory):
 class RunningServer:
     """A uvicorn serving `app` in a thread, on a socket bound to a free loopback port."""
 
-    def __init__(self, app):
+    def __init__(self, app, wait: bool = True):
         self.app = app
+        self.wait = wait
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -53,7 +54,11 @@ class RunningServer:
 
     def __enter__(self):
         self.thread.start()
-        wait_ready(self.url)
+        if self.wait:
+            wait_ready(self.url)
+        else:
+            while not self.server.started:
+                time.sleep(0.05)
         return self
 
     def __exit__(self, *exc):

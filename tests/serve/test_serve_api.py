@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import concurrent.futures
 import io
 import json
+import time
 
 import numpy as np
 import pytest
 import requests
 from PIL import Image
 
-from tests.serve.conftest import TEST_MAX_PIXELS, TEST_MAX_UPLOAD_BYTES, encode, photo
+from colorization_tf.serve import ServeConfig, create_app
+from tests.serve.conftest import TEST_MAX_PIXELS, TEST_MAX_UPLOAD_BYTES, RunningServer, encode, photo
 
 TIMEOUT = 30
 
@@ -233,3 +236,30 @@ def test_page_and_its_assets_come_from_the_package(server):
     for asset in ("app.js", "style.css"):
         assert requests.get(f"{server.url}/static/{asset}", timeout=TIMEOUT).status_code == 200
     assert "://" not in requests.get(f"{server.url}/static/app.js", timeout=TIMEOUT).text
+
+
+def test_a_broken_export_is_reported_not_ready_and_the_others_still_serve(tiny_exports, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "saved_model.pb").write_bytes(b"not a protobuf")
+    with RunningServer(create_app([tiny_exports[0], broken]), wait=False) as running:
+        deadline = time.monotonic() + 60
+        while running.app.state.service.models["broken"].state == "LOADING" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert_error(requests.get(f"{running.url}/readyz", timeout=TIMEOUT), 503, "broken")
+        status = requests.get(f"{running.url}/v1/models/broken", timeout=TIMEOUT).json()["model_version_status"][0]
+        assert status["state"] == "FAILED" and status["status"]["error_code"] == "UNKNOWN" and status["status"]["error_message"]
+        assert_error(colorize(running, encode(photo()), model="broken"), 503, "failed to load")
+        while running.app.state.service.models["tiny"].state == "LOADING" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert colorize(running, encode(photo())).status_code == 200
+
+
+def test_a_request_outliving_the_timeout_gets_503():
+    from colorization_tf.serve.app import Service
+    from colorization_tf.serve.codec import RequestError
+
+    service = Service([], ServeConfig(request_timeout_s=0.05))
+    with pytest.raises(RequestError) as caught:
+        asyncio.run(service.timed(asyncio.sleep(5)))
+    assert caught.value.status == 503 and "longer than 0.05 s" in caught.value.message
