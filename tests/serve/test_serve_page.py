@@ -41,7 +41,6 @@ def _browser(tmp_path):
 
 def test_upload_a_photo_and_get_it_colorized_in_the_browser(server, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     source = photo(60, 90, seed=11)
