@@ -149,7 +149,7 @@ class Service:
 
     async def timed(self, coro):
         try:
-            return await asyncio.wait_for(coro, self.config.request_timeout_s)
+            return await asyncio.wait_for(coro, self.config.request_timeout_s or None)
         except asyncio.TimeoutError:
             raise RequestError(f"the request took longer than {self.config.request_timeout_s:g} s", 503) from None
 

@@ -30,7 +30,7 @@ class ServeConfig:
         max_upload_bytes: largest request body (413 beyond).
         max_pixels: largest width * height of one image, checked from the header before decoding.
         max_instances: most images in one `:predict` request.
-        request_timeout_s: a request not answered by then gets 503.
+        request_timeout_s: a request not answered by then gets 503 (0: no limit).
         warmup: run each model once on a small image before reporting ready.
     """
 
