@@ -167,13 +167,19 @@ def _gray_view(rgb):
     return tf.cast(tf.round(gray * 255.0), tf.uint8).numpy()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Runs the command; returns the exit status (0 ok, 1 some input failed, 2 usage error)."""
-    parser = build_parser()
+def parse_args_or_status(parser: argparse.ArgumentParser, argv: list[str] | None):
+    """`parser.parse_args(argv)`, or the exit status instead of argparse's SystemExit (0 for --help, 2 for a usage error)."""
     try:
-        args = parser.parse_args(argv)
+        return parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_USAGE if exit_.code not in (0, None) else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command; returns the exit status (0 ok, 1 some input failed, 2 usage error)."""
+    args = parse_args_or_status(build_parser(), argv)
+    if isinstance(args, int):
+        return args
     try:
         return _colorize(args)
     except KeyboardInterrupt:
