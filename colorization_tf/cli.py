@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 from colorization_tf.console import add_verbose_argument, quiet_tensorflow
-from colorization_tf.fileio import atomic_path
+from colorization_tf.fileio import atomic_path, remove_stale_temps
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -269,6 +269,8 @@ def _colorize(args) -> int:
     for size in list(pending):
         flush(size)
     bar.close()
+    for folder in {path.parent for path in taken}:  # half-written files of runs killed before this one
+        remove_stale_temps(folder)
     return EXIT_FAILED if failures else EXIT_OK
 
 

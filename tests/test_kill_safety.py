@@ -161,8 +161,12 @@ def test_sigkill_while_colorizing_leaves_whole_images(tmp_path, source_images):
         with Image.open(path) as image:
             image.load()  # a truncated PNG would raise here
             assert image.size == (48, 48)
+    # What a killed run left half-written (planted too, since the kill may land between files):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (out / f".{sorted(images.iterdir())[0].stem}_color.png.tmp{int(dead.stdout)}-x.png").write_bytes(b"\x89PNG half")
     assert cli.main([str(images), "-m", str(tmp_path / "export"), "-o", str(out), "--quiet"]) == 0
     assert len(_real(out)) == len(list(images.iterdir()))
+    assert not _hidden(out)  # the next run removed what killed runs left
 
 
 def _unshare() -> list[str]:

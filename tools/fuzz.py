@@ -12,6 +12,9 @@ awkward variants, made in code), then random mutations of it. Each file input go
     decode   `pipeline.decode_image_bounded`          InvalidArgumentError only; uint8 [H, W, 3] within max_pixels
     load     `files.load_image_rgb`                   `files.ImageError` only, one line naming the file
     scan     `files.check_image`                      returns None or a one-line reason, never raises
+    upload   `serve.codec.decode_image_bytes`          `RequestError` only: a 4xx, one line naming the upload
+    predict  a `:predict` body with the bytes as b64  the same, through `codec.parse_json_body`,
+             `parse_predict_body` and `decode_instance`
     tf.data  `pipeline.build_image_dataset`, every `DATASET_BATCH` files at once: never raises (broken
              files are dropped); a hang is a batch over `DATASET_HANG_SECONDS`
 
@@ -33,6 +36,8 @@ The test suite runs the same targets on a few hundred inputs (`tests/test_fuzz.p
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import multiprocessing.connection
 import os
 import random
@@ -57,7 +62,11 @@ DATASET_HANG_SECONDS = 10.0
 (each of its files' decodes is timed on its own, against `HANG_SECONDS`, by the decode target)."""
 SERVING_EVERY = 10
 DECODE_MIN_SHAPE = (32, 32)
-FILE_TARGETS = ("header", "decode", "load", "scan")
+FILE_TARGETS = ("header", "decode", "load", "scan", "upload", "predict")
+"""The pipeline's header parser and bounded decoder, `files.load_image_rgb` (colorize, the scan's
+decode), `files.check_image` (the scan), and the service's upload and `:predict` b64 decoding."""
+UPLOAD_NAME = "fuzz.upload"
+"""The file name the service targets are told (their refusals must name it)."""
 SERVING_DTYPES = ("uint8", "uint8", "uint8", "uint8", "uint8", "float32", "int32", "uint16", "float16", "bool", "int8")
 SERVING_SIDES = (0, 1, 2, 3, 7, 16, 31, 64, 129)
 
@@ -84,6 +93,8 @@ def check_file(data: bytes, path: Path) -> dict[str, tuple[str, float, str]]:
     """
     tf = _tf()
     from colorization_tf.data import files, pipeline
+    from colorization_tf.serve import codec
+    from colorization_tf.serve.codec import RequestError
 
     path.write_bytes(data)
     results = {}
@@ -95,6 +106,9 @@ def check_file(data: bytes, path: Path) -> dict[str, tuple[str, float, str]]:
             outcome = "crash" if detail else "ok"
         except tf.errors.InvalidArgumentError as err:
             outcome, detail = ("refused", "") if name in ("header", "decode") else ("crash", repr(err)[:300])
+        except RequestError as err:  # the service's refusal: a 4xx naming the upload, on one line
+            good = 400 <= err.status < 500 and "\n" not in err.message and err.message.startswith(UPLOAD_NAME)
+            outcome, detail = ("refused", "") if name in ("upload", "predict") and good else ("crash", f"bad RequestError {err!r}")
         except files.ImageError as err:
             one_line = "\n" not in str(err) and str(path) in str(err) and err.reason
             outcome, detail = ("refused", "") if name == "load" and one_line else ("crash", f"bad ImageError {err!r}")
@@ -121,7 +135,17 @@ def check_file(data: bytes, path: Path) -> dict[str, tuple[str, float, str]]:
         reason = files.check_image(path)
         return "" if reason is None or (reason and "\n" not in reason) else f"reason {reason!r}"
 
-    for name, call in zip(FILE_TARGETS, (header, decode, load, scan)):
+    def upload():  # the service's `:colorize` upload
+        rgb = codec.decode_image_bytes(data, files.MAX_PIXELS, UPLOAD_NAME)
+        return "" if rgb.dtype.name == "uint8" and rgb.ndim == 3 and rgb.shape[2] == 3 else f"uploaded {rgb.dtype} {rgb.shape}"
+
+    def predict():  # the service's `:predict` JSON: the bytes as one b64 instance
+        raw = json.dumps({"instances": [{"b64": base64.b64encode(data).decode()}]}).encode()
+        _, items = codec.parse_predict_body(codec.parse_json_body(raw), "images", max_instances=1)
+        image, as_b64 = codec.decode_instance(items[0], "images", files.MAX_PIXELS, UPLOAD_NAME)
+        return "" if as_b64 and image.dtype.name == "uint8" and image.ndim == 3 else f"predict {image.dtype} {image.shape}"
+
+    for name, call in zip(FILE_TARGETS, (header, decode, load, scan, upload, predict)):
         run(name, call)
     return results
 

@@ -220,7 +220,7 @@ def create_app(model_paths, config: ServeConfig | None = None) -> FastAPI:
         raw = await request.body()
 
         async def work():
-            body = await service.in_pool(_parse_json, raw)
+            body = await service.in_pool(codec.parse_json_body, raw)
             key, items = codec.parse_predict_body(body, model.input_name, config.max_instances)
             decoded = await asyncio.gather(
                 *(service.in_pool(codec.decode_instance, item, model.input_name, config.max_pixels, f"{key}[{i}]") for i, item in enumerate(items))
@@ -321,16 +321,3 @@ def create_app(model_paths, config: ServeConfig | None = None) -> FastAPI:
 
     app.openapi = openapi
     return app
-
-
-def _parse_json(raw: bytes):
-    import json
-
-    if not raw:
-        raise RequestError("empty request body: send a JSON object with 'instances' or 'inputs'")
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise RequestError("the JSON is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as err:
-        raise RequestError(f"the request body is not valid JSON: {err}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import os
 import tempfile
 
@@ -131,6 +132,22 @@ def decode_instance(value, input_name: str, max_pixels: int, name: str) -> tuple
     if isinstance(value, list):
         return decode_pixel_list(value, max_pixels, name), False
     raise RequestError(f"{name}: expected {{'b64': ...}} or a nested list of pixels, got {type(value).__name__}")
+
+
+def parse_json_body(raw: bytes):
+    """A request body's bytes -> the parsed JSON value.
+
+    Raises:
+        RequestError: empty, not UTF-8 JSON, or nested too deeply for Python's parser.
+    """
+    if not raw:
+        raise RequestError("empty request body: send a JSON object with 'instances' or 'inputs'")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise RequestError("the JSON is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise RequestError(f"the request body is not valid JSON: {err}") from None
 
 
 def parse_predict_body(body, input_name: str, max_instances: int) -> tuple[str, list]:
