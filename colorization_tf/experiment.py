@@ -52,6 +52,7 @@ RESULTS_MD = "results.md"
 RESULTS_JSON = "results.json"
 CONFIG_JSON = "config.json"
 DATA_REPORT = "data_report.txt"
+SPLITS_USED = "splits_used.json"
 RUNS_DIR = "runs"
 FIGURES_DIR = "figures"
 
@@ -67,6 +68,10 @@ CS520_ACCURACY = "cs520_accuracy"
 
 DEFAULT_METRIC_COLUMNS = ("psnr", "ssim", "colorfulness", "ab_l1", "ab_l2")
 """Metrics every table shows (keys of `metrics.evaluate_colorization`)."""
+
+DEFAULT_SPLIT_SEED = 42
+"""Seed of the hash split when the data folder ships no `splits.json` (PolyChromify's
+`random_state`, and `datasets/prepare.py`'s default). Independent of the training seed `--seed`."""
 
 VAL_FRACTION = 0.1
 """Share of the training files held out for validation when a protocol has no validation split."""
@@ -166,7 +171,9 @@ class ExperimentConfig:
         protocol: split protocol of `data.splits.split_files`.
         quick: shrink everything (see the module docstring).
         epochs, batch_size, image_size: override every run (None: each run's own / the paper's).
-        seed: base seed.
+        seed: base training seed (initialisation, data order, augmentation).
+        split_seed: seed of the hash split, used only when the data folder has no prepared
+            `splits.json` (which is then used as it is).
         max_images: use at most this many images (after scanning; None: all).
         out_dir: results folder (default `results/<paper>`).
         saved_models_dir: export root.
@@ -196,6 +203,7 @@ class ExperimentConfig:
     batch_size: int | None = None
     image_size: int | None = None
     seed: int = 0
+    split_seed: int = DEFAULT_SPLIT_SEED
     max_images: int | None = None
     out_dir: str | None = None
     saved_models_dir: str = SAVED_MODELS_DIR
@@ -354,6 +362,81 @@ def split(paths: list[str], protocol: str, seed: int) -> dict[str, list[str]]:
     if not parts.get("val"):
         parts["train"], parts["val"] = carve_validation(parts["train"], seed)
     return parts
+
+
+def subsample_splits(parts: dict[str, list[str]], labels: dict | None, n: int, seed: int) -> dict[str, list[str]]:
+    """At most `n` images in all, taken within each split in proportion to its size (`_subset`
+    per split): a prepared split shrinks without any file changing sides."""
+    total = sum(len(v) for v in parts.values())
+    if total <= n:
+        return {k: list(v) for k, v in parts.items()}
+    out = {}
+    for key, paths in parts.items():
+        want = min(len(paths), max(1, round(n * len(paths) / total))) if paths else 0
+        out[key] = _subset(paths, labels, want, seed) if want < len(paths) else list(paths)
+    return out
+
+
+@dataclasses.dataclass
+class DataSplits:
+    """The images an experiment uses and where their split came from.
+
+    Attributes:
+        splits: "train", "val", "test" -> paths.
+        labels: path -> class index (None without class folders).
+        class_names: class folder names.
+        report: the scan summary and one line per split (`data_report.txt`).
+        source: "prepared" (the folder's `splits.json`) or "hash" (`data.splits.split_files`).
+        val_carved: validation was held out of train (the split had none).
+        prepared: the prepared file's counts (`data.splits.prepared_splits`), or None.
+    """
+
+    splits: dict[str, list[str]]
+    labels: dict | None
+    class_names: list[str]
+    report: str
+    source: str
+    val_carved: bool
+    prepared: dict | None = None
+
+
+def resolve_splits(cfg: ExperimentConfig, root) -> DataSplits:
+    """Scans `root` and splits it: by its prepared `splits.json` when it has one, else by the protocol.
+
+    A prepared split is used as it is, also in `--quick`/`--max-images` mode, which then only
+    subsamples within each side (`subsample_splits`). Either way a protocol without validation
+    gets it held out of train (`carve_validation`). Hash splits use `cfg.split_seed`, never the
+    training seed.
+    """
+    from colorization_tf.data.splits import prepared_splits
+
+    limit = QUICK_MAX_IMAGES if cfg.quick and cfg.max_images is None else cfg.max_images
+    paths, labels, class_names, scan_text = discover(root)
+    prepared = prepared_splits(root, paths) if cfg.data else None
+    if prepared is not None:
+        parts, info = prepared
+        if not parts["train"] or not parts["test"]:
+            raise ValueError(f"{info['file']}: the prepared split has no usable train or test images")
+        if limit is not None:
+            parts = subsample_splits(parts, labels, limit, cfg.split_seed)
+        source = "prepared"
+    else:
+        info = None
+        if limit is not None and len(paths) > limit:
+            paths = _subset(paths, labels, limit, cfg.split_seed)
+        parts = protocol_split(paths, cfg.protocol, cfg.split_seed)
+        source = "hash"
+    val_carved = not parts["val"]
+    if val_carved:
+        parts["train"], parts["val"] = carve_validation(parts["train"], cfg.split_seed)
+    if source == "prepared":
+        origin = (f"split: {info['file']} (prepared; used as it is{', subsampled within each side' if limit is not None else ''}): "
+                  f"{info['listed']} files listed, {info['missing']} of them missing or unusable, "
+                  f"{info['unlisted']} usable files not listed and left out")
+    else:
+        origin = f"split: protocol `{cfg.protocol}` by a hash of each file, split seed {cfg.split_seed}"
+    report = scan_text + "\n" + origin + "\n" + describe_splits(cfg, parts, val_carved)
+    return DataSplits(parts, labels, class_names, report, source, val_carved, info)
 
 
 def protocol_split(paths: list[str], protocol: str, seed: int) -> dict[str, list[str]]:
@@ -869,13 +952,14 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     out = cfg.results_dir
     out.mkdir(parents=True, exist_ok=True)
     root = cfg.data or default_data_root()
-    paths, labels, class_names, scan_text = discover(root, max_images=QUICK_MAX_IMAGES if cfg.quick and cfg.max_images is None else cfg.max_images, seed=cfg.seed)
+    data = resolve_splits(cfg, root)
+    splits, labels, class_names, val_carved = data.splits, data.labels, data.class_names, data.val_carved
     if cfg.labels and labels is None:
         raise ValueError(f"{root}: {cfg.paper} needs one sub-folder per scene class (labels), found a flat folder")
-    splits = split(paths, cfg.protocol, cfg.seed)
-    val_carved = not protocol_split(paths, cfg.protocol, cfg.seed)["val"]
-    data_text = scan_text + "\n" + describe_splits(cfg, splits, val_carved)
-    evaluation.write_text(out / DATA_REPORT, data_text + "\n")
+    evaluation.write_text(out / DATA_REPORT, data.report + "\n")
+    from colorization_tf.data.splits import write_splits
+
+    write_splits(out / SPLITS_USED, splits, root)
     resolved = [_resolve(r, cfg) for r in cfg.runs]
     evaluation.write_json(out / CONFIG_JSON, {
         "experiment": dataclasses.replace(cfg, runs=[_jsonable_run(r) for r in cfg.runs]),
@@ -922,8 +1006,9 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     val_note = " (val held out of train: the protocol has none)" if val_carved else ""
     header = (
         f"Data: `{root}`{' (embedded synthetic default)' if cfg.data is None else ''}; "
-        f"split protocol `{cfg.protocol}`: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + val_note
-        + f"; seed {cfg.seed}{'; **quick mode** (tiny sizes: not the paper-scale result)' if cfg.quick else ''}.\n"
+        + (f"split from the folder's prepared `splits.json`: " if data.source == "prepared" else f"split protocol `{cfg.protocol}` (split seed {cfg.split_seed}): ")
+        + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + val_note
+        + f"; training seed {cfg.seed}{'; **quick mode** (tiny sizes: not the paper-scale result)' if cfg.quick else ''}.\n"
     )
     md_path = evaluation.write_text(out / RESULTS_MD, render_markdown(cfg, sections, header))
     json_path = evaluation.write_json(
@@ -934,6 +1019,8 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             "quick": cfg.quick,
             "data": str(root),
             "splits": {k: len(v) for k, v in splits.items()},
+            "split_source": data.source,
+            "split_seed": None if data.source == "prepared" else cfg.split_seed,
             "validation_from_train": val_carved,
             "runs": ctx.runs,
             "skipped": ctx.skipped,
@@ -959,7 +1046,9 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=int, help="square training size of every run (default: each model's paper size)")
     parser.add_argument("--quick", action="store_true", help=f"finish in minutes on a CPU: {QUICK_IMAGE_SIZE}px, {QUICK_MAX_IMAGES} images, {QUICK_EPOCHS} epoch")
     parser.add_argument("--max-images", type=int, help="use at most this many images")
-    parser.add_argument("--seed", type=int, default=0, help="base seed (same seed -> same numbers)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed: initialisation, data order, augmentation (same seed -> same numbers)")
+    parser.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED,
+                        help=f"seed of the hash split when the data folder has no prepared splits.json (default {DEFAULT_SPLIT_SEED})")
     parser.add_argument("--out", help="results folder (default results/<paper>)")
     parser.add_argument("--saved-models", default=SAVED_MODELS_DIR, help="export root (default saved_models)")
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel exports")
@@ -996,6 +1085,7 @@ def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentCon
         batch_size=args.batch_size,
         image_size=args.image_size,
         seed=args.seed,
+        split_seed=args.split_seed,
         max_images=args.max_images,
         out_dir=args.out,
         saved_models_dir=args.saved_models,

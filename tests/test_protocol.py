@@ -1,0 +1,79 @@
+"""Each paper's protocol as the audit against the papers and the authors' code found it (issue 9):
+prepared splits used as they are, the split seed apart from the training seed, ..."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorization_tf import experiment as ex
+from colorization_tf.data.splits import PREPARED_SPLITS_FILE, write_splits
+
+
+def _image(seed: int, size: int = 40) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size]
+    rgb = np.stack([x / size, y / size, 1 - x / size], -1) * 180 + rng.uniform(0, 60, (size, size, 3))
+    return rgb.clip(0, 255).astype(np.uint8)
+
+
+def prepared_folder(root: Path, classes=("beach", "forest"), per_class: int = 12, test_every: int = 4) -> dict:
+    """A folder in `datasets/prepare.py`'s layout (OUT/<class>/<name>, OUT/splits.json) whose split
+    is no hash split: every `test_every`-th image of a class is a test image (MiniPlaces' val)."""
+    parts = {"train": [], "val": [], "test": []}
+    for c, cls in enumerate(classes):
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            path = root / cls / f"{cls}_{i:04d}.png"
+            Image.fromarray(_image(100 * c + i)).save(path)
+            parts["test" if i % test_every == 0 else "train"].append(str(path))
+    write_splits(root / PREPARED_SPLITS_FILE, parts, root)
+    return parts
+
+
+def _rel(paths, root):
+    return sorted(str(Path(p).relative_to(root)) for p in paths)
+
+
+def test_prepared_split_is_used_as_it_is(tmp_path):
+    root = tmp_path / "places"
+    prepared = prepared_folder(root)
+    cfg = ex.ExperimentConfig("p", "t", runs=[], data=str(root), protocol="lee2016")
+    data = ex.resolve_splits(cfg, str(root))
+    assert data.source == "prepared"
+    assert _rel(data.splits["test"], root) == _rel(prepared["test"], root)
+    assert _rel(data.splits["train"] + data.splits["val"], root) == _rel(prepared["train"], root)
+    assert data.val_carved and data.splits["val"]  # validation held out of the prepared train side only
+    assert "prepared" in data.report and PREPARED_SPLITS_FILE in data.report
+
+    # --quick / --max-images subsample within each side: no file changes sides.
+    small = ex.resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root), quick=True, max_images=10), str(root))
+    assert 0 < len(small.splits["test"]) < len(prepared["test"]) + 1
+    assert set(_rel(small.splits["test"], root)) <= set(_rel(prepared["test"], root))
+    assert set(_rel(small.splits["train"] + small.splits["val"], root)) <= set(_rel(prepared["train"], root))
+
+
+def test_prepared_split_drops_missing_and_rejects_bad_files(tmp_path):
+    root = tmp_path / "d"
+    prepared = prepared_folder(root)
+    Path(prepared["train"][0]).unlink()
+    data = ex.resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root)), str(root))
+    assert data.prepared["missing"] == 1 and data.prepared["listed"] == 24
+    (root / PREPARED_SPLITS_FILE).write_text(json.dumps({"train": ["a.png"], "holdout": []}))
+    with pytest.raises(ValueError, match="splits.json.*holdout"):
+        ex.resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root)), str(root))
+
+
+def test_split_seed_is_not_the_training_seed(tmp_path):
+    root = tmp_path / "flat"
+    prepared_folder(root, per_class=20)
+    (root / PREPARED_SPLITS_FILE).unlink()
+    splits = [ex.resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root), protocol="ziegler", seed=seed), str(root)).splits
+              for seed in (0, 7)]
+    assert splits[0] == splits[1]
+    other = ex.resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root), protocol="ziegler", split_seed=3), str(root))
+    assert other.source == "hash" and other.splits != splits[0]
+    args = ex.build_parser("x").parse_args(["--seed", "5"])
+    assert ex.apply_args(ex.ExperimentConfig("p", "t", runs=[]), args).split_seed == ex.DEFAULT_SPLIT_SEED == 42
