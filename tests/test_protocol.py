@@ -77,3 +77,73 @@ def test_split_seed_is_not_the_training_seed(tmp_path):
     assert other.source == "hash" and other.splits != splits[0]
     args = ex.build_parser("x").parse_args(["--seed", "5"])
     assert ex.apply_args(ex.ExperimentConfig("p", "t", runs=[]), args).split_seed == ex.DEFAULT_SPLIT_SEED == 42
+
+
+# --- item 9: the bin width travels with the model and the export -----------------------------------
+
+
+def _peaked_classifier(width: float, peak: int, gamut: str = "zhang"):
+    """Input L -> `BinLogits` of the bins of `width`, whose logits peak at bin `peak` everywhere."""
+    import keras
+
+    from colorization_tf import quantize
+    from colorization_tf.models.eccv16 import BinLogits
+
+    q = len(quantize.ab_bin_centers(width, gamut))
+    bias = np.zeros(q, np.float32)
+    bias[peak] = 60.0
+    inp = keras.Input((None, None, 1), name="L")
+    out = BinLogits(q, width, gamut, name="logits", kernel_initializer="zeros",
+                    bias_initializer=keras.initializers.Constant(bias))(inp)
+    return keras.Model(inp, out)
+
+
+def test_bin_count_alone_is_ambiguous_for_wide_bins():
+    """Why the width must be stored: these widths share their bin count with a narrower one."""
+    from colorization_tf import quantize
+
+    wrong = [w for w in range(5, 41) if quantize.bin_width_for_num_bins(len(quantize.ab_bin_centers(w))) != w]
+    assert {30, 40} <= set(wrong)
+
+
+@pytest.mark.parametrize("width", range(5, 41))
+def test_every_bin_width_decodes_to_its_own_centres(width):
+    from colorization_tf import export, quantize
+
+    centers = quantize.ab_bin_centers(width)
+    peak = int(np.argmax(np.abs(centers).sum(axis=1)))  # an outer bin: a wrong grid misses it by Lab units
+    model = _peaked_classifier(width, peak)
+    l_enc = np.zeros((1, 8, 8, 1), np.float32)
+    ab = export.outputs_to_ab(model, model(l_enc), "zhang", (8, 8)).numpy()
+    np.testing.assert_allclose(ab[0, 4, 4], centers[peak], atol=0.05)
+
+
+def test_export_stores_and_uses_the_bin_width(tmp_path):
+    import keras
+
+    from colorization_tf import export, quantize
+    from colorization_tf.models.eccv16 import stored_bins
+
+    width = 30
+    centers = quantize.ab_bin_centers(width)
+    model = _peaked_classifier(width, int(np.argmin(np.abs(centers - (30.0, 30.0)).sum(axis=1))))  # in gamut at L 50
+    path = export.export_saved_model(model, tmp_path / "w30", normalization="zhang", image_size=16, head="classification")
+    info = json.loads((path / export.INFO_FILE).read_text())
+    assert (info["bin_width"], info["gamut"]) == (30.0, "zhang")
+    assert stored_bins(keras.saving.load_model(path / export.KERAS_FILE)) == (30.0, "zhang")
+    rgb = np.full((1, 16, 16, 3), 120, np.uint8)
+    right = export.export_saved_model(model, tmp_path / "explicit", normalization="zhang", image_size=16, head="classification",
+                                      decode=quantize.AnnealedMeanDecode(bin_width=width), save_keras=False)
+    inferred = export.export_saved_model(model, tmp_path / "inferred", normalization="zhang", image_size=16, head="classification",
+                                         decode=export.default_decode(len(centers)), save_keras=False)
+    out = export.load_colorizer(path)(rgb)
+    np.testing.assert_array_equal(out, export.load_colorizer(right)(rgb))
+    assert not np.array_equal(out, export.load_colorizer(inferred)(rgb))  # the count's width is another grid
+
+
+def test_classification_models_store_their_bins():
+    from colorization_tf.models import build_model
+    from colorization_tf.models.eccv16 import stored_bins
+
+    assert stored_bins(build_model("alexnet_classification", image_size=32, bin_width=35)) == (35.0, "zhang")
+    assert stored_bins(build_model("alexnet_classification", image_size=32)) == (10.0, "zhang")

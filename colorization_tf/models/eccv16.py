@@ -59,6 +59,14 @@ def _error(message: str) -> ValueError:
     return ValueError(f"colorization_tf/models/eccv16.py: {message}")
 
 
+def bins_width(num_bins: int | None, bin_width: float | None) -> float | None:
+    """The grid width of a head built from (`num_bins`, `bin_width`): the given width, Zhang's 10
+    when neither is given, None when only a count is (its width is then unknown)."""
+    if bin_width is not None:
+        return float(bin_width)
+    return 10.0 if num_bins is None or int(num_bins) == ZHANG_NUM_BINS else None
+
+
 def resolve_num_bins(
     num_bins: int | None, bin_width: float | None, gamut: str = "zhang", where: str = "eccv16.py"
 ) -> int:
@@ -160,6 +168,50 @@ def add_block8(features, prefix: str = "block8"):
     return x
 
 
+@keras.saving.register_keras_serializable(package="colorization_tf")
+class BinLogits(keras.layers.Conv2D):
+    """The 1x1 convolution to ab-bin logits, carrying the bins it predicts (`bin_width`, `gamut`).
+
+    The bin width cannot be recovered from the bin count alone (e.g. widths 21 and 22 both give 65
+    "zhang" bins, with different centres), so it travels with the layer's config: saved in the
+    `.keras` file, read back by `stored_bins` and by `export` to decode with the right centres.
+
+    Args:
+        num_bins: output channels Q.
+        bin_width: the ab grid width the bins come from (None: unknown, built from a bin count).
+        gamut: the bin set (`quantize.ab_bin_centers`).
+        **kwargs: `keras.layers.Conv2D` arguments (kernel size defaults to 1).
+    """
+
+    def __init__(self, num_bins=None, bin_width: float | None = None, gamut: str = "zhang", **kwargs):
+        kwargs.setdefault("kernel_size", 1)
+        if num_bins is not None:
+            kwargs["filters"] = int(num_bins)
+        super().__init__(**kwargs)
+        self.bin_width = None if bin_width is None else float(bin_width)
+        self.gamut = gamut
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(bin_width=self.bin_width, gamut=self.gamut)
+        return config
+
+
+def stored_bins(model) -> tuple[float, str] | None:
+    """(bin width, gamut) a classification model was built with (its `BinLogits` layer), else None.
+
+    Looks inside nested models (a GAN's generator, a wrapper) too.
+    """
+    for layer in getattr(model, "layers", []) or []:
+        if isinstance(layer, BinLogits):
+            return (layer.bin_width, layer.gamut) if layer.bin_width is not None else None
+        inner = stored_bins(layer) if isinstance(layer, keras.Model) else None
+        if inner is not None:
+            return inner
+    generator = getattr(model, "generator", None)
+    return stored_bins(generator) if generator is not None and generator is not model else None
+
+
 def add_color_head(
     features,
     head: str,
@@ -168,6 +220,8 @@ def add_color_head(
     ab_upsampling: int,
     regression_activation: str = "linear",
     where: str = "eccv16.py",
+    bin_width: float | None = None,
+    gamut: str = "zhang",
 ):
     """Appends the classification or regression head shared by ECCV16 and the AlexNet variant.
 
@@ -179,6 +233,7 @@ def add_color_head(
         ab_upsampling: bilinear factor that brings the regressed ab to the input resolution.
         regression_activation: "linear" or "tanh" for the 2-channel regression output.
         where: file name used in error messages.
+        bin_width, gamut: the bins of the classification head, stored in its `BinLogits` layer.
 
     Returns:
         The output tensor, named "logits" (float32, 1/4 resolution) or "ab" (float32, full
@@ -189,8 +244,8 @@ def add_color_head(
     """
     if head == CLASSIFICATION:
         if logits_upsampling == 1:
-            return keras.layers.Conv2D(num_bins, 1, dtype="float32", name="logits")(features)
-        x = keras.layers.Conv2D(num_bins, 1, dtype="float32", name="logits_coarse")(features)
+            return BinLogits(num_bins, bin_width, gamut, dtype="float32", name="logits")(features)
+        x = BinLogits(num_bins, bin_width, gamut, dtype="float32", name="logits_coarse")(features)
         return upsample(x, logits_upsampling, interpolation="bilinear", dtype="float32", name="logits")
     if head == REGRESSION:
         if regression_activation not in REGRESSION_ACTIVATIONS:
@@ -258,5 +313,6 @@ def build_eccv16(
             )(x)
         x = keras.layers.BatchNormalization(name=f"block{b}_bn")(x)
     x = add_block8(x, prefix="block8")
-    outputs = add_color_head(x, head, bins, 1, OUTPUT_STRIDE, regression_activation, "eccv16.py")
+    outputs = add_color_head(x, head, bins, 1, OUTPUT_STRIDE, regression_activation, "eccv16.py",
+                             bin_width=bins_width(num_bins, bin_width), gamut=gamut)
     return keras.Model(inputs, outputs, name=name or f"eccv16_{head}")
