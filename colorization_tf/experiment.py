@@ -122,6 +122,8 @@ class RunConfig:
         bin_width: ab grid width of a classification head (None: Zhang's 10, i.e. 313 bins). The
             model's bin count, the (weighted) cross-entropy and the prior its weights come from
             all use it (Ziegler used wider bins to save memory).
+        augment: random crops (0.875 of each side) + horizontal flips of the training images;
+            None: the experiment's (its paper's) setting.
     """
 
     name: str
@@ -148,6 +150,7 @@ class RunConfig:
     quick: dict = dataclasses.field(default_factory=dict)
     export: bool = True
     bin_width: float | None = None
+    augment: bool | None = None
 
 
 @dataclasses.dataclass
@@ -191,6 +194,8 @@ class ExperimentConfig:
         default_epochs, default_batch_size: the paper's values when no override is given.
         cache: where decoded training/evaluation images are cached: "memory" (default) or a file
             prefix (`data.pipeline.cache_filename`) for datasets larger than memory.
+        augment: the paper's training augmentation: random crops + flips (Zhang et al., Iizuka
+            et al.) or none (PolyChromify, Lee et al., CS520); runs may override it.
     """
 
     paper: str
@@ -221,6 +226,7 @@ class ExperimentConfig:
     default_epochs: int = 25
     default_batch_size: int = 32
     cache: str = "memory"
+    augment: bool = True
 
     @property
     def results_dir(self) -> Path:
@@ -520,12 +526,12 @@ def build_split_dataset(paths, image_size, normalization, batch_size, *, trainin
     )
 
 
-def training_data(paths, image_size, normalization, batch_size, *, labels=None, seed=0, cache="memory"):
+def training_data(paths, image_size, normalization, batch_size, *, labels=None, seed=0, cache="memory", augment=True):
     """`(epoch -> Dataset, steps per epoch)` for `training.train` (`data.pipeline.build_epoch_datasets`).
 
     The images are decoded once into one cache shared by every epoch; each epoch shuffles (buffer
-    capped in bytes) and augments them (random crops + flips) with a seed of (seed, epoch) only,
-    so a resumed run sees exactly the batches an uninterrupted one does.
+    capped in bytes) and, with `augment`, augments them (random crops + flips) with a seed of
+    (seed, epoch) only, so a resumed run sees exactly the batches an uninterrupted one does.
 
     Args:
         paths, image_size, normalization, batch_size, labels, seed: the training split's pipeline.
@@ -539,7 +545,7 @@ def training_data(paths, image_size, normalization, batch_size, *, labels=None, 
 
     for_epoch = build_epoch_datasets(
         list(paths), image_size=image_size, batch_size=batch_size, normalization=normalization,
-        labels=labels, seed=seed, cache=cache,
+        labels=labels, seed=seed, cache=cache, augment=augment,
     )
     if cache and cache != "memory":
         for _ in for_epoch(0):
@@ -561,6 +567,7 @@ def _resolve(run: RunConfig, cfg: ExperimentConfig) -> RunConfig:
     values["normalization"] = run.normalization or spec.normalization
     values["seed"] = cfg.seed if run.seed is None else run.seed
     values["label"] = run.label or run.name
+    values["augment"] = cfg.augment if run.augment is None else bool(run.augment)
     if cfg.quick:
         values.update(image_size=QUICK_IMAGE_SIZE, epochs=QUICK_EPOCHS, batch_size=QUICK_BATCH_SIZE)
         values.update(run.quick)
@@ -620,7 +627,7 @@ def _fresh(spec):
 
 TRAINING_KEYS = (
     "model", "model_kwargs", "loss", "loss_weights", "optimizer", "optimizer_kwargs", "learning_rate",
-    "batch_size", "image_size", "normalization", "seed", "gan", "class_weights", "classes", "bin_width",
+    "batch_size", "image_size", "normalization", "seed", "gan", "class_weights", "classes", "bin_width", "augment",
 )
 """`RunConfig` fields that change what a run trains (its work directory's digest). Not `epochs`:
 more epochs continue a run; not `stop_after`, `metrics`, `label`, `paper`, `export`."""
@@ -805,7 +812,7 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
 
     train_labels = label_list(train_paths)
     train_fn, steps = training_data(train_paths, run.image_size, run.normalization, batch_size, labels=train_labels,
-                                    seed=run.seed, cache=_cache_for(cfg.cache, train_labels))
+                                    seed=run.seed, cache=_cache_for(cfg.cache, train_labels), augment=run.augment)
     val_ds = eval_data(val_paths, cfg.cache) if val_paths else None
     test_ds = eval_data(test_paths, cfg.cache)
     # Sample figures: validation images (training ones if a class has none), never the test split.
@@ -1053,6 +1060,8 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--saved-models", default=SAVED_MODELS_DIR, help="export root (default saved_models)")
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel exports")
     parser.add_argument("--runs", help="comma-separated subset of run names to train")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="random crops + flips of the training images (default: the paper's choice)")
     parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None, help="TF op determinism (default: on with --quick)")
     parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1, 2)")
     parser.add_argument("--cache", default="memory", metavar="PREFIX",
@@ -1093,6 +1102,7 @@ def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentCon
         deterministic=args.deterministic,
         verbose=args.verbose,
         cache=args.cache,
+        augment=cfg.augment if getattr(args, "augment", None) is None else args.augment,
     )
 
 

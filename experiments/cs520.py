@@ -112,6 +112,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         title="CS520 (Yang & Li): ANN half-image colorization and a CNN per scene",
         runs=runs,
         protocol="cs520",
+        augment=False,  # the paper trained on the images as they are (no crops, no flips)
         default_epochs=EPOCHS,
         default_batch_size=3,
         paper_metric=ex.CS520_ACCURACY,

@@ -80,6 +80,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         runs=runs,
         protocol="lee2016",
         labels=True,
+        augment=False,  # the paper trained on the images as they are (no crops, no flips)
         default_epochs=EPOCHS,
         default_batch_size=32,
         metric_columns=(*ex.DEFAULT_METRIC_COLUMNS, SCENE_ACCURACY),

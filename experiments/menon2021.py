@@ -64,6 +64,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         title="Menon & Talukdar 2021: ResNet34 U-Net and its GAN variant",
         runs=runs,
         protocol="div2k" if (args and args.data) else "polychromify",
+        augment=True,  # pix2pix's random jitter + mirroring, as crops + flips
         default_epochs=EPOCHS,
         default_batch_size=16,
         paper_metric="psnr",

@@ -107,6 +107,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         title="PolyChromify (Ghiotto 2021): model selection, Table 1 and Table 2",
         runs=runs,
         protocol="polychromify",
+        augment=False,  # the paper trained on the images as they are (no crops, no flips)
         default_epochs=EPOCHS,
         default_batch_size=BATCH_SIZE,
         paper_metric=ACCURACY,

@@ -132,6 +132,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         title="Ziegler 2022: ECCV16 and AlexNet with L1, L2, CE and weighted CE",
         runs=runs,
         protocol="ziegler",
+        augment=True,  # Zhang et al.'s random crops + flips (Ziegler augments on the GPU)
         default_epochs=EPOCHS,
         default_batch_size=32,
         sample_every=10,

@@ -147,3 +147,49 @@ def test_classification_models_store_their_bins():
 
     assert stored_bins(build_model("alexnet_classification", image_size=32, bin_width=35)) == (35.0, "zhang")
     assert stored_bins(build_model("alexnet_classification", image_size=32)) == (10.0, "zhang")
+
+
+# --- item 5: augmentation per paper ---------------------------------------------------------------
+
+PAPER_AUGMENTATION = {"polychromify": False, "lee2016_iizuka": False, "cs520": False, "ziegler2022": True, "menon2021": True}
+"""PolyChromify, Lee et al. and CS520 trained on the images as they are (their code has no crop or
+flip); Zhang et al. (Ziegler's recipe) and pix2pix (Menon's GAN) crop and flip."""
+
+
+def _script(name):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"exp_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _resolved(name, argv=()):
+    mod = _script(name)
+    parser = ex.build_parser("x")
+    if name == "ziegler2022":
+        mod.add_arguments(parser)
+    args = parser.parse_args(list(argv))
+    cfg = ex.apply_args(mod.make_config(args), args)
+    return cfg, {r.name: ex._resolve(r, cfg) for r in cfg.runs}
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_AUGMENTATION))
+def test_augmentation_defaults_to_the_papers(name):
+    cfg, runs = _resolved(name)
+    assert {r.augment for r in runs.values()} == {PAPER_AUGMENTATION[name]}
+    _, flipped = _resolved(name, ["--augment" if not PAPER_AUGMENTATION[name] else "--no-augment"])
+    assert {r.augment for r in flipped.values()} == {not PAPER_AUGMENTATION[name]}
+
+
+def test_training_data_without_augmentation_is_the_images_as_they_are(tmp_path):
+    parts = prepared_folder(tmp_path / "d", classes=("a",), per_class=4, test_every=100)
+    paths = parts["train"] + parts["test"]
+    plain = next(iter(ex.build_split_dataset(paths, 32, "zhang", 4)))[0].numpy()
+    for augment, same in ((False, True), (True, False)):
+        for_epoch, _ = ex.training_data(paths, 32, "zhang", 4, augment=augment)
+        batch = next(iter(for_epoch(0)))[0].numpy()
+        order = lambda x: x[np.argsort(x.reshape(len(x), -1).sum(axis=1))]  # noqa: E731 (shuffled)
+        assert np.allclose(order(batch), order(plain), atol=1e-5) == same
