@@ -193,3 +193,22 @@ def test_training_data_without_augmentation_is_the_images_as_they_are(tmp_path):
         batch = next(iter(for_epoch(0)))[0].numpy()
         order = lambda x: x[np.argsort(x.reshape(len(x), -1).sum(axis=1))]  # noqa: E731 (shuffled)
         assert np.allclose(order(batch), order(plain), atol=1e-5) == same
+
+
+# --- item 8: Lee et al.'s alpha = 5 balanced a summed squared error --------------------------------
+
+
+def test_lee_alpha_5_uses_the_summed_squared_error():
+    from colorization_tf.losses import SumSquaredError
+
+    _, runs = _resolved("lee2016_iizuka")
+    for name in ("alpha_5", "alpha_5_resumed"):
+        assert isinstance(runs[name].loss["ab"], SumSquaredError) and runs[name].loss_weights["scene"] == 5.0
+    assert not isinstance(runs["alpha_1_300"].loss["ab"], SumSquaredError)
+    loss, weight = runs["alpha_5"].loss["ab"], runs["alpha_5"].loss_weights["ab"]
+    # Lee's network.py: reduce_sum((y - y_hat)^2) over a 64x64x2 half-resolution prediction per image,
+    # summed over the batch like the cross-entropy. A constant error e at 128x128 full resolution:
+    error, batch = 0.1, 3
+    ours = weight * float(loss(np.zeros((batch, 128, 128, 2), np.float32), np.full((batch, 128, 128, 2), error, np.float32)))
+    lee_per_image = 64 * 64 * 2 * error**2
+    assert ours == pytest.approx(lee_per_image, rel=1e-5)
