@@ -107,7 +107,7 @@ class RunConfig:
         seed: None -> the experiment's seed.
         init_from: name of an earlier run of the same experiment whose trained weights initialise
             this one (fine-tuning; the GAN's generator pretrained with L1).
-        class_weights: for the weighted cross-entropy (loss "wce"): "zhang" (rebalancing,
+        class_weights: for the weighted cross-entropy (loss "wce" or "wce_hard"): "zhang" (rebalancing,
             lambda = 0.5) or "ziegler" (from a normal distribution fitted to the prior), computed
             from the training split's ab prior.
         gan: None, or the GAN settings ``{"l1_weight": 100, "discriminator_kwargs": {...}}``: the
@@ -762,17 +762,19 @@ def weighted_ce_loss(run: RunConfig, ctx: ExperimentContext, train_paths):
     except ValueError as err:
         raise ValueError(f"run {run.name!r}: {err}") from None
     kwargs = {} if run.bin_width is None else {"bin_width": float(run.bin_width)}
-    return losses.get_loss("wce", class_weights=np.asarray(weights, np.float32).tolist(), **kwargs)
+    return losses.get_loss(run.loss, class_weights=np.asarray(weights, np.float32).tolist(), **kwargs)
 
 
 def _loss_object(run: RunConfig, ctx: ExperimentContext, train_paths):
-    """The run's loss with its bins applied: "wce" needs the prior's weights, "ce" the bin width."""
-    if run.loss == "wce":
-        return weighted_ce_loss(run, ctx, train_paths)
-    if run.loss == "ce" and run.bin_width is not None:
-        from colorization_tf import losses
+    """The run's loss with its bins applied: "wce"/"wce_hard" need the prior's weights,
+    "ce"/"ce_hard" the bin width."""
+    from colorization_tf import losses
 
-        return losses.get_loss("ce", bin_width=float(run.bin_width))
+    kind = losses.CROSS_ENTROPY_NAMES.get(run.loss) if isinstance(run.loss, str) else None
+    if kind is not None and kind[1]:
+        return weighted_ce_loss(run, ctx, train_paths)
+    if kind is not None and run.bin_width is not None:
+        return losses.get_loss(run.loss, bin_width=float(run.bin_width))
     return run.loss
 
 

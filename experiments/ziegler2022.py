@@ -41,8 +41,10 @@ OPTIMIZER_NOTE = (
     "the two are not equivalent. Ziegler does not state his optimiser."
 )
 
-LOSSES = {"l1": ("regression", "l1"), "l2": ("regression", "mse"), "ce": ("classification", "ce"), "wce": ("classification", "wce")}
-"""Ziegler's four losses: loss key -> (head, loss name in `colorization_tf.losses`)."""
+LOSSES = {"l1": ("regression", "l1"), "l2": ("regression", "mse"), "ce": ("classification", "ce_hard"), "wce": ("classification", "wce_hard")}
+"""Ziegler's four losses: loss key -> (head, loss name in `colorization_tf.losses`). His cross-entropy
+is "the negative logarithm of the probability of the correct label": hard labels (`--soft-labels`
+switches to Zhang et al.'s soft encoding)."""
 
 QUICK_LEARNING_RATE = 1e-3
 """In --quick mode one epoch at 3e-5 would leave the nets untrained; a larger step shows something."""
@@ -105,6 +107,8 @@ def loss_figures(ctx: ex.ExperimentContext):
 
 def add_arguments(parser) -> None:
     """Ziegler's own option: the ab bin width of the classification runs."""
+    parser.add_argument("--soft-labels", action="store_true",
+                        help="CE/wCE runs with Zhang et al.'s soft-encoded targets instead of Ziegler's hard labels")
     parser.add_argument("--bin-width", type=float, default=None,
                         help="ab grid width of the CE/wCE runs in Lab units (default 10: Zhang's 313 bins; "
                              "Ziegler used wider bins to save memory)")
@@ -113,6 +117,7 @@ def add_arguments(parser) -> None:
 def make_config(args=None) -> ex.ExperimentConfig:
     quick = bool(args and args.quick)
     bin_width = getattr(args, "bin_width", None)
+    soft = bool(getattr(args, "soft_labels", False))
     runs = []
     for net in ("eccv16", "alexnet"):
         for key, (head, loss) in LOSSES.items():
@@ -120,7 +125,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
                 ex.RunConfig(
                     name=f"{net}_{key}",
                     model=f"{net}_{head}",
-                    loss=loss,
+                    loss=loss.removesuffix("_hard") if soft else loss,
                     class_weights="ziegler",
                     bin_width=bin_width if head == "classification" else None,
                     **ZHANG_ADAM,
@@ -144,6 +149,8 @@ def make_config(args=None) -> ex.ExperimentConfig:
             + (" Quick mode uses Adam 1e-3 instead of Zhang's 3e-5." if quick else "")
             + "\n\n" + OPTIMIZER_NOTE
             + (f"\n\nThe CE/wCE runs use ab bins {bin_width:g} Lab units wide (Zhang: 10, 313 bins)." if bin_width else "")
+            + ("\n\nCE/wCE targets: " + ("Zhang et al.'s soft encoding (5 nearest bins, Gaussian sigma 5), not Ziegler's hard labels."
+                                           if soft else "hard labels (the nearest bin), Ziegler's \"negative logarithm of the probability of the correct label\"."))
         ),
         hooks=[color_distribution, prior_and_weights, loss_figures],
     )

@@ -212,3 +212,41 @@ def test_lee_alpha_5_uses_the_summed_squared_error():
     ours = weight * float(loss(np.zeros((batch, 128, 128, 2), np.float32), np.full((batch, 128, 128, 2), error, np.float32)))
     lee_per_image = 64 * 64 * 2 * error**2
     assert ours == pytest.approx(lee_per_image, rel=1e-5)
+
+
+# --- item 7: Ziegler's cross-entropy has hard labels ----------------------------------------------
+
+
+def test_hard_label_cross_entropy_is_minus_log_of_the_correct_bin():
+    import keras
+    import tensorflow as tf
+
+    from colorization_tf import losses, quantize
+
+    centers = quantize.ab_bin_centers(10)
+    rng = np.random.default_rng(0)
+    ab = rng.uniform(-60, 60, (2, 8, 8, 2)).astype(np.float32)
+    logits = rng.normal(size=(2, 2, 2, len(centers))).astype(np.float32)
+    hard = losses.get_loss("ce_hard")
+    ab_small = tf.reduce_mean(tf.reshape(ab, (2, 2, 4, 2, 4, 2)), axis=[2, 4])  # the loss's block average
+    correct = quantize.hard_encode(ab_small, centers).numpy()
+    log_p = tf.nn.log_softmax(logits).numpy()
+    expected = -np.mean(np.take_along_axis(log_p, correct[..., None], -1))
+    assert float(hard(ab / 110.0, logits)) == pytest.approx(expected, rel=1e-5)
+    assert float(losses.get_loss("ce")(ab / 110.0, logits)) != pytest.approx(expected, rel=1e-3)  # soft differs
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(hard))
+    assert clone.encoding == "hard"
+
+
+def test_ziegler_defaults_to_hard_labels_zhang_recipe_to_soft():
+    from colorization_tf import losses
+
+    _, runs = _resolved("ziegler2022")
+    assert (runs["eccv16_ce"].loss, runs["alexnet_wce"].loss) == ("ce_hard", "wce_hard")
+    _, soft = _resolved("ziegler2022", ["--soft-labels"])
+    assert (soft["eccv16_ce"].loss, soft["alexnet_wce"].loss) == ("ce", "wce")
+    _, compare = _resolved("compare_all")
+    assert compare["eccv16_classification"].loss == "wce" and losses.get_loss("ce").encoding == "soft"
+    loss = ex._loss_object(ex._resolve(ex.RunConfig("r", "alexnet_classification", loss="ce_hard", bin_width=20),
+                                       ex.ExperimentConfig("p", "t", runs=[])), None, [])
+    assert loss.encoding == "hard" and loss.bin_width == 20
