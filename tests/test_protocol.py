@@ -1,6 +1,7 @@
 """Each paper's protocol as the audit against the papers and the authors' code found it (issue 9):
 prepared splits used as they are, the split seed apart from the training seed, ..."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -169,7 +170,7 @@ def _script(name):
 def _resolved(name, argv=()):
     mod = _script(name)
     parser = ex.build_parser("x")
-    if name == "ziegler2022":
+    if hasattr(mod, "add_arguments"):
         mod.add_arguments(parser)
     args = parser.parse_args(list(argv))
     cfg = ex.apply_args(mod.make_config(args), args)
@@ -250,3 +251,20 @@ def test_ziegler_defaults_to_hard_labels_zhang_recipe_to_soft():
     loss = ex._loss_object(ex._resolve(ex.RunConfig("r", "alexnet_classification", loss="ce_hard", bin_width=20),
                                        ex.ExperimentConfig("p", "t", runs=[])), None, [])
     assert loss.encoding == "hard" and loss.bin_width == 20
+
+
+# --- item 6: the CS520 CNN trains as the paper did -------------------------------------------------
+
+
+def test_cs520_cnn_trains_with_gradient_descent_batch_3_no_dropout():
+    from colorization_tf.models import build_model
+
+    _, runs = _resolved("cs520")
+    small = lambda run: ex._builder(dataclasses.replace(run, image_size=8), 0, {})()  # noqa: E731 (75M params at 64)
+    for run in runs.values():
+        assert (run.optimizer, run.learning_rate, run.batch_size, run.augment) == ("sgd", 1e-4, 3, False)
+        assert not any(layer.name == "dropout" for layer in small(run).layers)
+    _, adam = _resolved("cs520", ["--optimizer", "adam", "--dropout", "0.5"])
+    run = adam["cnn_beach"]
+    assert run.optimizer == "adam" and any(layer.name == "dropout" for layer in small(run).layers)
+    assert not any(layer.name == "dropout" for layer in build_model("cs520_cnn", image_size=8).layers)
