@@ -268,3 +268,22 @@ def test_cs520_cnn_trains_with_gradient_descent_batch_3_no_dropout():
     run = adam["cnn_beach"]
     assert run.optimizer == "adam" and any(layer.name == "dropout" for layer in small(run).layers)
     assert not any(layer.name == "dropout" for layer in build_model("cs520_cnn", image_size=8).layers)
+
+
+# --- item 2: PolyChromify's Table 2 trains ECCV16 on the same 128 px data, with the author's head ----
+
+
+def test_polychromify_table2_eccv16_at_128_with_the_authors_head():
+    import keras
+
+    _, runs = _resolved("polychromify")
+    eccv16, final, cnn = runs["eccv16"], runs["table1_v3"], runs["select_cnn"]
+    assert eccv16.image_size == final.image_size == cnn.image_size == 128
+    assert eccv16.normalization == final.normalization == "polychromify"  # raw L in, ab / 128 out
+    model = ex._builder(dataclasses.replace(eccv16, image_size=32), 0, {})()
+    bins, coarse = model.get_layer("ab_bins"), model.get_layer("ab_coarse")
+    assert (bins.filters, bins.kernel_size, bins.activation.__name__) == (313, (1, 1), "relu")
+    assert (coarse.filters, coarse.activation.__name__) == (2, "tanh")
+    up = model.get_layer("ab")
+    assert isinstance(up, keras.layers.UpSampling2D) and up.interpolation == "nearest"
+    assert model.count_params() == 32_241_005

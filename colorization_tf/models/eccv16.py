@@ -37,6 +37,9 @@ OUTPUT_STRIDE = 4
 SIZE_MULTIPLE = 8
 """Three stride-2 convolutions then one x2 transposed convolution: sizes must divide by 8."""
 REGRESSION_ACTIVATIONS = ("linear", "tanh")
+REGRESSION_HEADS = ("zhang", "polychromify")
+"""Regression heads: "zhang" (1x1 conv to 2, bilinear x4) or "polychromify", Ghiotto's from-scratch
+ECCV16 of his Table 2 (1x1 conv 313 + ReLU, 1x1 conv 2 + tanh, nearest x4; his notebook)."""
 
 # (filters, convolutions, stride of the last conv, dilation) of blocks 1-7; BN closes each block.
 ECCV16_BLOCKS = (
@@ -266,6 +269,7 @@ def build_eccv16(
     regression_activation: str = "linear",
     gamut: str = "zhang",
     name: str | None = None,
+    regression_head: str = "zhang",
 ) -> keras.Model:
     """Builds the ECCV16 colorization network.
 
@@ -284,6 +288,9 @@ def build_eccv16(
             L1/L2-trained model further towards the desaturation Ziegler reports.
         gamut: bin set used with `bin_width` (see `quantize.ab_bin_centers`); must match the loss's.
         name: model name (default "eccv16_<head>").
+        regression_head: `REGRESSION_HEADS`: "zhang" (default) or "polychromify" (Ghiotto's
+            Table 2 model: 1x1 conv 313 + ReLU, 1x1 conv 2 + tanh, nearest x4; it is trained on
+            raw L and ab / 128, the "polychromify" normalisation).
 
     Returns:
         A `keras.Model` with input "L" (L encoded by the zhang normalisation, [B, H, W, 1]) and a
@@ -313,6 +320,13 @@ def build_eccv16(
             )(x)
         x = keras.layers.BatchNormalization(name=f"block{b}_bn")(x)
     x = add_block8(x, prefix="block8")
-    outputs = add_color_head(x, head, bins, 1, OUTPUT_STRIDE, regression_activation, "eccv16.py",
-                             bin_width=bins_width(num_bins, bin_width), gamut=gamut)
+    if regression_head not in REGRESSION_HEADS:
+        raise _error(f"regression_head must be one of {REGRESSION_HEADS}, got {regression_head!r}")
+    if head == REGRESSION and regression_head == "polychromify":
+        x = keras.layers.Conv2D(ZHANG_NUM_BINS, 1, activation="relu", name="ab_bins")(x)
+        x = keras.layers.Conv2D(2, 1, activation="tanh", dtype="float32", name="ab_coarse")(x)
+        outputs = upsample(x, OUTPUT_STRIDE, interpolation="nearest", dtype="float32", name="ab")
+    else:
+        outputs = add_color_head(x, head, bins, 1, OUTPUT_STRIDE, regression_activation, "eccv16.py",
+                                 bin_width=bins_width(num_bins, bin_width), gamut=gamut)
     return keras.Model(inputs, outputs, name=name or f"eccv16_{head}")
