@@ -124,6 +124,8 @@ class RunConfig:
             all use it (Ziegler used wider bins to save memory).
         augment: random crops (0.875 of each side) + horizontal flips of the training images;
             None: the experiment's (its paper's) setting.
+        max_train, max_val: train / validate on a deterministic subset of at most this many of
+            the split's images (PolyChromify's model selection: 800 / 200); None: all.
     """
 
     name: str
@@ -151,6 +153,8 @@ class RunConfig:
     export: bool = True
     bin_width: float | None = None
     augment: bool | None = None
+    max_train: int | None = None
+    max_val: int | None = None
 
 
 @dataclasses.dataclass
@@ -783,6 +787,14 @@ def _jsonable_run(run: RunConfig) -> dict:
     return evaluation.to_jsonable(dataclasses.replace(run, loss=_fresh(run.loss), metrics=_fresh(run.metrics)))
 
 
+def _capped(paths: list[str], labels, limit: int | None, seed: int) -> list[str]:
+    """At most `limit` of `paths` (a deterministic class-stratified subset, `_subset`), in their order."""
+    if limit is None or len(paths) <= limit:
+        return list(paths)
+    chosen = set(_subset(paths, labels, limit, seed))
+    return [p for p in paths if p in chosen]
+
+
 def _cache_for(cache, labels) -> str | None:
     """The pipeline cache for a dataset: a file prefix gets a suffix when the elements carry labels
     (`data.pipeline.cache_filename` names files by paths and size only, not by their structure)."""
@@ -796,8 +808,8 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
     from colorization_tf import training
     from colorization_tf.data.pipeline import dataset_cardinality_hint
 
-    train_paths = _filter_classes(ctx.splits["train"], ctx.labels, ctx.class_names, run.classes)
-    val_paths = _filter_classes(ctx.splits["val"], ctx.labels, ctx.class_names, run.classes)
+    train_paths = _capped(_filter_classes(ctx.splits["train"], ctx.labels, ctx.class_names, run.classes), ctx.labels, run.max_train, cfg.split_seed)
+    val_paths = _capped(_filter_classes(ctx.splits["val"], ctx.labels, ctx.class_names, run.classes), ctx.labels, run.max_val, cfg.split_seed)
     test_paths = interleave_classes(_filter_classes(ctx.splits["test"], ctx.labels, ctx.class_names, run.classes), ctx.labels)
     if not train_paths or not test_paths:
         raise ValueError(f"run {run.name!r}: empty train or test split (classes={run.classes})")

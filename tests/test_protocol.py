@@ -287,3 +287,31 @@ def test_polychromify_table2_eccv16_at_128_with_the_authors_head():
     up = model.get_layer("ab")
     assert isinstance(up, keras.layers.UpSampling2D) and up.interpolation == "nearest"
     assert model.count_params() == 32_241_005
+
+
+# --- item 3: PolyChromify's model selection and Table 1 as the author ran them ----------------------
+
+
+def test_polychromify_selection_on_800_200_at_batch_16():
+    _, runs = _resolved("polychromify")
+    for v in ("v0", "v1", "v2", "v3", "cnn"):
+        run = runs[f"select_{v}"]
+        assert (run.max_train, run.max_val, run.batch_size) == (800, 200, 16)
+    assert runs["table1_v3"].max_train is None and runs["table1_v3"].batch_size == 32
+    paths = [f"/d/{c}/{i}.png" for c in ("a", "b") for i in range(1000)]
+    labels = {p: int("/b/" in p) for p in paths}
+    capped = ex._capped(paths, labels, 800, 42)
+    assert len(capped) == 800 and capped == [p for p in paths if p in set(capped)]
+    assert sum(labels[p] for p in capped) == 400  # both classes
+
+
+def test_polychromify_table1_reports_validation_accuracy(tmp_path):
+    result = _script("polychromify").main(["--quick", "--max-images", "24", "--verbose", "0", "--no-export",
+                                          "--runs", "table1_v1", "--out", str(tmp_path)])
+    data = json.loads(Path(result.json_path).read_text())
+    table1 = next(s for s in data["sections"] if s["title"].startswith("Table 1"))["data"][0]
+    history = result.runs["table1_v1"].history
+    assert table1["val_accuracy"] == history["val_polychromify_accuracy"][-1]
+    assert table1["test_accuracy"] == result.runs["table1_v1"].metrics["polychromify_accuracy"]
+    assert "val accuracy" in Path(result.markdown_path).read_text()
+    assert json.loads((tmp_path / ex.SPLITS_USED).read_text())["test"]  # every experiment writes its split
