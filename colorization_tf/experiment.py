@@ -4,7 +4,8 @@ An `ExperimentConfig` names a paper, a dataset (or the embedded synthetic defaul
 protocol and a list of `RunConfig`s (model from the registry, loss, optimiser, epochs, ...).
 `run_experiment` then, for every run:
 
-    find + scan images -> deterministic split -> tf.data pipelines
+    find + scan images -> split (the folder's prepared `splits.json` as it is, else a hash split
+    with the split seed; written to `splits_used.json`) -> tf.data pipelines
     -> `training.train` (resumable work directory `results/<paper>/runs/<run>-<digest>/`, the
        digest naming every training-relevant setting except the epochs: a changed image size,
        dataset, loss, ... starts a fresh run; more epochs continue the old one)
@@ -13,7 +14,8 @@ protocol and a list of `RunConfig`s (model from the registry, loss, optimiser, e
     -> `export.export_saved_model` to `saved_models/<paper>_<run>/`
 
 and writes the paper's table (Markdown and JSON, each figure beside the paper's number where the
-paper gives one), the figures, the exact configuration and the package versions. Extra studies a
+paper gives one), the "Protocol" table (`colorization_tf.protocol`: resolved settings beside the
+paper's), the figures, the exact configuration and the package versions. Extra studies a
 paper needs (CS520's numpy ANN, Ziegler's colour distribution, ...) are `hooks`: functions of the
 finished `ExperimentContext` that return report `Section`s. No paper has a training loop of its own.
 
@@ -126,6 +128,8 @@ class RunConfig:
             None: the experiment's (its paper's) setting.
         max_train, max_val: train / validate on a deterministic subset of at most this many of
             the split's images (PolyChromify's model selection: 800 / 200); None: all.
+        paper_protocol, protocol_notes: this run's paper values and explanations on top of the
+            experiment's (see `ExperimentConfig`).
     """
 
     name: str
@@ -155,6 +159,8 @@ class RunConfig:
     augment: bool | None = None
     max_train: int | None = None
     max_val: int | None = None
+    paper_protocol: dict = dataclasses.field(default_factory=dict)
+    protocol_notes: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -200,6 +206,13 @@ class ExperimentConfig:
             prefix (`data.pipeline.cache_filename`) for datasets larger than memory.
         augment: the paper's training augmentation: random crops + flips (Zhang et al., Iizuka
             et al.) or none (PolyChromify, Lee et al., CS520); runs may override it.
+        paper_protocol: the paper's values of the `protocol.SETTINGS` (dataset = its image count,
+            split = its description, image_size, augment, optimizer, learning_rate, batch_size,
+            epochs, loss = `protocol.describe_loss` of the faithful loss, bin_width; absent = not
+            stated) and "split_protocol", the `data.splits` protocol that reproduces its split.
+        protocol_notes: setting -> why this suite differs from the paper there (the "Protocol"
+            table shows it beside every mismatch).
+        overridden: options given on the command line (`apply_args`), named in the table.
     """
 
     paper: str
@@ -231,6 +244,9 @@ class ExperimentConfig:
     default_batch_size: int = 32
     cache: str = "memory"
     augment: bool = True
+    paper_protocol: dict = dataclasses.field(default_factory=dict)
+    protocol_notes: dict = dataclasses.field(default_factory=dict)
+    overridden: tuple = ()
 
     @property
     def results_dir(self) -> Path:
@@ -1007,7 +1023,10 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     gray = evaluation.evaluate_gray(gray_ds, "zhang")
     ctx.evals[evaluation.GRAY] = gray
 
+    from colorization_tf.protocol import protocol_data, protocol_table
+
     sections = [main_table(cfg, ctx.runs, gray.mean)] if trained else []
+    sections.append(protocol_table(cfg, resolved, protocol_data(cfg, root, data)))
     if ctx.skipped:
         text = "\n".join(f"- `{name}`: {why}." for name, why in ctx.skipped.items()) + "\n"
         sections.append(Section("Skipped runs", text, dict(ctx.skipped)))
@@ -1117,6 +1136,8 @@ def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentCon
         verbose=args.verbose,
         cache=args.cache,
         augment=cfg.augment if getattr(args, "augment", None) is None else args.augment,
+        overridden=tuple(key for key in ("epochs", "batch_size", "image_size", "augment", "protocol", "max_images")
+                         if getattr(args, key, None) is not None),
     )
 
 

@@ -31,6 +31,13 @@ OPTIMIZERS = ("sgd", "adam")
 LEARNING_RATE = 1e-4
 BATCH_SIZE = 3
 
+PAPER_PROTOCOL = {
+    "split": "7:3 per scene (~10 train / ~5 test images)", "split_protocol": "cs520",
+    "image_size": 64, "augment": False, "optimizer": "sgd", "learning_rate": LEARNING_RATE, "batch_size": BATCH_SIZE,
+    "epochs": (5000, 8000), "loss": "mse (mean)",
+}
+"""Their Section 2 (CNN): ~15 images per scene, mini-batch gradient descent, lr 1e-4, batch 3, 5000-8000 epochs."""
+
 EPOCHS = 5000
 """They trained ~5000-8000 epochs on ~10 training images per scene (batch 3)."""
 
@@ -123,6 +130,8 @@ def make_config(args=None) -> ex.ExperimentConfig:
         runs=runs,
         protocol="cs520",
         augment=False,  # the paper trained on the images as they are (no crops, no flips)
+        paper_protocol=PAPER_PROTOCOL,
+        protocol_notes={"optimizer": "`--optimizer adam` on the command line"} if optimizer != "sgd" else {},
         default_epochs=EPOCHS,
         default_batch_size=BATCH_SIZE,
         paper_metric=ex.CS520_ACCURACY,

@@ -38,9 +38,26 @@ ADADELTA_LEARNING_RATE = 1.0
 
 RESUMED = "alpha_5_resumed"
 
+PAPER_PROTOCOL = {
+    "dataset": 110_000,
+    "split": "MiniPlaces' own folders: 100k train, 10k val used as test",
+    "split_protocol": None,  # MiniPlaces' own train/val folders: only datasets/prepare.py's splits.json has them
+    "image_size": 128, "augment": False, "optimizer": "adadelta", "learning_rate": 1e-5, "epochs": EPOCHS,
+}
+"""Lee et al.'s report (Sections III-IV) and network.py; their batch size is not in the report."""
+
+PROTOCOL_NOTES = {
+    "learning_rate": "their 1e-5 was one of the bugs behind their all-green/red/blue colours (reference notes); "
+                     "Adadelta at Zeiler's rate 1.0 here",
+    "batch_size": "not in the report; their network.py used 100",
+    "split": "a hash split's test images are not MiniPlaces' val: prepare the folder with datasets/prepare.py places",
+}
+
 
 def _run(name: str, alpha: float, stop_after: int | None = None) -> ex.RunConfig:
     losses, weights = iizuka_losses(alpha, sum_squared_error=alpha == ALPHAS["alpha_5"])
+    from colorization_tf.protocol import describe_loss
+
     return ex.RunConfig(
         name=name,
         model="iizuka_lee128",
@@ -52,6 +69,7 @@ def _run(name: str, alpha: float, stop_after: int | None = None) -> ex.RunConfig
         stop_after=stop_after,
         label=f"{name} (alpha = {alpha:g})" + (", stopped and resumed" if stop_after else ""),
         quick={"epochs": 2},
+        paper_protocol={"loss": describe_loss(losses, weights)},  # alpha 5: Lee's; 1/300: Iizuka's
     )
 
 
@@ -84,6 +102,8 @@ def make_config(args=None) -> ex.ExperimentConfig:
         protocol="lee2016",
         labels=True,
         augment=False,  # the paper trained on the images as they are (no crops, no flips)
+        paper_protocol=PAPER_PROTOCOL,
+        protocol_notes=PROTOCOL_NOTES,
         default_epochs=EPOCHS,
         default_batch_size=32,
         metric_columns=(*ex.DEFAULT_METRIC_COLUMNS, SCENE_ACCURACY),

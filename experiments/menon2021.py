@@ -81,6 +81,18 @@ def native_resolution_scores(ctx: ex.ExperimentContext, name: str) -> dict:
             "sizes": sorted(set(sizes))[:5]}
 
 
+PAPER_PROTOCOL = {
+    "dataset": 900, "split": "DIV2K's own folders: 800 train, 100 valid (used as test)", "split_protocol": "div2k",
+}
+"""Their Section 3: DIV2K; the paper states no image size, optimiser, batch size or epochs."""
+
+PROTOCOL_NOTES = {
+    "split": "the embedded synthetic scenes have no DIV2K folders: 64/16/20 hash split",
+    "image_size": "not stated: 256 (the pix2pix recipe they cite)",
+    "optimizer": "not stated: Adam (pix2pix's 2e-4, betas 0.5/0.999 for the GAN)",
+}
+
+
 def table1(ctx: ex.ExperimentContext):
     """Their Table 1 layout: team, PSNR, SSIM, perceptual rank; our runs added below the quoted rows."""
     rows = [[f"{team} (quoted)", v["psnr"], v["ssim"], v["perceptual_rank"]] for team, v in NTIRE_2019.items()]
@@ -105,10 +117,13 @@ def table1(ctx: ex.ExperimentContext):
 
 def make_config(args=None) -> ex.ExperimentConfig:
     runs = [
-        ex.RunConfig("unet_l1_ssim", "resnet_unet", loss="l1_ssim", learning_rate=1e-3, label="U-Net, L1 + SSIM"),
+        ex.RunConfig("unet_l1_ssim", "resnet_unet", loss="l1_ssim", learning_rate=1e-3, label="U-Net, L1 + SSIM",
+                     paper_protocol={"loss": "l1_ssim (mean)"}),
         ex.RunConfig("unet_mse_ssim", "resnet_unet", loss="mse_ssim", learning_rate=1e-4, init_from="unet_l1_ssim",
-                     label="U-Net, fine-tuned MSE + SSIM", paper={"psnr": 21.0723, "ssim": 0.8802}),
-        ex.RunConfig("generator_l1", "resnet_unet", loss="l1", learning_rate=1e-3, label="generator pretrained with L1"),
+                     label="U-Net, fine-tuned MSE + SSIM", paper={"psnr": 21.0723, "ssim": 0.8802},
+                     paper_protocol={"loss": "mse_ssim (mean)"}),
+        ex.RunConfig("generator_l1", "resnet_unet", loss="l1", learning_rate=1e-3, label="generator pretrained with L1",
+                     paper_protocol={"loss": "l1 (mean)"}),
         ex.RunConfig("gan", "resnet_unet", init_from="generator_l1", gan={"l1_weight": 100.0}, learning_rate=2e-4,
                      label="GAN (PatchGAN, GAN + 100 L1)"),
     ]
@@ -118,6 +133,8 @@ def make_config(args=None) -> ex.ExperimentConfig:
         runs=runs,
         protocol="div2k" if (args and args.data) else "polychromify",
         augment=True,  # pix2pix's random jitter + mirroring, as crops + flips
+        paper_protocol=PAPER_PROTOCOL,
+        protocol_notes=PROTOCOL_NOTES,
         default_epochs=EPOCHS,
         default_batch_size=16,
         paper_metric="psnr",

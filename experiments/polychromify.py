@@ -53,6 +53,16 @@ TABLE2_PAPER = {
 SELECTION = ("v0", "v1", "v2", "v3", "cnn")
 
 
+PAPER_PROTOCOL = {
+    "dataset": 4300,
+    "split": "64/16/20 (2752 / 688 / 860): scikit-learn train_test_split(test_size=0.2, random_state=42) twice",
+    "split_protocol": "polychromify",
+    "image_size": 128, "augment": False, "optimizer": "adam", "learning_rate": 1e-3, "batch_size": BATCH_SIZE,
+    "epochs": EPOCHS, "loss": "mse (mean)",
+}
+"""The paper's training (Sections IV-V) and its notebook; model selection: batch 16 on 800/200 images."""
+
+
 def _run(name, model, *, batch_size=BATCH_SIZE, **kwargs) -> ex.RunConfig:
     return ex.RunConfig(name=name, model=model, loss="mse", optimizer="adam", learning_rate=1e-3, batch_size=batch_size, metrics=[ACCURACY], **kwargs)
 
@@ -110,7 +120,8 @@ def tables(ctx: ex.ExperimentContext):
 
 def make_config(args=None) -> ex.ExperimentConfig:
     runs = [_run(f"select_{v}", f"polychromify_{v}", batch_size=SELECTION_BATCH_SIZE, label=f"selection {v}",
-                 max_train=SELECTION_TRAIN, max_val=SELECTION_VAL) for v in SELECTION]
+                 max_train=SELECTION_TRAIN, max_val=SELECTION_VAL, paper_protocol={"batch_size": SELECTION_BATCH_SIZE})
+            for v in SELECTION]
     runs += [_run(f"table1_{row}", "polychromify", model_kwargs=dict(knobs), label=f"Table 1 {row}",
                   paper={ACCURACY: TABLE1_PAPER[row][ACCURACY]}) for row, knobs in TABLE1_CONFIGS.items()]
     runs.append(_run("eccv16", "eccv16_regression", label="ECCV16 (from scratch)", paper={ACCURACY: TABLE2_PAPER["eccv16"][ACCURACY]},
@@ -121,6 +132,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         runs=runs,
         protocol="polychromify",
         augment=False,  # the paper trained on the images as they are (no crops, no flips)
+        paper_protocol=PAPER_PROTOCOL,
         default_epochs=EPOCHS,
         default_batch_size=BATCH_SIZE,
         paper_metric=ACCURACY,

@@ -46,6 +46,17 @@ LOSSES = {"l1": ("regression", "l1"), "l2": ("regression", "mse"), "ce": ("class
 is "the negative logarithm of the probability of the correct label": hard labels (`--soft-labels`
 switches to Zhang et al.'s soft encoding)."""
 
+PAPER_PROTOCOL = {
+    "dataset": 4315,
+    "split": "~80/20 (3497 / 818; 4 of 4319 unusable)", "split_protocol": "ziegler",
+    "augment": True, "epochs": EPOCHS,
+}
+"""Ziegler's report: 50 epochs, augmentation on the GPU; optimiser, batch size, image size and bucket
+size not stated (the losses are per run)."""
+
+ZIEGLER_LOSSES = {"l1": "l1 (mean)", "l2": "mse (mean)", "ce": "ce_hard (mean)", "wce": "wce_hard (mean)"}
+"""`protocol.describe_loss` of his four losses."""
+
 QUICK_LEARNING_RATE = 1e-3
 """In --quick mode one epoch at 3e-5 would leave the nets untrained; a larger step shows something."""
 
@@ -130,6 +141,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
                     bin_width=bin_width if head == "classification" else None,
                     **ZHANG_ADAM,
                     quick={"learning_rate": QUICK_LEARNING_RATE},
+                    paper_protocol={"loss": ZIEGLER_LOSSES[key]},
                 )
             )
     return ex.ExperimentConfig(
@@ -138,6 +150,12 @@ def make_config(args=None) -> ex.ExperimentConfig:
         runs=runs,
         protocol="ziegler",
         augment=True,  # Zhang et al.'s random crops + flips (Ziegler augments on the GPU)
+        paper_protocol=PAPER_PROTOCOL,
+        protocol_notes={
+            "image_size": "not stated by Ziegler: ECCV16's 256",
+            "optimizer": "not stated by Ziegler: Zhang et al.'s Adam (betas 0.9/0.99, weight decay 1e-3, decoupled)",
+            **({"loss": "`--soft-labels`: Zhang et al.'s soft encoding"} if soft else {}),
+        },
         default_epochs=EPOCHS,
         default_batch_size=32,
         sample_every=10,
