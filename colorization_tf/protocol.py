@@ -198,7 +198,7 @@ def protocol_rows(cfg, runs, data: dict) -> list[dict]:
             shown = describe_augment(ours) if key == "augment" else (f"{ours:g}" if isinstance(ours, float) else str(ours))
             groups.setdefault((shown, _paper_value(key, paper), mark, note), []).append(run.name)
         for (ours, paper, mark, note), names in groups.items():
-            rows.append({"setting": label, "key": key, "runs": names if len(groups) > 1 else ["all"],
+            rows.append({"setting": label, "key": key, "runs": names if len(groups) > 1 or len(names) < len(runs) else ["all"],
                          "ours": ours, "paper": paper, "mark": mark, "note": note})
     return rows
 
