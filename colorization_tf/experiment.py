@@ -4,7 +4,8 @@ An `ExperimentConfig` names a paper, a dataset (or the embedded synthetic defaul
 protocol and a list of `RunConfig`s (model from the registry, loss, optimiser, epochs, ...).
 `run_experiment` then, for every run:
 
-    find + scan images -> deterministic split -> tf.data pipelines
+    find + scan images -> split (the folder's prepared `splits.json` as it is, else a hash split
+    with the split seed; written to `splits_used.json`) -> tf.data pipelines
     -> `training.train` (resumable work directory `results/<paper>/runs/<run>-<digest>/`, the
        digest naming every training-relevant setting except the epochs: a changed image size,
        dataset, loss, ... starts a fresh run; more epochs continue the old one)
@@ -13,7 +14,8 @@ protocol and a list of `RunConfig`s (model from the registry, loss, optimiser, e
     -> `export.export_saved_model` to `saved_models/<paper>_<run>/`
 
 and writes the paper's table (Markdown and JSON, each figure beside the paper's number where the
-paper gives one), the figures, the exact configuration and the package versions. Extra studies a
+paper gives one), the "Protocol" table (`colorization_tf.protocol`: resolved settings beside the
+paper's), the figures, the exact configuration and the package versions. Extra studies a
 paper needs (CS520's numpy ANN, Ziegler's colour distribution, ...) are `hooks`: functions of the
 finished `ExperimentContext` that return report `Section`s. No paper has a training loop of its own.
 
@@ -54,6 +56,7 @@ RESULTS_MD = "results.md"
 RESULTS_JSON = "results.json"
 CONFIG_JSON = "config.json"
 DATA_REPORT = "data_report.txt"
+SPLITS_USED = "splits_used.json"
 RUNS_DIR = "runs"
 FIGURES_DIR = "figures"
 
@@ -69,6 +72,10 @@ CS520_ACCURACY = "cs520_accuracy"
 
 DEFAULT_METRIC_COLUMNS = ("psnr", "ssim", "colorfulness", "ab_l1", "ab_l2")
 """Metrics every table shows (keys of `metrics.evaluate_colorization`)."""
+
+DEFAULT_SPLIT_SEED = 42
+"""Seed of the hash split when the data folder ships no `splits.json` (PolyChromify's
+`random_state`, and `datasets/prepare.py`'s default). Independent of the training seed `--seed`."""
 
 VAL_FRACTION = 0.1
 """Share of the training files held out for validation when a protocol has no validation split."""
@@ -104,7 +111,7 @@ class RunConfig:
         seed: None -> the experiment's seed.
         init_from: name of an earlier run of the same experiment whose trained weights initialise
             this one (fine-tuning; the GAN's generator pretrained with L1).
-        class_weights: for the weighted cross-entropy (loss "wce"): "zhang" (rebalancing,
+        class_weights: for the weighted cross-entropy (loss "wce" or "wce_hard"): "zhang" (rebalancing,
             lambda = 0.5) or "ziegler" (from a normal distribution fitted to the prior), computed
             from the training split's ab prior.
         gan: None, or the GAN settings ``{"l1_weight": 100, "discriminator_kwargs": {...}}``: the
@@ -119,6 +126,12 @@ class RunConfig:
         bin_width: ab grid width of a classification head (None: Zhang's 10, i.e. 313 bins). The
             model's bin count, the (weighted) cross-entropy and the prior its weights come from
             all use it (Ziegler used wider bins to save memory).
+        augment: random crops (0.875 of each side) + horizontal flips of the training images;
+            None: the experiment's (its paper's) setting.
+        max_train, max_val: train / validate on a deterministic subset of at most this many of
+            the split's images (PolyChromify's model selection: 800 / 200); None: all.
+        paper_protocol, protocol_notes: this run's paper values and explanations on top of the
+            experiment's (see `ExperimentConfig`).
     """
 
     name: str
@@ -145,6 +158,11 @@ class RunConfig:
     quick: dict = dataclasses.field(default_factory=dict)
     export: bool = True
     bin_width: float | None = None
+    augment: bool | None = None
+    max_train: int | None = None
+    max_val: int | None = None
+    paper_protocol: dict = dataclasses.field(default_factory=dict)
+    protocol_notes: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -168,7 +186,9 @@ class ExperimentConfig:
         protocol: split protocol of `data.splits.split_files`.
         quick: shrink everything (see the module docstring).
         epochs, batch_size, image_size: override every run (None: each run's own / the paper's).
-        seed: base seed.
+        seed: base training seed (initialisation, data order, augmentation).
+        split_seed: seed of the hash split, used only when the data folder has no prepared
+            `splits.json` (which is then used as it is).
         max_images: use at most this many images (after scanning; None: all).
         out_dir: results folder (default `results/<paper>`).
         saved_models_dir: export root.
@@ -186,6 +206,15 @@ class ExperimentConfig:
         default_epochs, default_batch_size: the paper's values when no override is given.
         cache: where decoded training/evaluation images are cached: "memory" (default) or a file
             prefix (`data.pipeline.cache_filename`) for datasets larger than memory.
+        augment: the paper's training augmentation: random crops + flips (Zhang et al., Iizuka
+            et al.) or none (PolyChromify, Lee et al., CS520); runs may override it.
+        paper_protocol: the paper's values of the `protocol.SETTINGS` (dataset = its image count,
+            split = its description, image_size, augment, optimizer, learning_rate, batch_size,
+            epochs, loss = `protocol.describe_loss` of the faithful loss, bin_width; absent = not
+            stated) and "split_protocol", the `data.splits` protocol that reproduces its split.
+        protocol_notes: setting -> why this suite differs from the paper there (the "Protocol"
+            table shows it beside every mismatch).
+        overridden: options given on the command line (`apply_args`), named in the table.
     """
 
     paper: str
@@ -198,6 +227,7 @@ class ExperimentConfig:
     batch_size: int | None = None
     image_size: int | None = None
     seed: int = 0
+    split_seed: int = DEFAULT_SPLIT_SEED
     max_images: int | None = None
     out_dir: str | None = None
     saved_models_dir: str = SAVED_MODELS_DIR
@@ -215,6 +245,10 @@ class ExperimentConfig:
     default_epochs: int = 25
     default_batch_size: int = 32
     cache: str = "memory"
+    augment: bool = True
+    paper_protocol: dict = dataclasses.field(default_factory=dict)
+    protocol_notes: dict = dataclasses.field(default_factory=dict)
+    overridden: tuple = ()
 
     @property
     def results_dir(self) -> Path:
@@ -358,6 +392,81 @@ def split(paths: list[str], protocol: str, seed: int) -> dict[str, list[str]]:
     return parts
 
 
+def subsample_splits(parts: dict[str, list[str]], labels: dict | None, n: int, seed: int) -> dict[str, list[str]]:
+    """At most `n` images in all, taken within each split in proportion to its size (`_subset`
+    per split): a prepared split shrinks without any file changing sides."""
+    total = sum(len(v) for v in parts.values())
+    if total <= n:
+        return {k: list(v) for k, v in parts.items()}
+    out = {}
+    for key, paths in parts.items():
+        want = min(len(paths), max(1, round(n * len(paths) / total))) if paths else 0
+        out[key] = _subset(paths, labels, want, seed) if want < len(paths) else list(paths)
+    return out
+
+
+@dataclasses.dataclass
+class DataSplits:
+    """The images an experiment uses and where their split came from.
+
+    Attributes:
+        splits: "train", "val", "test" -> paths.
+        labels: path -> class index (None without class folders).
+        class_names: class folder names.
+        report: the scan summary and one line per split (`data_report.txt`).
+        source: "prepared" (the folder's `splits.json`) or "hash" (`data.splits.split_files`).
+        val_carved: validation was held out of train (the split had none).
+        prepared: the prepared file's counts (`data.splits.prepared_splits`), or None.
+    """
+
+    splits: dict[str, list[str]]
+    labels: dict | None
+    class_names: list[str]
+    report: str
+    source: str
+    val_carved: bool
+    prepared: dict | None = None
+
+
+def resolve_splits(cfg: ExperimentConfig, root) -> DataSplits:
+    """Scans `root` and splits it: by its prepared `splits.json` when it has one, else by the protocol.
+
+    A prepared split is used as it is, also in `--quick`/`--max-images` mode, which then only
+    subsamples within each side (`subsample_splits`). Either way a protocol without validation
+    gets it held out of train (`carve_validation`). Hash splits use `cfg.split_seed`, never the
+    training seed.
+    """
+    from colorization_tf.data.splits import prepared_splits
+
+    limit = QUICK_MAX_IMAGES if cfg.quick and cfg.max_images is None else cfg.max_images
+    paths, labels, class_names, scan_text = discover(root)
+    prepared = prepared_splits(root, paths) if cfg.data else None
+    if prepared is not None:
+        parts, info = prepared
+        if not parts["train"] or not parts["test"]:
+            raise ValueError(f"{info['file']}: the prepared split has no usable train or test images")
+        if limit is not None:
+            parts = subsample_splits(parts, labels, limit, cfg.split_seed)
+        source = "prepared"
+    else:
+        info = None
+        if limit is not None and len(paths) > limit:
+            paths = _subset(paths, labels, limit, cfg.split_seed)
+        parts = protocol_split(paths, cfg.protocol, cfg.split_seed)
+        source = "hash"
+    val_carved = not parts["val"]
+    if val_carved:
+        parts["train"], parts["val"] = carve_validation(parts["train"], cfg.split_seed)
+    if source == "prepared":
+        origin = (f"split: {info['file']} (prepared; used as it is{', subsampled within each side' if limit is not None else ''}): "
+                  f"{info['listed']} files listed, {info['missing']} of them missing or unusable, "
+                  f"{info['unlisted']} usable files not listed and left out")
+    else:
+        origin = f"split: protocol `{cfg.protocol}` by a hash of each file, split seed {cfg.split_seed}"
+    report = scan_text + "\n" + origin + "\n" + describe_splits(cfg, parts, val_carved)
+    return DataSplits(parts, labels, class_names, report, source, val_carved, info)
+
+
 def protocol_split(paths: list[str], protocol: str, seed: int) -> dict[str, list[str]]:
     """The protocol's own split (`data.splits.split_files`), validation possibly empty."""
     from colorization_tf.data.splits import split_files
@@ -439,12 +548,12 @@ def build_split_dataset(paths, image_size, normalization, batch_size, *, trainin
     )
 
 
-def training_data(paths, image_size, normalization, batch_size, *, labels=None, seed=0, cache="memory"):
+def training_data(paths, image_size, normalization, batch_size, *, labels=None, seed=0, cache="memory", augment=True):
     """`(epoch -> Dataset, steps per epoch)` for `training.train` (`data.pipeline.build_epoch_datasets`).
 
     The images are decoded once into one cache shared by every epoch; each epoch shuffles (buffer
-    capped in bytes) and augments them (random crops + flips) with a seed of (seed, epoch) only,
-    so a resumed run sees exactly the batches an uninterrupted one does.
+    capped in bytes) and, with `augment`, augments them (random crops + flips) with a seed of
+    (seed, epoch) only, so a resumed run sees exactly the batches an uninterrupted one does.
 
     Args:
         paths, image_size, normalization, batch_size, labels, seed: the training split's pipeline.
@@ -458,7 +567,7 @@ def training_data(paths, image_size, normalization, batch_size, *, labels=None, 
 
     for_epoch = build_epoch_datasets(
         list(paths), image_size=image_size, batch_size=batch_size, normalization=normalization,
-        labels=labels, seed=seed, cache=cache,
+        labels=labels, seed=seed, cache=cache, augment=augment,
     )
     if cache and cache != "memory":
         for _ in for_epoch(0):
@@ -480,6 +589,7 @@ def _resolve(run: RunConfig, cfg: ExperimentConfig) -> RunConfig:
     values["normalization"] = run.normalization or spec.normalization
     values["seed"] = cfg.seed if run.seed is None else run.seed
     values["label"] = run.label or run.name
+    values["augment"] = cfg.augment if run.augment is None else bool(run.augment)
     if cfg.quick:
         values.update(image_size=QUICK_IMAGE_SIZE, epochs=QUICK_EPOCHS, batch_size=QUICK_BATCH_SIZE)
         values.update(run.quick)
@@ -539,7 +649,7 @@ def _fresh(spec):
 
 TRAINING_KEYS = (
     "model", "model_kwargs", "loss", "loss_weights", "optimizer", "optimizer_kwargs", "learning_rate",
-    "batch_size", "image_size", "normalization", "seed", "gan", "class_weights", "classes", "bin_width",
+    "batch_size", "image_size", "normalization", "seed", "gan", "class_weights", "classes", "bin_width", "augment",
 )
 """`RunConfig` fields that change what a run trains (its work directory's digest). Not `epochs`:
 more epochs continue a run; not `stop_after`, `metrics`, `label`, `paper`, `export`."""
@@ -674,23 +784,33 @@ def weighted_ce_loss(run: RunConfig, ctx: ExperimentContext, train_paths):
     except ValueError as err:
         raise ValueError(f"run {run.name!r}: {err}") from None
     kwargs = {} if run.bin_width is None else {"bin_width": float(run.bin_width)}
-    return losses.get_loss("wce", class_weights=np.asarray(weights, np.float32).tolist(), **kwargs)
+    return losses.get_loss(run.loss, class_weights=np.asarray(weights, np.float32).tolist(), **kwargs)
 
 
 def _loss_object(run: RunConfig, ctx: ExperimentContext, train_paths):
-    """The run's loss with its bins applied: "wce" needs the prior's weights, "ce" the bin width."""
-    if run.loss == "wce":
-        return weighted_ce_loss(run, ctx, train_paths)
-    if run.loss == "ce" and run.bin_width is not None:
-        from colorization_tf import losses
+    """The run's loss with its bins applied: "wce"/"wce_hard" need the prior's weights,
+    "ce"/"ce_hard" the bin width."""
+    from colorization_tf import losses
 
-        return losses.get_loss("ce", bin_width=float(run.bin_width))
+    kind = losses.CROSS_ENTROPY_NAMES.get(run.loss) if isinstance(run.loss, str) else None
+    if kind is not None and kind[1]:
+        return weighted_ce_loss(run, ctx, train_paths)
+    if kind is not None and run.bin_width is not None:
+        return losses.get_loss(run.loss, bin_width=float(run.bin_width))
     return run.loss
 
 
 def _jsonable_run(run: RunConfig) -> dict:
     """A run as JSON, its Keras loss/metric objects serialised (not their repr with an address)."""
     return evaluation.to_jsonable(dataclasses.replace(run, loss=_fresh(run.loss), metrics=_fresh(run.metrics)))
+
+
+def _capped(paths: list[str], labels, limit: int | None, seed: int) -> list[str]:
+    """At most `limit` of `paths` (a deterministic class-stratified subset, `_subset`), in their order."""
+    if limit is None or len(paths) <= limit:
+        return list(paths)
+    chosen = set(_subset(paths, labels, limit, seed))
+    return [p for p in paths if p in chosen]
 
 
 def _cache_for(cache, labels) -> str | None:
@@ -706,8 +826,8 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
     from colorization_tf import training
     from colorization_tf.data.pipeline import dataset_cardinality_hint
 
-    train_paths = _filter_classes(ctx.splits["train"], ctx.labels, ctx.class_names, run.classes)
-    val_paths = _filter_classes(ctx.splits["val"], ctx.labels, ctx.class_names, run.classes)
+    train_paths = _capped(_filter_classes(ctx.splits["train"], ctx.labels, ctx.class_names, run.classes), ctx.labels, run.max_train, cfg.split_seed)
+    val_paths = _capped(_filter_classes(ctx.splits["val"], ctx.labels, ctx.class_names, run.classes), ctx.labels, run.max_val, cfg.split_seed)
     test_paths = interleave_classes(_filter_classes(ctx.splits["test"], ctx.labels, ctx.class_names, run.classes), ctx.labels)
     if not train_paths or not test_paths:
         raise ValueError(f"run {run.name!r}: empty train or test split (classes={run.classes})")
@@ -724,7 +844,7 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
 
     train_labels = label_list(train_paths)
     train_fn, steps = training_data(train_paths, run.image_size, run.normalization, batch_size, labels=train_labels,
-                                    seed=run.seed, cache=_cache_for(cfg.cache, train_labels))
+                                    seed=run.seed, cache=_cache_for(cfg.cache, train_labels), augment=run.augment)
     val_ds = eval_data(val_paths, cfg.cache) if val_paths else None
     test_ds = eval_data(test_paths, cfg.cache)
     # Sample figures: validation images (training ones if a class has none), never the test split.
@@ -872,13 +992,14 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)  # what a killed run left (every table under its own name is whole)
     root = cfg.data or default_data_root()
-    paths, labels, class_names, scan_text = discover(root, max_images=QUICK_MAX_IMAGES if cfg.quick and cfg.max_images is None else cfg.max_images, seed=cfg.seed)
+    data = resolve_splits(cfg, root)
+    splits, labels, class_names, val_carved = data.splits, data.labels, data.class_names, data.val_carved
     if cfg.labels and labels is None:
         raise ValueError(f"{root}: {cfg.paper} needs one sub-folder per scene class (labels), found a flat folder")
-    splits = split(paths, cfg.protocol, cfg.seed)
-    val_carved = not protocol_split(paths, cfg.protocol, cfg.seed)["val"]
-    data_text = scan_text + "\n" + describe_splits(cfg, splits, val_carved)
-    evaluation.write_text(out / DATA_REPORT, data_text + "\n")
+    evaluation.write_text(out / DATA_REPORT, data.report + "\n")
+    from colorization_tf.data.splits import write_splits
+
+    write_splits(out / SPLITS_USED, splits, root)
     resolved = [_resolve(r, cfg) for r in cfg.runs]
     evaluation.write_json(out / CONFIG_JSON, {
         "experiment": dataclasses.replace(cfg, runs=[_jsonable_run(r) for r in cfg.runs]),
@@ -905,7 +1026,10 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     gray = evaluation.evaluate_gray(gray_ds, "zhang")
     ctx.evals[evaluation.GRAY] = gray
 
+    from colorization_tf.protocol import protocol_data, protocol_table
+
     sections = [main_table(cfg, ctx.runs, gray.mean)] if trained else []
+    sections.append(protocol_table(cfg, resolved, protocol_data(cfg, root, data)))
     if ctx.skipped:
         text = "\n".join(f"- `{name}`: {why}." for name, why in ctx.skipped.items()) + "\n"
         sections.append(Section("Skipped runs", text, dict(ctx.skipped)))
@@ -925,8 +1049,9 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     val_note = " (val held out of train: the protocol has none)" if val_carved else ""
     header = (
         f"Data: `{root}`{' (embedded synthetic default)' if cfg.data is None else ''}; "
-        f"split protocol `{cfg.protocol}`: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + val_note
-        + f"; seed {cfg.seed}{'; **quick mode** (tiny sizes: not the paper-scale result)' if cfg.quick else ''}.\n"
+        + ("split from the folder's prepared `splits.json`: " if data.source == "prepared" else f"split protocol `{cfg.protocol}` (split seed {cfg.split_seed}): ")
+        + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + val_note
+        + f"; training seed {cfg.seed}{'; **quick mode** (tiny sizes: not the paper-scale result)' if cfg.quick else ''}.\n"
     )
     md_path = evaluation.write_text(out / RESULTS_MD, render_markdown(cfg, sections, header))
     json_path = evaluation.write_json(
@@ -937,6 +1062,8 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             "quick": cfg.quick,
             "data": str(root),
             "splits": {k: len(v) for k, v in splits.items()},
+            "split_source": data.source,
+            "split_seed": None if data.source == "prepared" else cfg.split_seed,
             "validation_from_train": val_carved,
             "runs": ctx.runs,
             "skipped": ctx.skipped,
@@ -962,11 +1089,15 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=int, help="square training size of every run (default: each model's paper size)")
     parser.add_argument("--quick", action="store_true", help=f"finish in minutes on a CPU: {QUICK_IMAGE_SIZE}px, {QUICK_MAX_IMAGES} images, {QUICK_EPOCHS} epoch")
     parser.add_argument("--max-images", type=int, help="use at most this many images")
-    parser.add_argument("--seed", type=int, default=0, help="base seed (same seed -> same numbers)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed: initialisation, data order, augmentation (same seed -> same numbers)")
+    parser.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED,
+                        help=f"seed of the hash split when the data folder has no prepared splits.json (default {DEFAULT_SPLIT_SEED})")
     parser.add_argument("--out", "--output", "-o", dest="out", help="results folder (default results/<paper>)")
     parser.add_argument("--saved-models", default=SAVED_MODELS_DIR, help="export root (default saved_models)")
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel exports")
     parser.add_argument("--runs", help="comma-separated subset of run names to train")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="random crops + flips of the training images (default: the paper's choice)")
     parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None, help="TF op determinism (default: on with --quick)")
     add_verbose_argument(parser, fit_verbosity=2)
     parser.add_argument("--cache", default="memory", metavar="PREFIX",
@@ -999,6 +1130,7 @@ def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentCon
         batch_size=args.batch_size,
         image_size=args.image_size,
         seed=args.seed,
+        split_seed=args.split_seed,
         max_images=args.max_images,
         out_dir=args.out,
         saved_models_dir=args.saved_models,
@@ -1006,6 +1138,9 @@ def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentCon
         deterministic=args.deterministic,
         verbose=args.verbose,
         cache=args.cache,
+        augment=cfg.augment if getattr(args, "augment", None) is None else args.augment,
+        overridden=tuple(key for key in ("epochs", "batch_size", "image_size", "augment", "protocol", "max_images")
+                         if getattr(args, key, None) is not None),
     )
 
 

@@ -61,22 +61,41 @@ def _pick_output(model, outputs, names=("ab", "logits")):
     return ("ab" if outputs.shape[-1] == 2 else "logits"), outputs
 
 
-def default_decode(num_bins: int | None = None, gamut: str = "zhang"):
+def default_decode(num_bins: int | None = None, gamut: str = "zhang", bin_width: float | None = None):
     """The annealed-mean decoding layer of `colorization_tf.quantize` (T = 0.38) for `num_bins` bins.
 
     Args:
-        num_bins: the logits' channel count Q; the bin width is inferred from it
-            (`quantize.bin_width_for_num_bins`: 313 -> 10, Ziegler's wider bins -> fewer).
+        num_bins: the logits' channel count Q; without `bin_width` the width is inferred from it
+            (`quantize.bin_width_for_num_bins`: 313 -> 10), which is ambiguous for some wide
+            grids (21 and 22 both give 65 bins): pass the stored width when there is one.
             None: Zhang's 313 bins.
         gamut: the bin set the model was trained on (see `quantize.ab_bin_centers`).
+        bin_width: the grid width the model was built with (`models.eccv16.stored_bins`).
 
     Returns:
         An `AnnealedMeanDecode` layer: logits -> ab / 110.
     """
     from colorization_tf.quantize import ZHANG_BIN_WIDTH, AnnealedMeanDecode, bin_width_for_num_bins
 
-    width = ZHANG_BIN_WIDTH if num_bins is None else bin_width_for_num_bins(int(num_bins), gamut)
+    if bin_width is not None:
+        width = float(bin_width)
+    else:
+        width = ZHANG_BIN_WIDTH if num_bins is None else bin_width_for_num_bins(int(num_bins), gamut)
     return AnnealedMeanDecode(bin_width=width, gamut=gamut)
+
+
+def model_decode(model, num_bins: int | None = None):
+    """`default_decode` for a classification model: its stored bins when it has them (a
+    `BinLogits` head), else the width inferred from `num_bins` (or its logits' channel count)."""
+    from colorization_tf.models.eccv16 import stored_bins
+
+    net = getattr(model, "generator", model)
+    bins = stored_bins(net)
+    if num_bins is None:
+        num_bins = _colour_output_channels(net)
+    if bins is None:
+        return default_decode(num_bins)
+    return default_decode(num_bins, gamut=bins[1], bin_width=bins[0])
 
 
 def _colour_output_channels(model) -> int | None:
@@ -136,7 +155,7 @@ def outputs_to_ab(model, outputs, normalization, size=None, decode=None) -> tf.T
     """
     name, out = _pick_output(model, outputs)
     if name == "logits":
-        return logits_to_ab(out, size, decode)
+        return logits_to_ab(out, size, decode or model_decode(model, out.shape[-1]))
     ab = color.get_normalization(normalization).decode_ab(tf.cast(out, tf.float32))
     return ab if size is None else _resize_to(ab, size)
 
@@ -324,7 +343,7 @@ def export_saved_model(
         raise ValueError(f"head must be {REGRESSION!r} or {CLASSIFICATION!r}, not {head!r}")
     norm = color.get_normalization(normalization)
     if head == CLASSIFICATION and decode is None:
-        decode = default_decode(_colour_output_channels(getattr(model, "generator", model)))
+        decode = model_decode(model)
     path = Path(path)
     remove_stale_temps(path.parent)  # what a killed export left behind
     tmp = make_temp_dir(path)
@@ -345,6 +364,7 @@ def export_saved_model(
             "resolution": f"native, rounded to a multiple of {size_multiple}" if size_multiple else f"{int(image_size)}x{int(image_size)}",
             "head": head,
             "compile_pixels": bool(compile_pixels),
+            **({"bin_width": getattr(decode, "bin_width", None), "gamut": getattr(decode, "gamut", None)} if head == CLASSIFICATION else {}),
             "signature": {
                 "endpoint": SERVING_ENDPOINT,
                 "input": "images: uint8 [N, H, W, C], C = 1 (gray), 3 (RGB) or 4 (RGBA, alpha ignored), any H, W",

@@ -1,9 +1,9 @@
 """Losses of the five studies, registered for serialization and usable in `model.compile`.
 
 Regression (Ziegler's L1/L2, PolyChromify's MSE, CS520's MSE) uses Keras' own MeanAbsoluteError and
-MeanSquaredError. This module adds the soft-encoded (weighted) cross-entropy of Zhang et al. that
-Ziegler trains with, Menon & Talukdar's pixel loss + SSIM composites, and Lee et al.'s sum-reduced
-squared error. Every loss casts its inputs to float32, so float16 model outputs are fine.
+MeanSquaredError. This module adds the (weighted) bin cross-entropy with Zhang et al.'s soft-encoded
+targets or Ziegler's hard labels, Menon & Talukdar's pixel loss + SSIM composites, and Lee et al.'s
+sum-reduced squared error. Every loss casts its inputs to float32, so float16 model outputs are fine.
 
 Reference:
     Zhang, Isola, Efros, "Colorful Image Colorization", ECCV 2016, Sec. 2.1-2.2.
@@ -24,6 +24,8 @@ DOWNSAMPLING = ("average", "subsample")
 MENON_SSIM_WEIGHT = 1e-3
 """lambda of Menon & Talukdar's L1/MSE + lambda * SSIM-loss."""
 SSIM_MIN_SIZE = 11
+ENCODINGS = ("soft", "hard")
+"""Target encodings of the bin cross-entropy: Zhang et al.'s soft encoding, Ziegler's hard labels."""
 """tf.image.ssim's Gaussian window is 11x11: smaller images cannot be compared."""
 
 
@@ -51,12 +53,16 @@ def _downsample_to(y: tf.Tensor, like: tf.Tensor, mode: str) -> tf.Tensor:
 
 @keras.saving.register_keras_serializable(package="colorization_tf")
 class SoftEncodedCrossEntropy(keras.losses.Loss):
-    """Cross-entropy between soft-encoded ab targets and bin logits, optionally class-rebalanced.
+    """Cross-entropy between encoded ab targets and bin logits, optionally class-rebalanced.
 
     y_true is the full-resolution encoded ab (ab / ab_scale) `[B, H, W, 2]`; y_pred the logits
     `[B, h, w, Q]` at 1/4 resolution (any integer factor works). The target is reduced to (h, w) by
     averaging each block (default) or by taking its top-left pixel ("subsample", Zhang's Caffe net),
-    soft-encoded over the k nearest bins, and compared with log_softmax(logits).
+    encoded over the bins, and compared with log_softmax(logits). Two encodings, named:
+
+    - "soft" (Zhang et al.): Gaussian weights over the k nearest bins;
+    - "hard" (Ziegler): the nearest bin only, i.e. "the negative logarithm of the probability of
+      the correct label".
 
     Weighted ("wce"): each pixel is weighted by the rebalancing weight of its target's nearest bin, and
     every pixel of a gray image (no |a|, |b| > gray_threshold at full resolution) gets weight 0.
@@ -71,9 +77,11 @@ class SoftEncodedCrossEntropy(keras.losses.Loss):
         gray_threshold: gray-image threshold in Lab units for the weighted loss (None: no mask).
         downsample: "average" or "subsample".
         gamut: bin set, see `quantize.ab_bin_centers`.
+        encoding: "soft" (Zhang et al.) or "hard" (Ziegler: one-hot of the nearest bin).
 
     Reference:
-        Zhang et al. 2016, Eq. 2 (multinomial CE) and Eq. 3-4 (class rebalancing).
+        Zhang et al. 2016, Eq. 2 (multinomial CE) and Eq. 3-4 (class rebalancing); Ziegler 2022,
+        Sec. 3.2 (hard labels).
     """
 
     def __init__(
@@ -89,9 +97,12 @@ class SoftEncodedCrossEntropy(keras.losses.Loss):
         name: str | None = None,
         reduction: str = "sum_over_batch_size",
         dtype=None,
+        encoding: str = "soft",
     ):
+        if encoding not in ENCODINGS:
+            raise ValueError(f"SoftEncodedCrossEntropy: encoding must be one of {ENCODINGS}, got {encoding!r}")
         super().__init__(
-            name=name or ("weighted_soft_encoded_ce" if class_weights is not None else "soft_encoded_ce"),
+            name=name or f"{'weighted_' if class_weights is not None else ''}{encoding}_encoded_ce",
             reduction=reduction,
             dtype=dtype,
         )
@@ -104,6 +115,7 @@ class SoftEncodedCrossEntropy(keras.losses.Loss):
         self.gray_threshold = None if gray_threshold is None else float(gray_threshold)
         self.downsample = downsample
         self.gamut = gamut
+        self.encoding = encoding
         self.centers = quantize.ab_bin_centers(self.bin_width, gamut)
         if class_weights is not None:
             class_weights = np.asarray(class_weights, np.float32).reshape(-1)
@@ -118,7 +130,10 @@ class SoftEncodedCrossEntropy(keras.losses.Loss):
         logits = tf.cast(y_pred, tf.float32)
         ab_full = tf.cast(y_true, tf.float32) * self.ab_scale
         ab = _downsample_to(ab_full, logits, self.downsample)
-        target = quantize.soft_encode(ab, self.centers, k=self.k, sigma=self.sigma)
+        if self.encoding == "hard":
+            target = tf.one_hot(quantize.hard_encode(ab, self.centers), int(self.centers.shape[0]), dtype=tf.float32)
+        else:
+            target = quantize.soft_encode(ab, self.centers, k=self.k, sigma=self.sigma)
         ce = -tf.reduce_sum(target * tf.nn.log_softmax(logits, axis=-1), axis=-1)  # [B, h, w]
         if self.class_weights is not None:
             nearest = tf.argmax(target, axis=-1, output_type=tf.int32)
@@ -139,6 +154,7 @@ class SoftEncodedCrossEntropy(keras.losses.Loss):
             gray_threshold=self.gray_threshold,
             downsample=self.downsample,
             gamut=self.gamut,
+            encoding=self.encoding,
         )
         return config
 
@@ -225,14 +241,17 @@ class SumSquaredError(keras.losses.Loss):
         return tf.reduce_sum(tf.square(diff), axis=tf.range(1, tf.maximum(rank, 2)))
 
 
-LOSS_NAMES = ("l1", "l2", "mse", "ce", "wce", "l1_ssim", "mse_ssim", "bce", "sse")
+LOSS_NAMES = ("l1", "l2", "mse", "ce", "wce", "ce_hard", "wce_hard", "l1_ssim", "mse_ssim", "bce", "sse")
+CROSS_ENTROPY_NAMES = {"ce": ("soft", False), "wce": ("soft", True), "ce_hard": ("hard", False), "wce_hard": ("hard", True)}
+"""Bin cross-entropy loss names -> (target encoding, class-weighted)."""
 
 
 def get_loss(name: str, **kwargs) -> keras.losses.Loss:
     """Builds a loss by name.
 
-    Names: "l1" (MeanAbsoluteError), "l2"/"mse" (MeanSquaredError), "ce" (SoftEncodedCrossEntropy),
-    "wce" (the same with `class_weights=`, required), "l1_ssim"/"mse_ssim" (PixelSSIMLoss), "bce"
+    Names: "l1" (MeanAbsoluteError), "l2"/"mse" (MeanSquaredError), "ce" (SoftEncodedCrossEntropy,
+    Zhang's soft encoding), "wce" (the same with `class_weights=`, required), "ce_hard"/"wce_hard"
+    (the same with Ziegler's hard labels), "l1_ssim"/"mse_ssim" (PixelSSIMLoss), "bce"
     (BinaryCrossentropy, for the GAN), "sse" (SumSquaredError). Keyword arguments go to the class.
 
     Raises:
@@ -243,12 +262,11 @@ def get_loss(name: str, **kwargs) -> keras.losses.Loss:
         return keras.losses.MeanAbsoluteError(**kwargs)
     if key in ("l2", "mse"):
         return keras.losses.MeanSquaredError(**kwargs)
-    if key == "ce":
-        return SoftEncodedCrossEntropy(**kwargs)
-    if key == "wce":
-        if kwargs.get("class_weights") is None:
-            raise ValueError("losses.get_loss('wce'): pass class_weights= (quantize.rebalancing_weights(prior))")
-        return SoftEncodedCrossEntropy(**kwargs)
+    if key in CROSS_ENTROPY_NAMES:
+        encoding, weighted = CROSS_ENTROPY_NAMES[key]
+        if weighted and kwargs.get("class_weights") is None:
+            raise ValueError(f"losses.get_loss({key!r}): pass class_weights= (quantize.rebalancing_weights(prior))")
+        return SoftEncodedCrossEntropy(**{"encoding": encoding, **kwargs})
     if key in ("l1_ssim", "mse_ssim"):
         return PixelSSIMLoss(base=key.split("_")[0], **kwargs)
     if key == "bce":

@@ -47,8 +47,21 @@ OPTIMIZER_NOTE = (
     "the two are not equivalent. Ziegler does not state his optimiser."
 )
 
-LOSSES = {"l1": ("regression", "l1"), "l2": ("regression", "mse"), "ce": ("classification", "ce"), "wce": ("classification", "wce")}
-"""Ziegler's four losses: loss key -> (head, loss name in `colorization_tf.losses`)."""
+LOSSES = {"l1": ("regression", "l1"), "l2": ("regression", "mse"), "ce": ("classification", "ce_hard"), "wce": ("classification", "wce_hard")}
+"""Ziegler's four losses: loss key -> (head, loss name in `colorization_tf.losses`). His cross-entropy
+is "the negative logarithm of the probability of the correct label": hard labels (`--soft-labels`
+switches to Zhang et al.'s soft encoding)."""
+
+PAPER_PROTOCOL = {
+    "dataset": 4315,
+    "split": "~80/20 (3497 / 818; 4 of 4319 unusable)", "split_protocol": "ziegler",
+    "augment": True, "epochs": EPOCHS,
+}
+"""Ziegler's report: 50 epochs, augmentation on the GPU; optimiser, batch size, image size and bucket
+size not stated (the losses are per run)."""
+
+ZIEGLER_LOSSES = {"l1": "l1 (mean)", "l2": "mse (mean)", "ce": "ce_hard (mean)", "wce": "wce_hard (mean)"}
+"""`protocol.describe_loss` of his four losses."""
 
 QUICK_LEARNING_RATE = 1e-3
 """In --quick mode one epoch at 3e-5 would leave the nets untrained; a larger step shows something."""
@@ -111,6 +124,8 @@ def loss_figures(ctx: ex.ExperimentContext):
 
 def add_arguments(parser) -> None:
     """Ziegler's own option: the ab bin width of the classification runs."""
+    parser.add_argument("--soft-labels", action="store_true",
+                        help="CE/wCE runs with Zhang et al.'s soft-encoded targets instead of Ziegler's hard labels")
     parser.add_argument("--bin-width", type=float, default=None,
                         help="ab grid width of the CE/wCE runs in Lab units (default 10: Zhang's 313 bins; "
                              "Ziegler used wider bins to save memory)")
@@ -119,6 +134,7 @@ def add_arguments(parser) -> None:
 def make_config(args=None) -> ex.ExperimentConfig:
     quick = bool(args and args.quick)
     bin_width = getattr(args, "bin_width", None)
+    soft = bool(getattr(args, "soft_labels", False))
     runs = []
     for net in ("eccv16", "alexnet"):
         for key, (head, loss) in LOSSES.items():
@@ -126,11 +142,12 @@ def make_config(args=None) -> ex.ExperimentConfig:
                 ex.RunConfig(
                     name=f"{net}_{key}",
                     model=f"{net}_{head}",
-                    loss=loss,
+                    loss=loss.removesuffix("_hard") if soft else loss,
                     class_weights="ziegler",
                     bin_width=bin_width if head == "classification" else None,
                     **ZHANG_ADAM,
                     quick={"learning_rate": QUICK_LEARNING_RATE},
+                    paper_protocol={"loss": ZIEGLER_LOSSES[key]},
                 )
             )
     return ex.ExperimentConfig(
@@ -138,6 +155,13 @@ def make_config(args=None) -> ex.ExperimentConfig:
         title="Ziegler 2022: ECCV16 and AlexNet with L1, L2, CE and weighted CE",
         runs=runs,
         protocol="ziegler",
+        augment=True,  # Zhang et al.'s random crops + flips (Ziegler augments on the GPU)
+        paper_protocol=PAPER_PROTOCOL,
+        protocol_notes={
+            "image_size": "not stated by Ziegler: ECCV16's 256",
+            "optimizer": "not stated by Ziegler: Zhang et al.'s Adam (betas 0.9/0.99, weight decay 1e-3, decoupled)",
+            **({"loss": "`--soft-labels`: Zhang et al.'s soft encoding"} if soft else {}),
+        },
         default_epochs=EPOCHS,
         default_batch_size=32,
         sample_every=10,
@@ -149,6 +173,8 @@ def make_config(args=None) -> ex.ExperimentConfig:
             + (" Quick mode uses Adam 1e-3 instead of Zhang's 3e-5." if quick else "")
             + "\n\n" + OPTIMIZER_NOTE
             + (f"\n\nThe CE/wCE runs use ab bins {bin_width:g} Lab units wide (Zhang: 10, 313 bins)." if bin_width else "")
+            + ("\n\nCE/wCE targets: " + ("Zhang et al.'s soft encoding (5 nearest bins, Gaussian sigma 5), not Ziegler's hard labels."
+                                           if soft else "hard labels (the nearest bin), Ziegler's \"negative logarithm of the probability of the correct label\"."))
         ),
         hooks=[color_distribution, prior_and_weights, loss_figures],
     )

@@ -86,7 +86,9 @@ def test_cs520_tiny(tmp_path):
 def test_menon_gan_tiny(tmp_path):
     result = _script("menon2021").main([*TINY, "--runs", "gan", "--out", str(tmp_path)])
     data, md = _check_outputs(result, ["generator_l1", "gan"])
-    assert "| PCVIITM | 22.1232 | 0.9406 | 1 |" in md
+    assert "| PCVIITM (quoted) | 22.1232 | 0.9406 | 1 |" in md and ", full resolution |" in md
+    native = next(s for s in data["sections"] if s["title"].startswith("Table 1"))["data"]["full_resolution"]["gan"]
+    assert native["images"] == data["splits"]["test"] and 5 < native["psnr"] < 60  # every test image at its own size
 
 
 def test_compare_all_flat_folder_skips_labels_and_exports(tmp_path):

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import fnmatch
-import hashlib
 import json
 import re
 import time

@@ -200,6 +200,59 @@ def write_splits(path, splits: dict[str, Sequence], root) -> None:
     atomic_write_text(path, json.dumps(data, indent=1))
 
 
+PREPARED_SPLITS_FILE = "splits.json"
+"""The split `datasets/prepare.py` writes into a prepared data folder (paths relative to it)."""
+
+
+def prepared_splits(root, paths) -> tuple[dict[str, list[str]], dict] | None:
+    """The split a prepared folder ships (`root/splits.json`), restricted to `paths`.
+
+    Files listed in the JSON but absent from `paths` (deleted, or found unusable by a later scan)
+    are dropped; files in `paths` the JSON does not list are left out (they were added after the
+    folder was prepared, and putting them anywhere would break the prepared protocol).
+
+    Args:
+        root: the data folder.
+        paths: the usable image files found under it.
+
+    Returns:
+        None without `root/splits.json`; else ({"train", "val", "test"} -> paths, in the JSON's
+        order and as given in `paths`), {"file", "listed", "missing", "unlisted"}).
+
+    Raises:
+        ValueError: the JSON is unreadable or not a mapping of split names to lists of paths
+            (names the file), or lists one file in two splits.
+    """
+    file = Path(root) / PREPARED_SPLITS_FILE
+    if not file.is_file():
+        return None
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{file}: cannot read the prepared split: {err}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(p, str) for p in v) for v in data.values()):
+        raise ValueError(f"{file}: expected {{split name: [relative paths]}} as written by datasets/prepare.py")
+    unknown = sorted(set(data) - set(SPLIT_NAMES))
+    if unknown:
+        raise ValueError(f"{file}: unknown split names {unknown}; expected {list(SPLIT_NAMES)}")
+    by_key = {PurePath(os.path.relpath(os.fspath(p), os.fspath(root))).as_posix(): p for p in paths}
+    seen: dict[str, str] = {}
+    parts = {name: [] for name in SPLIT_NAMES}
+    missing = 0
+    for name, items in data.items():
+        for rel in items:
+            key = PurePath(rel).as_posix()
+            if key in seen:
+                raise ValueError(f"{file}: {rel} is in both {seen[key]!r} and {name!r}")
+            seen[key] = name
+            if key in by_key:
+                parts[name].append(by_key[key])
+            else:
+                missing += 1
+    info = {"file": str(file), "listed": len(seen), "missing": missing, "unlisted": len(set(by_key) - set(seen))}
+    return parts, info
+
+
 def read_splits(path, root=None) -> dict[str, list[str]]:
     """Loads `write_splits` output; paths are joined to `root` (default: the JSON file's folder)."""
     path = Path(path)
@@ -218,4 +271,6 @@ __all__ = [
     "split_files",
     "write_splits",
     "read_splits",
+    "PREPARED_SPLITS_FILE",
+    "prepared_splits",
 ]

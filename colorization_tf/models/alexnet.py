@@ -37,6 +37,7 @@ from colorization_tf.models.eccv16 import (
     RELU_INIT,
     add_block8,
     add_color_head,
+    bins_width,
     check_image_size,
     resolve_num_bins,
 )
@@ -114,6 +115,8 @@ def build_alexnet(
         ab_upsampling=DECODER_STRIDE,
         regression_activation=regression_activation,
         where="alexnet.py",
+        bin_width=bins_width(num_bins, bin_width),
+        gamut=gamut,
     )
     return keras.Model(inputs, outputs, name=name or f"alexnet_{head}")
 

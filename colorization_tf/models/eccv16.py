@@ -37,6 +37,9 @@ OUTPUT_STRIDE = 4
 SIZE_MULTIPLE = 8
 """Three stride-2 convolutions then one x2 transposed convolution: sizes must divide by 8."""
 REGRESSION_ACTIVATIONS = ("linear", "tanh")
+REGRESSION_HEADS = ("zhang", "polychromify")
+"""Regression heads: "zhang" (1x1 conv to 2, bilinear x4) or "polychromify", Ghiotto's from-scratch
+ECCV16 of his Table 2 (1x1 conv 313 + ReLU, 1x1 conv 2 + tanh, nearest x4; his notebook)."""
 
 # (filters, convolutions, stride of the last conv, dilation) of blocks 1-7; BN closes each block.
 ECCV16_BLOCKS = (
@@ -57,6 +60,14 @@ truncated normal takes 4x longer to initialise 32M parameters on CPU)."""
 
 def _error(message: str) -> ValueError:
     return ValueError(f"colorization_tf/models/eccv16.py: {message}")
+
+
+def bins_width(num_bins: int | None, bin_width: float | None) -> float | None:
+    """The grid width of a head built from (`num_bins`, `bin_width`): the given width, Zhang's 10
+    when neither is given, None when only a count is (its width is then unknown)."""
+    if bin_width is not None:
+        return float(bin_width)
+    return 10.0 if num_bins is None or int(num_bins) == ZHANG_NUM_BINS else None
 
 
 def resolve_num_bins(
@@ -160,6 +171,50 @@ def add_block8(features, prefix: str = "block8"):
     return x
 
 
+@keras.saving.register_keras_serializable(package="colorization_tf")
+class BinLogits(keras.layers.Conv2D):
+    """The 1x1 convolution to ab-bin logits, carrying the bins it predicts (`bin_width`, `gamut`).
+
+    The bin width cannot be recovered from the bin count alone (e.g. widths 21 and 22 both give 65
+    "zhang" bins, with different centres), so it travels with the layer's config: saved in the
+    `.keras` file, read back by `stored_bins` and by `export` to decode with the right centres.
+
+    Args:
+        num_bins: output channels Q.
+        bin_width: the ab grid width the bins come from (None: unknown, built from a bin count).
+        gamut: the bin set (`quantize.ab_bin_centers`).
+        **kwargs: `keras.layers.Conv2D` arguments (kernel size defaults to 1).
+    """
+
+    def __init__(self, num_bins=None, bin_width: float | None = None, gamut: str = "zhang", **kwargs):
+        kwargs.setdefault("kernel_size", 1)
+        if num_bins is not None:
+            kwargs["filters"] = int(num_bins)
+        super().__init__(**kwargs)
+        self.bin_width = None if bin_width is None else float(bin_width)
+        self.gamut = gamut
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(bin_width=self.bin_width, gamut=self.gamut)
+        return config
+
+
+def stored_bins(model) -> tuple[float, str] | None:
+    """(bin width, gamut) a classification model was built with (its `BinLogits` layer), else None.
+
+    Looks inside nested models (a GAN's generator, a wrapper) too.
+    """
+    for layer in getattr(model, "layers", []) or []:
+        if isinstance(layer, BinLogits):
+            return (layer.bin_width, layer.gamut) if layer.bin_width is not None else None
+        inner = stored_bins(layer) if isinstance(layer, keras.Model) else None
+        if inner is not None:
+            return inner
+    generator = getattr(model, "generator", None)
+    return stored_bins(generator) if generator is not None and generator is not model else None
+
+
 def add_color_head(
     features,
     head: str,
@@ -168,6 +223,8 @@ def add_color_head(
     ab_upsampling: int,
     regression_activation: str = "linear",
     where: str = "eccv16.py",
+    bin_width: float | None = None,
+    gamut: str = "zhang",
 ):
     """Appends the classification or regression head shared by ECCV16 and the AlexNet variant.
 
@@ -179,6 +236,7 @@ def add_color_head(
         ab_upsampling: bilinear factor that brings the regressed ab to the input resolution.
         regression_activation: "linear" or "tanh" for the 2-channel regression output.
         where: file name used in error messages.
+        bin_width, gamut: the bins of the classification head, stored in its `BinLogits` layer.
 
     Returns:
         The output tensor, named "logits" (float32, 1/4 resolution) or "ab" (float32, full
@@ -189,8 +247,8 @@ def add_color_head(
     """
     if head == CLASSIFICATION:
         if logits_upsampling == 1:
-            return keras.layers.Conv2D(num_bins, 1, dtype="float32", name="logits")(features)
-        x = keras.layers.Conv2D(num_bins, 1, dtype="float32", name="logits_coarse")(features)
+            return BinLogits(num_bins, bin_width, gamut, dtype="float32", name="logits")(features)
+        x = BinLogits(num_bins, bin_width, gamut, dtype="float32", name="logits_coarse")(features)
         return upsample(x, logits_upsampling, interpolation="bilinear", dtype="float32", name="logits")
     if head == REGRESSION:
         if regression_activation not in REGRESSION_ACTIVATIONS:
@@ -211,6 +269,7 @@ def build_eccv16(
     regression_activation: str = "linear",
     gamut: str = "zhang",
     name: str | None = None,
+    regression_head: str = "zhang",
 ) -> keras.Model:
     """Builds the ECCV16 colorization network.
 
@@ -229,6 +288,9 @@ def build_eccv16(
             L1/L2-trained model further towards the desaturation Ziegler reports.
         gamut: bin set used with `bin_width` (see `quantize.ab_bin_centers`); must match the loss's.
         name: model name (default "eccv16_<head>").
+        regression_head: `REGRESSION_HEADS`: "zhang" (default) or "polychromify" (Ghiotto's
+            Table 2 model: 1x1 conv 313 + ReLU, 1x1 conv 2 + tanh, nearest x4; it is trained on
+            raw L and ab / 128, the "polychromify" normalisation).
 
     Returns:
         A `keras.Model` with input "L" (L encoded by the zhang normalisation, [B, H, W, 1]) and a
@@ -258,5 +320,13 @@ def build_eccv16(
             )(x)
         x = keras.layers.BatchNormalization(name=f"block{b}_bn")(x)
     x = add_block8(x, prefix="block8")
-    outputs = add_color_head(x, head, bins, 1, OUTPUT_STRIDE, regression_activation, "eccv16.py")
+    if regression_head not in REGRESSION_HEADS:
+        raise _error(f"regression_head must be one of {REGRESSION_HEADS}, got {regression_head!r}")
+    if head == REGRESSION and regression_head == "polychromify":
+        x = keras.layers.Conv2D(ZHANG_NUM_BINS, 1, activation="relu", name="ab_bins")(x)
+        x = keras.layers.Conv2D(2, 1, activation="tanh", dtype="float32", name="ab_coarse")(x)
+        outputs = upsample(x, OUTPUT_STRIDE, interpolation="nearest", dtype="float32", name="ab")
+    else:
+        outputs = add_color_head(x, head, bins, 1, OUTPUT_STRIDE, regression_activation, "eccv16.py",
+                                 bin_width=bins_width(num_bins, bin_width), gamut=gamut)
     return keras.Model(inputs, outputs, name=name or f"eccv16_{head}")

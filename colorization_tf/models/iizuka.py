@@ -13,12 +13,14 @@ Architecture (every convolution 3x3 + BatchNorm + ReLU, He-normal weights, zero 
 - mid-level: original224 512, 256; lee128 256, 128.
 - global: original224 512 s2, 512, 512 s2, 512 -> FC 1024-512-256;
   lee128 256 s2, 256, 256 s2, 256 -> FC 512-256-128.
-- fusion: [global vector; mid-level features] at every position -> 1x1 conv 256 (both).
+- fusion: [global vector; mid-level features] at every position; original224 then a 1x1 conv
+  512 -> 256; lee128 none: the concatenation (128 + 128) goes straight into the first 3x3
+  colorization conv, which is the fusion weight in Lee et al.'s code (``c1``).
 - colorization: original224 128, up x2, 64, 64, up x2, 32 -> 2 sigmoid;
   lee128 128, 64, up x2, 32 -> 2 sigmoid (both at 1/2 resolution).
 - classification: FC 256 -> classes, from the second-to-last global FC layer (512 wide in
   original224, 256 in lee128).
-- Parameters: original224 42,380,847 (205 classes); lee128 12,875,654 (100 classes). Neither
+- Parameters: original224 42,380,847 (205 classes); lee128 12,808,838 (100 classes). Neither
   paper states a count.
 
 The colour output is predicted at half the input resolution (as in both papers) and brought to
@@ -34,9 +36,10 @@ Choices where Lee et al.'s tables are inconsistent:
   conv 64x64x64 -> 64x64x32. The reading that keeps every listed shape true is a missing conv
   128 -> 64 at 32x32 before the upsampling (the original likewise has 64-wide convs around its
   first upsampling): colorization = conv 128, conv 64, up x2, conv 32, output 2.
-- Table IV gives the fusion output as 32x32x256 while the concatenation is 128 + 128 = 256: the
-  fusion's 1x1 convolution maps the 256 concatenated channels to 256 (as in the original, which
-  maps 512 to 256).
+- Table IV gives the fusion output as 32x32x256, which is the concatenation itself (128 + 128).
+  Lee et al.'s code (``network.py``) concatenates and applies its 3x3 conv ``c1`` (256 -> 128)
+  to it, with no 1x1 layer between: lee128 does the same (the original's 1x1 fusion layer maps
+  512 -> 256 and is kept in original224).
 - Table V's classification input is 256 wide, which is the global network's second-to-last FC
   layer (FC 512-256-128) as its text says; in the original the second-to-last is the 512 layer.
   Both configurations therefore branch from the second-to-last global FC layer.
@@ -96,7 +99,8 @@ class IizukaConfig:
         global_fc: widths of the global network's fully connected layers (the last one is fused).
         classifier_from: index into `global_fc` of the layer the classification head reads.
         classifier_units: hidden width of the classification head.
-        fusion_units: output channels of the fusion layer's 1x1 convolution.
+        fusion_units: output channels of the fusion layer's 1x1 convolution; None: no such layer
+            (the concatenation feeds the first colorization convolution, Lee et al.'s code).
         colorization: filters of the colorization convolutions, `UPSAMPLE` for a x2 upsampling.
     """
 
@@ -108,7 +112,7 @@ class IizukaConfig:
     global_fc: tuple[int, ...]
     classifier_from: int
     classifier_units: int
-    fusion_units: int
+    fusion_units: int | None
     colorization: tuple
 
     @property
@@ -141,7 +145,7 @@ IIZUKA_CONFIGS = {
         global_fc=(512, 256, 128),
         classifier_from=1,
         classifier_units=256,
-        fusion_units=256,
+        fusion_units=None,
         colorization=(128, 64, UPSAMPLE, 32),
     ),
 }
@@ -321,7 +325,8 @@ def build_iizuka(
     )(s)
 
     x = FusionLayer(name="fusion_concat")([mid, global_fc[-1]])
-    x = conv_bn_act(x, cfg.fusion_units, 1, kernel_initializer=KERNEL_INITIALIZER, name="fusion")
+    if cfg.fusion_units is not None:
+        x = conv_bn_act(x, cfg.fusion_units, 1, kernel_initializer=KERNEL_INITIALIZER, name="fusion")
     n_up = n_conv = 0
     for item in cfg.colorization:
         if item == UPSAMPLE:
@@ -343,21 +348,33 @@ def build_iizuka(
     return keras.Model(inputs, {"ab": ab, "scene": scene}, name=name or f"iizuka_{config}")
 
 
-def iizuka_losses(alpha: float = IIZUKA_ALPHA_ORIGINAL):
+LEE_HALF_RESOLUTION_WEIGHT = 0.25
+"""Weight of the summed squared error on the full-resolution ``"ab"`` output that gives Lee et al.'s
+sum over their half-resolution prediction: each half-resolution value is counted 4 times after
+the x2 upsampling."""
+
+
+def iizuka_losses(alpha: float = IIZUKA_ALPHA_ORIGINAL, *, sum_squared_error: bool = False):
     """Losses and loss weights for ``model.compile`` of an Iizuka model.
 
     Args:
         alpha: weight of the classification loss (`IIZUKA_ALPHA_ORIGINAL` or `IIZUKA_ALPHA_LEE`).
+        sum_squared_error: Lee et al.'s colour loss, the squared error *summed* over each image
+            (their ``tf.reduce_sum``; their alpha = 5 balanced that), weighted
+            `LEE_HALF_RESOLUTION_WEIGHT` so it sums over their half-resolution prediction; False:
+            Iizuka et al.'s mean squared error, weight 1.
 
     Returns:
-        ``(losses, loss_weights)``: MSE on ``"ab"`` and sparse categorical cross-entropy from
-        logits on ``"scene"`` (integer labels), weighted 1 and `alpha`.
+        ``(losses, loss_weights)``: the squared error on ``"ab"`` and sparse categorical
+        cross-entropy from logits on ``"scene"`` (integer labels), both averaged over the batch
+        (Lee et al. summed both over the batch: the same balance).
 
     Reference:
-        Iizuka et al. 2016, Eq. 3 (alpha = 1/300); Lee, Liang & Peaks 2016, Section III (alpha = 5).
+        Iizuka et al. 2016, Eq. 3 (alpha = 1/300); Lee, Liang & Peaks 2016, Section III (alpha = 5)
+        and their ``network.py`` (reduce_sum of the squared error and of the cross-entropy).
     """
-    losses = {
-        "ab": keras.losses.MeanSquaredError(),
-        "scene": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    }
-    return losses, {"ab": 1.0, "scene": float(alpha)}
+    from colorization_tf.losses import SumSquaredError
+
+    colour = SumSquaredError(reduction="sum_over_batch_size") if sum_squared_error else keras.losses.MeanSquaredError()
+    losses = {"ab": colour, "scene": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
+    return losses, {"ab": LEE_HALF_RESOLUTION_WEIGHT if sum_squared_error else 1.0, "scene": float(alpha)}

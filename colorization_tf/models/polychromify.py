@@ -10,17 +10,17 @@ accepts any H, W (a multiple of ``2 ** number_of_strided_layers`` when it has st
 Variants (`VARIANTS`; parameter counts of this implementation, the paper's figure in brackets):
 
 - ``v0``: Dense 128-64-32-64-128 -> Dense 2 tanh: 21,282 [paper ~21k]
-- ``v1``: Conv3x3 32-64-128-64-32 -> Conv3x3 2 tanh: 185,506 [not stated]
+- ``v1``: Conv2x2 32-64-128-64-32 -> Conv3x3 2 tanh: 82,946 [not stated; the author's notebook]
 - ``v2``: Conv3x3 16-32-64 -> Dense 128-64-32-64-128 -> Conv3x3 64-32-16 -> Conv3x3 2 tanh:
   149,554 [not stated]
 - ``v3``: Conv3x3 stride 2 32-64-128-256-512 -> Conv3x3 512 -> (Up x2, Conv3x3)
-  256-128-64-32-16 -> Conv3x3 2 tanh: 5,499,922 [paper ~5.5M]
+  256-128-64-32 -> Up x2 -> Conv3x3 2 tanh: 5,495,586 [paper ~5.5M; the author's notebook]
 - ``cnn``: (Conv3x3 + ReLU + BN) 16-32-64-128 -> Dense 2 tanh: 98,370 [paper 98 x 10^3]
 - ``final``: Conv3x3 16-32-64 -> Dense 256-128-64-128-256 -> Conv3x3 64-32-16 -> Conv3x3 2
   tanh: 293,330 [paper: 293 x 10^3 in Table 2; 293,330 exactly per the
   suite's reference notes]
 - Table 1 rows (`TABLE1_CONFIGS`): v1 93,026; v2 149,554; v3 293,330 (= final);
-  v4 596,066; v5 601,186 (the paper states none).
+  v4 596,066; v5 598,114 (the paper states none; v4/v5 built as the author's notebook does).
 
 How the counts were pinned down (the paper only gives them, not the kernel sizes):
 
@@ -31,21 +31,21 @@ How the counts were pinned down (the paper only gives them, not the kernel sizes
   23,330.
 - ``cnn``: the author's public notebook has this exact model (98,370 parameters, of which 480
   are BatchNorm moving statistics): BN after each ReLU and a 1x1 output.
-- ``v3``: "five stride-2 convs 32..512, conv 512, upsample + conv back" leaves the decoder widths
-  open; halving at every upsampling step (256-128-64-32-16) and a 3x3 output give 5,499,922
-  ~ 5.5M. The encoder and the 512 bottleneck alone are 3.93M, so the decoder must be about this narrow.
-- ``v1`` and ``v2`` have no published count. v1 uses the widths of the suite's reference notes,
-  32-64-128-64-32 (v0's numbers, widest in the middle: "almost the same number of filters as
-  neurons"); an early notebook of the author had 64-128-256-128-64 (739,650 parameters). v2 is
-  Table 1's medium configuration (neurons M, filters L), which is how the paper describes it.
+- ``v3``: the author's model-selection notebook: after the 512 bottleneck, four (upsample, conv)
+  steps 256-128-64-32 and a fifth upsampling straight before the 3x3 output: 5,495,586 ~ 5.5M.
+- ``v1``: the author's notebook uses **2x2** kernels for the five hidden convolutions
+  32-64-128-64-32 and a 3x3 output (82,946 parameters); an early notebook of his had
+  64-128-256-128-64. v2 is Table 1's medium configuration (neurons M, filters L), which is how
+  the paper describes it (no published count).
 
 Hyper-parameter knobs of the paper's Table 1 (``neurons``, ``filters``, ``strides``,
 ``batch_norm``) apply to the conv-dense-conv family (``v2`` and ``final``); `TABLE1_CONFIGS` holds
-its five rows. With ``strides=True`` every encoder convolution has stride 2 and every decoder
-convolution is preceded by a x2 nearest-neighbour upsampling (the paper's "strides &
-upsampling"), so the dense layers run at 1/8 resolution. With ``batch_norm=True`` every hidden
-convolution and dense layer is followed by BatchNormalization after its ReLU (as in the author's
-CNN). Initialisation is Keras's default (Glorot uniform, zero biases), as in the original.
+its five rows. As in the author's tuning notebook (Polychromify_v5), ``strides=True`` gives the
+*first* encoder convolution stride 2 and adds one x2 nearest-neighbour upsampling straight before
+the output convolution (the paper's "strides & upsampling"), so everything between runs at 1/2
+resolution; ``batch_norm=True`` puts BatchNormalization after the ReLU of dense layers 1, 2 and 4
+(`TABLE1_BN_DENSE`), nowhere else. Initialisation is Keras's default (Glorot uniform, zero
+biases), as in the original.
 
 Reference:
     D. Ghiotto, "PolyChromify: Deep Convolutional Autoencoder for Landscape Image Colorization",
@@ -74,9 +74,15 @@ FILTERS = {
 """Table 1's convolution widths (encoder half, then decoder half): Low, High."""
 
 V1_FILTERS = (32, 64, 128, 64, 32)
+V1_KERNEL_SIZE = 2
+"""v1's hidden convolutions are 2x2 in the author's notebook (its output convolution is 3x3)."""
 V3_ENCODER_FILTERS = (32, 64, 128, 256, 512)
 V3_BOTTLENECK_FILTERS = 512
-V3_DECODER_FILTERS = (256, 128, 64, 32, 16)
+V3_DECODER_FILTERS = (256, 128, 64, 32)
+"""Each preceded by a x2 upsampling; a fifth upsampling precedes the output (author's notebook)."""
+TABLE1_BN_DENSE = (1, 2, 4)
+"""Dense layers followed by BatchNormalization with ``batch_norm=True`` in the conv-dense-conv
+family (the author's Polychromify_v5: after the 256, 128 and second 128 layers)."""
 CNN_FILTERS = (16, 32, 64, 128)
 KERNEL_SIZE = 3
 AB_CHANNELS = 2
@@ -87,6 +93,8 @@ FINAL_PARAMS = 293_330
 """Parameter count of the final PolyChromify model stated by the paper."""
 
 PAPER_PARAMS = {"v0": 21_000, "v3": 5_500_000, "cnn": 98_000, "final": FINAL_PARAMS}
+AUTHOR_NOTEBOOK_PARAMS = {"v1": 82_946, "v3": 5_495_586, "final": FINAL_PARAMS}
+"""Exact counts of the author's notebook models (v1 and v3 computed from their layers)."""
 """Parameter counts as the paper states them (v0 and v3 approximately, cnn as "98 x 10^3")."""
 
 PAPER_PARAMS_TOLERANCE = {"v0": 500, "v3": 50_000, "cnn": 500, "final": 0}
@@ -150,11 +158,11 @@ def _output(x, kernel_size: int):
     )(x)
 
 
-def _hidden_conv(x, filters, name, *, strides=1, batch_norm=False):
+def _hidden_conv(x, filters, name, *, strides=1, batch_norm=False, kernel_size=KERNEL_SIZE):
     return conv_bn_act(
         x,
         filters,
-        KERNEL_SIZE,
+        kernel_size,
         strides=strides,
         batch_norm=batch_norm,
         bn_position=BN_AFTER_ACTIVATION,
@@ -163,9 +171,11 @@ def _hidden_conv(x, filters, name, *, strides=1, batch_norm=False):
     )
 
 
-def _dense_stack(x, neurons, batch_norm):
+def _dense_stack(x, neurons, batch_norm, bn_layers=None):
+    """Per-pixel dense layers; BN after every one (`bn_layers` None) or after those numbered in it."""
     for i, units in enumerate(neurons):
-        x = pixel_dense(x, units, batch_norm=batch_norm, name=f"dense{i + 1}")
+        bn = batch_norm and (bn_layers is None or i + 1 in bn_layers)
+        x = pixel_dense(x, units, batch_norm=bn, name=f"dense{i + 1}")
     return x
 
 
@@ -187,10 +197,11 @@ def build_polychromify(
         neurons: dense widths: "L", "M", "H" (`NEURONS`) or a list of ints. Variants v0, v2, final.
         filters: convolution widths: "L", "H" (`FILTERS`) or a list of ints (for v2/final an even
             number: encoder half then decoder half). Variants v1, v2, cnn, final.
-        strides: stride-2 encoder convolutions and x2 upsampling before the decoder ones.
-            Variants v2, final.
-        batch_norm: BatchNormalization after every hidden layer's ReLU. Every variant takes it;
-            None keeps the variant's default (True only for "cnn").
+        strides: a stride-2 first encoder convolution and a x2 upsampling before the output
+            (the author's "strides & upsampling"). Variants v2, final.
+        batch_norm: BatchNormalization after the ReLU of every hidden layer; for v2/final after
+            dense layers `TABLE1_BN_DENSE` only (Table 1 v5). Every variant takes it; None keeps
+            the variant's default (True only for "cnn").
         name: model name; defaults to ``"polychromify_<variant>"``.
 
     Returns:
@@ -228,7 +239,7 @@ def build_polychromify(
     elif variant == "v1":
         _check_size(image_size, 1, variant)
         for i, f in enumerate(_widths(cfg["filters"], FILTERS, "filters")):
-            x = _hidden_conv(x, f, f"conv{i + 1}", batch_norm=bn)
+            x = _hidden_conv(x, f, f"conv{i + 1}", batch_norm=bn, kernel_size=V1_KERNEL_SIZE)
         outputs = _output(x, KERNEL_SIZE)
     elif variant == "cnn":
         _check_size(image_size, 1, variant)
@@ -243,19 +254,20 @@ def build_polychromify(
         for i, f in enumerate(V3_DECODER_FILTERS):
             x = upsample(x, 2, name=f"dec{i + 1}_up")
             x = _hidden_conv(x, f, f"dec{i + 1}", batch_norm=bn)
+        x = upsample(x, 2, name="out_up")
         outputs = _output(x, KERNEL_SIZE)
     else:  # v2, final: conv encoder -> per-pixel dense -> conv decoder
         conv_widths = _widths(cfg["filters"], FILTERS, "filters", even=True)
         dense_widths = _widths(cfg["neurons"], NEURONS, "neurons")
         half = len(conv_widths) // 2
         strided = bool(cfg["strides"])
-        _check_size(image_size, 2**half if strided else 1, variant)
+        _check_size(image_size, 2 if strided else 1, variant)
         for i, f in enumerate(conv_widths[:half]):
-            x = _hidden_conv(x, f, f"enc{i + 1}", strides=2 if strided else 1, batch_norm=bn)
-        x = _dense_stack(x, dense_widths, bn)
+            x = _hidden_conv(x, f, f"enc{i + 1}", strides=2 if strided and i == 0 else 1)
+        x = _dense_stack(x, dense_widths, bn, TABLE1_BN_DENSE)
         for i, f in enumerate(conv_widths[half:]):
-            if strided:
-                x = upsample(x, 2, name=f"dec{i + 1}_up")
-            x = _hidden_conv(x, f, f"dec{i + 1}", batch_norm=bn)
+            x = _hidden_conv(x, f, f"dec{i + 1}")
+        if strided:
+            x = upsample(x, 2, name="out_up")
         outputs = _output(x, KERNEL_SIZE)
     return keras.Model(inputs, outputs, name=name or f"polychromify_{variant}")

@@ -62,7 +62,10 @@ def test_lee128_layer_sizes_follow_tables_one_to_five():
     model = build_iizuka("lee128")
     assert model.get_layer("global_fc1_dense").kernel.shape == (16384, 512)  # Table III
     assert model.get_layer("class_fc1_dense").kernel.shape == (256, 256)  # Table V
-    assert model.get_layer("fusion_conv").kernel.shape == (1, 1, 256, 256)  # Table IV
+    # Table IV's 32x32x256 fusion output is the concatenation; Lee's code fuses with its 3x3 conv c1.
+    assert "fusion_conv" not in [layer.name for layer in model.layers]
+    assert model.get_layer("color1_conv").kernel.shape == (3, 3, 256, 128)
+    assert model.count_params() == 12_808_838
     probe = keras.Model(
         model.input, [model.get_layer("mid2_act").output, model.get_layer("ab_half_resolution").output]
     )

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from colorization_tf.models import blocks
 from colorization_tf.models.polychromify import (
+    AUTHOR_NOTEBOOK_PARAMS,
     FINAL_PARAMS,
     PAPER_PARAMS,
     PAPER_PARAMS_TOLERANCE,
@@ -73,10 +74,32 @@ def test_table1_configs_build_and_differ_as_described():
     assert counts["v1"] < counts["v2"] < counts["v3"] < counts["v4"] < counts["v5"]
 
 
-def test_strided_dense_layers_run_at_one_eighth_resolution():
-    model = build_polychromify(**TABLE1_CONFIGS["v4"], image_size=SIDE)
+def test_strided_rows_are_the_authors_networks():
+    """Table 1 v4/v5 as in the author's notebook: one stride-2 conv (dense layers at 1/2
+    resolution), one upsampling right before the output, BN after dense layers 1, 2 and 4 only."""
+    model = build_polychromify(**TABLE1_CONFIGS["v5"], image_size=SIDE)
     probe = keras.Model(model.input, model.get_layer("dense1_conv").output)
-    assert probe(_random_l(1, SIDE, SIDE)).shape == (1, SIDE // 8, SIDE // 8, 256)
+    assert probe(_random_l(1, SIDE, SIDE)).shape == (1, SIDE // 2, SIDE // 2, 256)
+    strided = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D) and layer.strides == (2, 2)]
+    assert strided == ["enc1_conv"]
+    ups = [layer.name for layer in model.layers if isinstance(layer, keras.layers.UpSampling2D)]
+    assert len(ups) == 1 and model.layers[model.layers.index(model.get_layer("ab")) - 1].name == ups[0]
+    bn = sorted(layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    assert len(bn) == 3 and all(name.startswith(("dense1", "dense2", "dense4")) for name in bn), bn
+    assert build_polychromify(**TABLE1_CONFIGS["v4"]).count_params() == 596_066
+    assert model.count_params() == 598_114
+
+
+def test_v1_and_v3_are_the_authors_notebook_models():
+    """v1: 2x2 hidden kernels (82,946 parameters); v3: no extra 16-filter conv (5,495,586)."""
+    v1 = build_polychromify("v1")
+    kernels = [layer.kernel_size for layer in v1.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert kernels == [(2, 2)] * 5 + [(3, 3)]
+    assert v1.count_params() == AUTHOR_NOTEBOOK_PARAMS["v1"] == 82_946
+    v3 = build_polychromify("v3")
+    widths = [layer.filters for layer in v3.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert widths == [32, 64, 128, 256, 512, 512, 256, 128, 64, 32, 2]
+    assert v3.count_params() == AUTHOR_NOTEBOOK_PARAMS["v3"] == 5_495_586
 
 
 def test_knob_lists_and_letters_are_equivalent():
@@ -93,7 +116,7 @@ def test_knob_lists_and_letters_are_equivalent():
         ({"variant": "v0", "strides": True}, "does not take"),
         ({"variant": "final", "neurons": "X"}, "neurons"),
         ({"variant": "final", "filters": [16, 32, 64]}, "even number"),
-        ({"variant": "final", "strides": True, "image_size": 100}, "multiple of 8"),
+        ({"variant": "final", "strides": True, "image_size": 99}, "multiple of 2"),
         ({"variant": "v3", "image_size": 48}, "multiple of 32"),
     ],
 )

@@ -1,0 +1,230 @@
+"""The "Protocol" table of every experiment: the resolved configuration beside the paper's values.
+
+Each experiment states its paper's training protocol (`ExperimentConfig.paper_protocol`, per-run
+overrides in `RunConfig.paper_protocol`) and explains every deliberate difference
+(`ExperimentConfig.protocol_notes`). `protocol_table` compares them, setting by setting, with what
+the runner actually resolved -- data, split source and sizes, image size, augmentation, optimiser,
+learning rate, batch size, epochs, loss with its reduction, bin width -- and marks each row:
+
+- ``✓`` the same as the paper;
+- ``✗`` different, with the reason: the experiment's note, or the command line that asked for it
+  (`--quick`, `--epochs`, ...); an unexplained difference says so;
+- ``–`` the paper does not state it.
+
+Runs that share a value share a row; rows name their runs when the runs differ.
+
+Reference:
+    The five papers in /work/shared/seeds and the authors' code (see each `experiments/*.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NOT_STATED = None
+"""A paper value that the paper does not give (a range is a tuple: (low, high))."""
+
+MATCH, MISMATCH, UNSTATED = "✓", "✗", "–"
+UNEXPLAINED = "unexplained difference"
+
+SETTINGS = (
+    ("dataset", "data"),
+    ("split", "split"),
+    ("image_size", "image size"),
+    ("augment", "augmentation"),
+    ("optimizer", "optimizer"),
+    ("learning_rate", "learning rate"),
+    ("batch_size", "batch size"),
+    ("epochs", "epochs"),
+    ("loss", "loss (reduction)"),
+    ("bin_width", "bin width"),
+)
+"""(key, row label) of the table, in order. Keys of `paper_protocol` and `protocol_notes`."""
+
+COMMAND_LINE = {"image_size": "image_size", "batch_size": "batch_size", "epochs": "epochs"}
+"""Settings the command line can override for every run (`--image-size`, ...)."""
+
+QUICK_SETTINGS = ("dataset", "split", "image_size", "batch_size", "epochs")
+"""Settings `--quick` shrinks."""
+
+
+def describe_augment(augment: bool) -> str:
+    return "random crop 0.875 + flip" if augment else "none"
+
+
+def describe_loss(loss, loss_weights=None) -> str:
+    """A short canonical name of a run's loss with its reduction: "mse (mean)", "ce_hard (mean)",
+    "ab: sse (sum per image) x 0.25 + scene: ce (mean) x 5", ..."""
+    if isinstance(loss, dict):
+        weights = loss_weights or {}
+        parts = []
+        for key, value in loss.items():
+            weight = weights.get(key, 1.0)
+            parts.append(f"{key}: {describe_loss(value)}" + ("" if weight == 1.0 else f" x {weight:g}"))
+        return " + ".join(parts)
+    if isinstance(loss, str):
+        name = loss.lower()
+        return f"{'mse' if name == 'l2' else name} ({'sum per image' if name == 'sse' else 'mean'})"
+    if hasattr(loss, "get_config"):
+        kind = type(loss).__name__
+        short = {"MeanSquaredError": "mse", "MeanAbsoluteError": "l1", "SumSquaredError": "sse",
+                 "SparseCategoricalCrossentropy": "ce", "CategoricalCrossentropy": "ce",
+                 "BinaryCrossentropy": "bce"}.get(kind, kind)
+        if kind == "SoftEncodedCrossEntropy":
+            short = ("wce" if loss.class_weights is not None else "ce") + ("_hard" if loss.encoding == "hard" else "")
+        reduction = "sum per image" if kind == "SumSquaredError" else "mean"
+        return f"{short} ({reduction})"
+    return str(loss)
+
+
+def _paper_value(key: str, value: Any) -> str:
+    if value is NOT_STATED:
+        return "not stated"
+    if key == "augment" and isinstance(value, bool):
+        return describe_augment(value)
+    if key == "dataset" and isinstance(value, int):
+        return f"{value} images"
+    if isinstance(value, tuple):
+        return "-".join(f"{v:g}" for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _same(key: str, ours: Any, paper: Any) -> bool:
+    if isinstance(paper, tuple):  # a range the paper gives (CS520's 5000-8000 epochs)
+        return isinstance(ours, (int, float)) and paper[0] <= ours <= paper[1]
+    if isinstance(paper, (int, float)) and not isinstance(paper, bool) and isinstance(ours, (int, float)):
+        return abs(float(ours) - float(paper)) <= 1e-12 * max(1.0, abs(float(paper)))
+    if key == "optimizer":
+        return str(ours).lower() == str(paper).lower()
+    return ours == paper
+
+
+def run_settings(run, data: dict) -> dict[str, Any]:
+    """The compared value of every setting for one resolved run (`experiment._resolve`).
+
+    Args:
+        run: the resolved `RunConfig`.
+        data: {"dataset", "dataset_images", "split", "split_matches", "split_note"} from the
+            runner (`experiment.protocol_data`).
+    """
+    from colorization_tf.models import CLASSIFICATION, get_spec
+
+    classification = get_spec(run.model).head == CLASSIFICATION
+    return {
+        "dataset": data["dataset"],
+        "split": data["split"],
+        "image_size": run.image_size,
+        "augment": bool(run.augment),
+        "optimizer": run.optimizer,
+        "learning_rate": run.learning_rate,
+        "batch_size": run.batch_size,
+        "epochs": run.epochs,
+        "loss": describe_loss(run.loss, run.loss_weights) if run.gan is None else f"gan (bce) + {run.gan.get('l1_weight', 100):g} x l1",
+        "bin_width": float(run.bin_width or 10.0) if classification else None,
+    }
+
+
+def protocol_data(cfg, root, data) -> dict:
+    """The data rows of the table (`run_settings`): dataset, split, and whether the split is the
+    paper's (a prepared `splits.json`, or a hash split of the paper's protocol).
+
+    Args:
+        cfg: the `experiment.ExperimentConfig`.
+        root: the data folder.
+        data: its `experiment.DataSplits`.
+    """
+    n = sum(len(v) for v in data.splits.values())
+    sizes = " / ".join(f"{k} {len(v)}" for k, v in data.splits.items())
+    carved = "; val held out of train (the protocol has none)" if data.val_carved else ""
+    if data.source == "prepared":
+        split = f"prepared `splits.json`: {sizes}"
+        matches, note = True, "the folder's own split, written by datasets/prepare.py" + carved
+    else:
+        split = f"hash split `{cfg.protocol}`, split seed {cfg.split_seed}: {sizes}"
+        wanted = cfg.paper_protocol.get("split_protocol", cfg.protocol)  # None: only a prepared split is the paper's
+        matches = cfg.protocol == wanted and "protocol" not in cfg.overridden
+        if matches:
+            note = "the paper's proportions by a hash of each file, not its exact files"
+        else:
+            note = f"protocol `{cfg.protocol}` instead of `{wanted}`" if wanted else "not the dataset's own split"
+        note += carved
+    dataset = f"embedded synthetic scenes ({n} images)" if cfg.data is None else f"`{root}` ({n} images)"
+    return {"dataset": dataset, "dataset_images": n, "split": split, "split_matches": matches, "split_note": note}
+
+
+def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | None, cfg) -> tuple[str, str]:
+    """(mark, note) of one setting of one run: see the module docstring."""
+    if key == "dataset":
+        same = cfg.data is not None and data.get("dataset_images") == paper
+    elif key == "split":
+        same = bool(data.get("split_matches"))
+    else:
+        same = paper is not NOT_STATED and _same(key, ours, paper)
+    if paper is NOT_STATED and key != "split" and not (key == "dataset" and cfg.data is None):
+        return UNSTATED, note or ""
+    if same:
+        return MATCH, data.get("split_note", "") if key == "split" else ""
+    overridden = set(getattr(cfg, "overridden", ()) or ())
+    reasons = []
+    if cfg.quick and (key in QUICK_SETTINGS or key in (run.quick or {})):
+        reasons.append("`--quick` (tiny sizes, not the paper-scale run)")
+    flag = {"augment": "augment", "split": "protocol"}.get(key, COMMAND_LINE.get(key))
+    if flag in overridden:
+        reasons.append(f"`--{flag.replace('_', '-')}` on the command line")
+    if key == "dataset" and cfg.data is None:
+        reasons.append("the embedded synthetic scenes stand in for the paper's data: pass `--data` (datasets/prepare.py)")
+    elif key == "dataset":
+        reasons.append(f"this folder has {data.get('dataset_images')} usable images")
+    if key == "split" and data.get("split_note"):
+        reasons.append(data["split_note"])
+    if note:
+        reasons.append(note)
+    return MISMATCH, "; ".join(reasons) or UNEXPLAINED
+
+
+def protocol_rows(cfg, runs, data: dict) -> list[dict]:
+    """One dict per table row: setting, runs, ours, paper, mark, note (see `protocol_table`)."""
+    rows = []
+    notes = dict(cfg.protocol_notes or {})
+    for key, label in SETTINGS:
+        groups: dict[tuple, list[str]] = {}
+        for run in runs:
+            paper = {**cfg.paper_protocol, **run.paper_protocol}.get(key, NOT_STATED)
+            ours = run_settings(run, data)[key]
+            if key == "bin_width" and ours is None:
+                continue
+            run_note = {**notes, **(run.protocol_notes or {})}.get(key)
+            mark, note = compare(key, ours, paper, run=run, data=data, note=run_note, cfg=cfg)
+            shown = describe_augment(ours) if key == "augment" else (f"{ours:g}" if isinstance(ours, float) else str(ours))
+            groups.setdefault((shown, _paper_value(key, paper), mark, note), []).append(run.name)
+        for (ours, paper, mark, note), names in groups.items():
+            rows.append({"setting": label, "key": key, "runs": names if len(groups) > 1 or len(names) < len(runs) else ["all"],
+                         "ours": ours, "paper": paper, "mark": mark, "note": note})
+    return rows
+
+
+def protocol_table(cfg, runs, data: dict):
+    """The "Protocol" report section: Markdown table + its rows as JSON.
+
+    Args:
+        cfg: the `ExperimentConfig` (with `paper_protocol`, `protocol_notes`, `quick`, ...).
+        runs: the resolved runs (`experiment._resolve`).
+        data: see `run_settings`.
+
+    Returns:
+        `experiment.Section("Protocol", ...)`.
+    """
+    from colorization_tf.evaluation import markdown_table
+    from colorization_tf.experiment import Section
+
+    rows = protocol_rows(cfg, runs, data)
+    table = markdown_table(
+        ["setting", "runs", "this experiment", "paper", "", "why they differ"],
+        [[r["setting"], ", ".join(r["runs"]), r["ours"], r["paper"], r["mark"], r["note"]] for r in rows],
+    )
+    text = (f"The resolved configuration of every run beside the paper's ({MATCH} same, {MISMATCH} different, "
+            f"{UNSTATED} not stated by the paper).\n\n" + table)
+    return Section("Protocol", text, {"rows": rows})
+
+
+__all__ = ["NOT_STATED", "protocol_data", "SETTINGS", "describe_loss", "describe_augment", "run_settings", "protocol_rows", "protocol_table"]
