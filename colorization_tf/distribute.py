@@ -1,0 +1,188 @@
+"""Which `tf.distribute` strategy to train under (TPU, several machines, several GPUs) and the
+multi-worker training loop.
+
+`training.select_hardware` asks `choose_kind` what the machine offers, in this order:
+
+- a TPU (`find_tpu`: a `TPUClusterResolver` where `TPU_NAME` / `COLAB_TPU_ADDR` is set or a TPU
+  device is attached): `TPUStrategy`, policy `mixed_bfloat16` (no loss scaling), no Keras
+  `jit_compile` (the TPU compiles every step with XLA anyway);
+- `TF_CONFIG` naming a cluster of more than one task: `MultiWorkerMirroredStrategy`, the
+  precision and XLA of the local devices (mixed_float16 on GPUs, float32 on CPUs; XLA off, as
+  Keras does under tf.distribute);
+- several GPUs: `MirroredStrategy`; one GPU or a CPU: the default strategy.
+
+Multi-worker training. Keras 3 (3.15) `model.fit` fails under `MultiWorkerMirroredStrategy`
+(keras-team/keras#20585: a `PerReplica` value reaches a tensor conversion), so `fit` here is a
+small loop of our own: a `tf.function` that calls `strategy.run(model.train_step, ...)` on each
+distributed batch. The model's own `train_step` computes its loss (scaled for the replica count),
+loss scaling and metrics; the Keras optimizer all-reduces the gradients across every replica of
+every worker. The loop drives ordinary Keras callbacks, so the runner's checkpoint, log and figure
+callback works unchanged. Only the chief (task "chief", else worker 0) writes: the other workers
+get a temporary work directory (TensorFlow's multi-worker guide), every worker reads the
+checkpoint to resume from in the real one (a shared folder).
+
+Data. A `tf.data.Dataset` of global batches is distributed with `experimental_distribute_dataset`
+and the DATA auto-shard policy: every worker runs the same pipeline (same seed) and keeps its own
+slice of each global batch, so each replica gets global_batch / replicas images, the workers see
+different images, and the result equals one worker training on the same global batches. Pipelines
+that read files can instead be sharded by file, before decoding: `shard_files` gives a worker its
+share of the file list (FILE policy, done by us; the dataset is then handed over with sharding
+OFF through `distribute_datasets_from_function`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+DEFAULT = "default"
+MIRRORED = "mirrored"
+MULTI_WORKER = "multi_worker"
+TPU = "tpu"
+TPU_ENV_VARS = ("TPU_NAME", "COLAB_TPU_ADDR")
+"""Environment variables that name a TPU (Cloud TPU / TPU VMs; older Colab runtimes)."""
+TPU_PRECISION = "mixed_bfloat16"
+COLLECTIVE_TIMEOUT_S = 60.0
+"""How long a worker waits on a collective (gradient all-reduce) before failing: a dead peer then
+stops the run with an error instead of a hang. `TF_COLLECTIVE_TIMEOUT_S` overrides it."""
+
+
+# --------------------------------------------------------------------------- what is there
+
+
+def tf_config(env: dict | None = None) -> dict | None:
+    """The parsed `TF_CONFIG` of `env` (default `os.environ`), or None when unset.
+
+    Raises:
+        ValueError: `TF_CONFIG` is not JSON, or has no "cluster" mapping of task lists.
+    """
+    raw = (os.environ if env is None else env).get("TF_CONFIG")
+    if not raw:
+        return None
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({err}): {raw[:200]!r}") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    if not isinstance(cluster, dict) or not all(isinstance(v, list) for v in cluster.values()):
+        raise ValueError(f"TF_CONFIG needs a 'cluster' mapping job name -> list of 'host:port': {raw[:200]!r}")
+    return config
+
+
+def names_a_cluster(config: dict | None) -> bool:
+    """Whether a parsed `TF_CONFIG` describes more than one task (a cluster worth a multi-worker strategy)."""
+    if not config:
+        return False
+    return sum(len(tasks) for tasks in config["cluster"].values()) > 1
+
+
+def is_chief(config: dict | None = None) -> bool:
+    """Whether this process writes files: the "chief" task, or worker 0 of a cluster without one."""
+    config = tf_config() if config is None else config
+    if not names_a_cluster(config):
+        return True
+    task = config.get("task", {})
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in config["cluster"])
+
+
+def tpu_hint(env: dict | None = None) -> bool:
+    """Cheap evidence of a TPU: a TPU variable in the environment or a `/dev/accel*` device (TPU VMs)."""
+    env = os.environ if env is None else env
+    return any(env.get(name) for name in TPU_ENV_VARS) or any(Path("/dev").glob("accel*"))
+
+
+def find_tpu(env: dict | None = None):
+    """A `TPUClusterResolver` for the attached TPU, or None (no hint of one, or it does not resolve)."""
+    if not tpu_hint(env):
+        return None
+    try:
+        return tf.distribute.cluster_resolver.TPUClusterResolver()
+    except (ValueError, tf.errors.NotFoundError, RuntimeError):
+        return None
+
+
+def choose_kind(requested: Any, *, n_gpus: int, tpu: Any = None, cluster: dict | None = None) -> str:
+    """The strategy kind for `requested` given what is attached (pure: no device is touched).
+
+    Args:
+        requested: "auto", "default", "mirrored", "multi_worker" or "tpu".
+        n_gpus: GPUs visible to TensorFlow.
+        tpu: a TPU cluster resolver (or anything not None) when a TPU is attached.
+        cluster: the parsed `TF_CONFIG`, if any.
+
+    Returns:
+        One of `DEFAULT`, `MIRRORED`, `MULTI_WORKER`, `TPU`.
+    """
+    if requested == "auto":
+        if tpu is not None:
+            return TPU
+        if names_a_cluster(cluster):
+            return MULTI_WORKER
+        return MIRRORED if n_gpus > 1 else DEFAULT
+    if requested == TPU and tpu is None:
+        raise ValueError("strategy='tpu' but no TPU was found (set TPU_NAME, or attach a TPU runtime in Colab)")
+    if requested == MULTI_WORKER and not names_a_cluster(cluster):
+        raise ValueError("strategy='multi_worker' needs TF_CONFIG naming a cluster of two or more tasks")
+    if requested in (DEFAULT, MIRRORED, MULTI_WORKER, TPU):
+        return requested
+    raise ValueError(f"Unknown strategy {requested!r}; choose 'auto', 'default', 'mirrored', 'multi_worker', 'tpu' "
+                     "or pass a tf.distribute.Strategy")
+
+
+def auto_precision(kind: str, n_gpus: int) -> str:
+    """The Keras policy for "auto": bfloat16 on TPUs, mixed_float16 on GPUs, float32 on CPUs."""
+    if kind == TPU:
+        return TPU_PRECISION
+    return "mixed_float16" if n_gpus else "float32"
+
+
+def auto_jit_compile(kind: str, n_gpus: int, n_replicas: int) -> bool:
+    """XLA for "auto": on one GPU only (TPUs compile by themselves; Keras turns it off under tf.distribute)."""
+    return kind in (DEFAULT, MIRRORED) and n_gpus > 0 and n_replicas == 1
+
+
+def tpu_strategy(resolver) -> tf.distribute.Strategy:
+    """Connects to and initialises the TPU system of `resolver`; returns a `TPUStrategy` over it."""
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def multi_worker_strategy(timeout_s: float | None = None) -> tf.distribute.Strategy:
+    """`MultiWorkerMirroredStrategy` from `TF_CONFIG`, its collectives bounded by `timeout_s`."""
+    timeout_s = float(os.environ.get("TF_COLLECTIVE_TIMEOUT_S", COLLECTIVE_TIMEOUT_S)) if timeout_s is None else timeout_s
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_s)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+
+
+def make_strategy(kind: str, *, gpus: Sequence, devices: Sequence[str] | None = None, tpu=None) -> tf.distribute.Strategy:
+    """The strategy object for `kind` (see `choose_kind`)."""
+    if kind == TPU:
+        return tpu_strategy(tpu)
+    if kind == MULTI_WORKER:
+        return multi_worker_strategy()
+    if kind == MIRRORED:
+        if devices is None:
+            devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(list(devices), cross_device_ops=None if gpus else tf.distribute.ReductionToOneDevice())
+    return tf.distribute.get_strategy()
+
+
+def kind_of(strategy) -> str:
+    """The kind of a given strategy object."""
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return TPU
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return MULTI_WORKER
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return MIRRORED
+    return DEFAULT
