@@ -164,13 +164,14 @@ def multi_worker_strategy(timeout_s: float | None = None) -> tf.distribute.Strat
     return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
-def make_strategy(kind: str, *, gpus: Sequence, devices: Sequence[str] | None = None, tpu=None) -> tf.distribute.Strategy:
-    """The strategy object for `kind` (see `choose_kind`)."""
+def make_strategy(kind: str, *, devices: Sequence[str] | None = None, tpu=None) -> tf.distribute.Strategy:
+    """The strategy object for `kind` (see `choose_kind`); `devices` for MIRRORED (default: every GPU, else every CPU)."""
     if kind == TPU:
         return tpu_strategy(tpu)
     if kind == MULTI_WORKER:
         return multi_worker_strategy()
     if kind == MIRRORED:
+        gpus = tf.config.list_logical_devices("GPU")
         if devices is None:
             devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(list(devices), cross_device_ops=None if gpus else tf.distribute.ReductionToOneDevice())
@@ -186,3 +187,135 @@ def kind_of(strategy) -> str:
     if isinstance(strategy, tf.distribute.MirroredStrategy):
         return MIRRORED
     return DEFAULT
+
+
+# --------------------------------------------------------------------------- multi-worker training
+
+
+def needs_custom_loop(strategy) -> bool:
+    """Whether `fit` must go through `custom_fit` (Keras 3's `fit` fails under this strategy)."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def output_dir(workdir, kind: str | None = None) -> Path:
+    """Where this process writes: `workdir` on the chief (or without a cluster), else a fresh temporary folder."""
+    if kind not in (None, MULTI_WORKER) or is_chief():
+        return Path(workdir)
+    return Path(tempfile.mkdtemp(prefix="colorization_tf_worker_"))
+
+
+def shard_files(paths: Sequence, input_context: tf.distribute.InputContext | None = None) -> list:
+    """This worker's share of `paths` (every n-th file from its pipeline id): the FILE shard policy.
+
+    Args:
+        paths: every file of the split, in the same order on every worker.
+        input_context: from `distribute_datasets_from_function`; default: from `TF_CONFIG`.
+
+    Returns:
+        The paths this input pipeline reads (all of them with one pipeline).
+    """
+    if input_context is None:
+        config = tf_config()
+        if not names_a_cluster(config):
+            return list(paths)
+        workers = [t for job in ("chief", "worker") for t in config["cluster"].get(job, [])]
+        task = config.get("task", {})
+        index = int(task.get("index", 0)) + (1 if task.get("type") == "worker" and "chief" in config["cluster"] else 0)
+        return list(paths)[index:: len(workers)]
+    return list(paths)[input_context.input_pipeline_id:: input_context.num_input_pipelines]
+
+
+def distribute_dataset(strategy, dataset):
+    """A dataset of global batches, distributed with the DATA shard policy (each replica gets its slice of every batch)."""
+    if callable(dataset) and not isinstance(dataset, tf.data.Dataset):
+        # epoch-callable or per-worker builder taking an InputContext: FILE policy, sharded by the caller
+        return strategy.distribute_datasets_from_function(dataset)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+
+def _reduced(strategy, logs: dict) -> dict:
+    return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in logs.items()}
+
+
+class WorkerLost(RuntimeError):
+    """A peer of a multi-worker run stopped (killed, crashed or unreachable)."""
+
+
+def custom_fit(model, dataset, *, strategy, epochs: int, initial_epoch: int = 0, steps_per_epoch: int | None = None,
+               validation_data=None, validation_steps: int | None = None, callbacks: list | None = None,
+               verbose: Any = 0, **_ignored) -> None:
+    """`model.fit` for `MultiWorkerMirroredStrategy`: `strategy.run(model.train_step)` per global batch.
+
+    Each step runs the model's own `train_step` on every replica (its loss is scaled for the
+    replica count and the optimizer all-reduces the gradients), then averages the replicas'
+    logs. Keras callbacks get the usual calls (`on_epoch_end` with the epoch's logs, validation
+    logs prefixed with `val_`), so checkpointing and logging callbacks work as under `fit`.
+
+    Args:
+        model: a compiled Keras model built under `strategy.scope()`.
+        dataset: a `tf.data.Dataset` of global batches (see `distribute_dataset`).
+        strategy: the `MultiWorkerMirroredStrategy`.
+        epochs, initial_epoch, steps_per_epoch, validation_data, validation_steps, callbacks: as in `fit`
+            (`steps_per_epoch` None: each epoch runs a fresh iterator to its end).
+        verbose: > 0 prints one line per epoch on the chief.
+
+    Raises:
+        WorkerLost: a collective failed or timed out because a peer stopped; restart every
+            worker to resume from the last checkpoint.
+    """
+
+    @tf.function
+    def train_step(batch):
+        return _reduced(strategy, strategy.run(model.train_step, args=(batch,)))
+
+    @tf.function
+    def test_step(batch):
+        return _reduced(strategy, strategy.run(model.test_step, args=(batch,)))
+
+    def run_epoch(step_fn, iterator, steps, on_batch=None):
+        logs, done = {}, 0
+        while steps is None or done < steps:
+            optional = iterator.get_next_as_optional()
+            if not optional.has_value():
+                break
+            logs = step_fn(optional.get_value())
+            done += 1
+            if on_batch is not None:
+                on_batch(done - 1, {k: float(v) for k, v in logs.items()})
+                if model.stop_training:
+                    break
+        return {k: float(v) for k, v in logs.items()}
+
+    cbs = keras.callbacks.CallbackList(callbacks or [], model=model, add_history=False, add_progbar=False)
+    distributed = distribute_dataset(strategy, dataset)
+    val_distributed = None if validation_data is None else distribute_dataset(strategy, validation_data)
+    shared_iterator = iter(distributed) if steps_per_epoch is not None else None
+    model.stop_training = False
+    try:
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            model.reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            start = time.perf_counter()
+            iterator = shared_iterator if shared_iterator is not None else iter(distributed)
+            logs = run_epoch(train_step, iterator, steps_per_epoch, cbs.on_train_batch_end)
+            if val_distributed is not None and not model.stop_training:
+                model.reset_metrics()
+                val_logs = run_epoch(test_step, iter(val_distributed), validation_steps)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            if verbose and is_chief():
+                shown = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
+                print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - start:.1f}s - {shown}", flush=True)
+            cbs.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+        cbs.on_train_end()
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
+            tf.errors.AbortedError, tf.errors.InternalError) as err:
+        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        raise WorkerLost(
+            f"Multi-worker training stopped: a worker is gone or unreachable ({type(err).__name__}: {first}). "
+            "Restart every worker with the same TF_CONFIG to resume from the last checkpoint."
+        ) from None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import logging
@@ -37,6 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from colorization_tf import distribute
 from colorization_tf.fileio import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -118,15 +120,16 @@ def select_hardware(
     Returns:
         A frozen `Hardware`.
     """
-    from colorization_tf import distribute
-
-    gpus = tf.config.list_logical_devices("GPU")
     if isinstance(strategy, tf.distribute.Strategy):
         kind, chosen = distribute.kind_of(strategy), strategy
     else:
         tpu = distribute.find_tpu() if strategy in ("auto", distribute.TPU) else None
-        kind = distribute.choose_kind(strategy, n_gpus=len(gpus), tpu=tpu, cluster=distribute.tf_config())
-        chosen = distribute.make_strategy(kind, gpus=gpus, devices=devices, tpu=tpu)
+        cluster = distribute.tf_config()
+        # MultiWorkerMirroredStrategy must be made before TF's runtime starts (listing logical devices starts it).
+        list_devices = tf.config.list_physical_devices if distribute.names_a_cluster(cluster) else tf.config.list_logical_devices
+        kind = distribute.choose_kind(strategy, n_gpus=len(list_devices("GPU")), tpu=tpu, cluster=cluster)
+        chosen = distribute.make_strategy(kind, devices=devices, tpu=tpu)
+    gpus = tf.config.list_logical_devices("GPU")
     if precision == "auto":
         precision = distribute.auto_precision(kind, len(gpus))
     if precision not in _PRECISIONS:
@@ -777,6 +780,7 @@ def train(
     if initial_epoch >= config.epochs:
         log.info("Nothing to do: checkpoint at epoch %d >= epochs %d", initial_epoch, config.epochs)
         return model, history
+    workdir = distribute.output_dir(workdir, hw.kind)  # every worker resumed from workdir; only the chief writes there
 
     fit_ds, steps = _epoch_dataset(train_ds, initial_epoch, config.epochs, config.steps_per_epoch)
     sample_fn = None
@@ -789,8 +793,11 @@ def train(
     cbs.extend(callbacks or [])
 
     start = time.perf_counter()
+    fit = model.fit
+    if distribute.needs_custom_loop(hw.strategy):  # Keras 3's fit fails under MultiWorkerMirroredStrategy
+        fit = functools.partial(distribute.custom_fit, model, strategy=hw.strategy)
     with hw.strategy.scope():
-        model.fit(
+        fit(
             fit_ds,
             validation_data=val_ds,
             epochs=config.epochs,

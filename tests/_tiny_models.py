@@ -10,11 +10,13 @@ from colorization_tf import color
 TINY_NORMALIZATION = "zhang"
 
 
-def build_tiny_colorizer(image_size: int | None = 16, filters: int = 4) -> keras.Model:
-    """Conv -> BN -> Conv -> tanh (float32 output): input "L", output "ab" (encoded)."""
+def build_tiny_colorizer(image_size: int | None = 16, filters: int = 4, synchronized_bn: bool = False) -> keras.Model:
+    """Conv -> BN -> Conv -> tanh (float32 output): input "L", output "ab" (encoded).
+
+    `synchronized_bn`: batch statistics over every replica (the global batch) under tf.distribute."""
     inp = keras.Input((image_size, image_size, 1), name="L")
     x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name="conv1")(inp)
-    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.BatchNormalization(synchronized=synchronized_bn, name="bn1")(x)
     x = keras.layers.Conv2D(2, 3, padding="same", name="conv2")(x)
     out = keras.layers.Activation("tanh", dtype="float32", name="ab")(x)
     return keras.Model(inp, out, name="tiny_colorizer")
