@@ -24,10 +24,15 @@ checkpoint to resume from in the real one (a shared folder).
 Data. A `tf.data.Dataset` of global batches is distributed with `experimental_distribute_dataset`
 and the DATA auto-shard policy: every worker runs the same pipeline (same seed) and keeps its own
 slice of each global batch, so each replica gets global_batch / replicas images, the workers see
-different images, and the result equals one worker training on the same global batches. Pipelines
-that read files can instead be sharded by file, before decoding: `shard_files` gives a worker its
-share of the file list (FILE policy, done by us; the dataset is then handed over with sharding
-OFF through `distribute_datasets_from_function`).
+different images, and the result equals one worker training on the same global batches. The
+FILE policy does not apply: the project's pipeline lists files with `from_tensor_slices`, which
+tf.data cannot shard by file, so every worker decodes every file once (into its cache); the
+tf.data service (`colorization_tf.data.service`) moves decoding off the trainers instead.
+
+Batch normalisation. Keras's `BatchNormalization` normalises with each replica's own batch and
+keeps its moving statistics per worker (the trainable weights stay identical everywhere; the
+chief's statistics go into checkpoints and exports). `BatchNormalization(synchronized=True)` uses
+the global batch's statistics, as one worker would.
 """
 
 from __future__ import annotations
@@ -204,32 +209,8 @@ def output_dir(workdir, kind: str | None = None) -> Path:
     return Path(tempfile.mkdtemp(prefix="colorization_tf_worker_"))
 
 
-def shard_files(paths: Sequence, input_context: tf.distribute.InputContext | None = None) -> list:
-    """This worker's share of `paths` (every n-th file from its pipeline id): the FILE shard policy.
-
-    Args:
-        paths: every file of the split, in the same order on every worker.
-        input_context: from `distribute_datasets_from_function`; default: from `TF_CONFIG`.
-
-    Returns:
-        The paths this input pipeline reads (all of them with one pipeline).
-    """
-    if input_context is None:
-        config = tf_config()
-        if not names_a_cluster(config):
-            return list(paths)
-        workers = [t for job in ("chief", "worker") for t in config["cluster"].get(job, [])]
-        task = config.get("task", {})
-        index = int(task.get("index", 0)) + (1 if task.get("type") == "worker" and "chief" in config["cluster"] else 0)
-        return list(paths)[index:: len(workers)]
-    return list(paths)[input_context.input_pipeline_id:: input_context.num_input_pipelines]
-
-
 def distribute_dataset(strategy, dataset):
     """A dataset of global batches, distributed with the DATA shard policy (each replica gets its slice of every batch)."""
-    if callable(dataset) and not isinstance(dataset, tf.data.Dataset):
-        # epoch-callable or per-worker builder taking an InputContext: FILE policy, sharded by the caller
-        return strategy.distribute_datasets_from_function(dataset)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return strategy.experimental_distribute_dataset(dataset.with_options(options))

@@ -31,6 +31,11 @@ def epoch_data():
     return training.python_epochs(lambda e: shuffled(e).batch(GLOBAL_BATCH, drop_remainder=True))
 
 
+def validation_data() -> tf.data.Dataset:
+    l_enc, ab_enc = tiny_data(n=GLOBAL_BATCH, size=SIZE, seed=1)
+    return tf.data.Dataset.from_tensor_slices((l_enc, ab_enc)).batch(GLOBAL_BATCH)
+
+
 def build() -> keras.Model:
     """The tiny colorizer with synchronized batch norm: statistics of the global batch, as on one worker."""
     return build_tiny_colorizer(SIZE, synchronized_bn=True)
@@ -58,7 +63,7 @@ def main():
     hardware = training.select_hardware(precision="float32")
     data = epoch_data()
     try:
-        model, history = training.train(build, data, None, config(epochs), workdir,
+        model, history = training.train(build, data, validation_data(), config(epochs), workdir,
                                          hardware=hardware, callbacks=[_Slow(sleep)] if sleep else None)
     except distribute.WorkerLost as err:
         print(f"worker error: {err}", file=sys.stderr, flush=True)
@@ -67,7 +72,7 @@ def main():
     seen = [tf.concat(hardware.strategy.experimental_local_results(x), 0).numpy()
             for x, _ in distribute.distribute_dataset(hardware.strategy, data(0))]
     np.savez(out, *[v.numpy() for v in model.variables], seen=np.stack(seen),
-             epochs=np.asarray(history["epoch"]), chief=np.asarray(distribute.is_chief()))
+             epochs=np.asarray(history["epoch"]), val_loss=np.asarray(history["val_loss"]), chief=np.asarray(distribute.is_chief()))
 
 
 if __name__ == "__main__":

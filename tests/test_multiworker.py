@@ -117,7 +117,9 @@ def test_two_workers_fail_clearly_when_one_dies_resume_and_match_one_worker(tmp_
     np.testing.assert_array_equal(np.sort(together, axis=1), np.sort(full.reshape(len(full), -1), axis=1))
 
     # One worker, the same global batches, uninterrupted.
-    model, _ = training.train(worker.build, worker.epoch_data(), None, worker.config(EPOCHS, "default"), tmp_path / "one")
+    model, history = training.train(worker.build, worker.epoch_data(), worker.validation_data(), worker.config(EPOCHS, "default"),
+                                    tmp_path / "one")
+    np.testing.assert_allclose(chief["val_loss"], history["val_loss"], rtol=1e-4)  # validation across workers too
     reference = [v.numpy() for v in model.variables]
     assert len(reference) == len(weights)
     for key, expected in zip(weights, reference):
