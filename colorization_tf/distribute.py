@@ -105,12 +105,23 @@ def tpu_hint(env: dict | None = None) -> bool:
     return any(env.get(name) for name in TPU_ENV_VARS) or any(Path("/dev").glob("accel*"))
 
 
+def tpu_address(env: dict | None = None) -> str:
+    """The `tpu` argument of `TPUClusterResolver`: `TPU_NAME`, an older Colab runtime's `COLAB_TPU_ADDR`,
+    else "local" (a TPU VM, as Colab's TPU runtimes now are: the TPU is attached to this host)."""
+    env = os.environ if env is None else env
+    if env.get("TPU_NAME"):
+        return env["TPU_NAME"]
+    if env.get("COLAB_TPU_ADDR"):
+        return f"grpc://{env['COLAB_TPU_ADDR']}"
+    return "local"
+
+
 def find_tpu(env: dict | None = None):
     """A `TPUClusterResolver` for the attached TPU, or None (no hint of one, or it does not resolve)."""
     if not tpu_hint(env):
         return None
     try:
-        return tf.distribute.cluster_resolver.TPUClusterResolver()
+        return tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address(env))
     except (ValueError, tf.errors.NotFoundError, RuntimeError):
         return None
 

@@ -72,7 +72,7 @@ def test_tf_config_parsing_and_chief():
 def test_find_tpu_asks_no_resolver_without_a_hint_and_survives_a_failing_one(monkeypatch):
     calls = []
 
-    def resolver(*args, **kwargs):
+    def resolver(tpu=None):
         calls.append(1)
         raise ValueError("Please provide a TPU Name to connect to.")
 
@@ -83,9 +83,14 @@ def test_find_tpu_asks_no_resolver_without_a_hint_and_survives_a_failing_one(mon
     assert distribute.find_tpu() is None and calls == [1]
 
 
-def test_tpu_hint_reads_the_environment():
-    assert distribute.tpu_hint({"TPU_NAME": "local"})
-    assert distribute.tpu_hint({"COLAB_TPU_ADDR": "10.0.0.2:8470"})
+def test_tpu_hint_and_address_read_the_environment(monkeypatch):
+    assert distribute.tpu_hint({"TPU_NAME": "my-tpu"}) and distribute.tpu_hint({"COLAB_TPU_ADDR": "10.0.0.2:8470"})
+    assert distribute.tpu_address({"TPU_NAME": "my-tpu"}) == "my-tpu"
+    assert distribute.tpu_address({"COLAB_TPU_ADDR": "10.0.0.2:8470"}) == "grpc://10.0.0.2:8470"
+    assert distribute.tpu_address({}) == "local"  # a TPU VM
+    asked = []
+    monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver", lambda tpu=None: asked.append(tpu) or "resolver")
+    assert distribute.find_tpu({"COLAB_TPU_ADDR": "10.0.0.2:8470"}) == "resolver" and asked == ["grpc://10.0.0.2:8470"]
 
 
 @pytest.fixture
@@ -128,3 +133,12 @@ def test_select_hardware_refuses_a_cluster_kind_without_tf_config(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):
         training.select_hardware(strategy="multi_worker")
+
+
+def test_only_the_chief_writes_into_the_work_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("TF_CONFIG", json.dumps(TWO_WORKERS))  # this process: worker 1
+    elsewhere = distribute.output_dir(tmp_path, distribute.MULTI_WORKER)
+    assert elsewhere != tmp_path and elsewhere.is_dir() and tmp_path not in elsewhere.parents
+    assert distribute.output_dir(tmp_path, distribute.DEFAULT) == tmp_path  # no cluster strategy: writes there
+    monkeypatch.setenv("TF_CONFIG", json.dumps({**TWO_WORKERS, "task": {"type": "worker", "index": 0}}))
+    assert distribute.output_dir(tmp_path, distribute.MULTI_WORKER) == tmp_path
