@@ -42,10 +42,9 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 DEFAULT = "default"

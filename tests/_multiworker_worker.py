@@ -6,7 +6,6 @@ Usage: python tests/_multiworker_worker.py WORKDIR OUT.npz EPOCHS [SLEEP_PER_EPO
 
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
@@ -15,7 +14,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from _tiny_models import build_tiny_colorizer, tiny_data  # noqa: E402
+from _tiny_models import SlowEpochs, build_tiny_colorizer, tiny_data  # noqa: E402
 from colorization_tf import distribute, training  # noqa: E402
 
 GLOBAL_BATCH = 8
@@ -48,14 +47,6 @@ def config(epochs: int, strategy: str = "auto") -> training.TrainConfig:
     )
 
 
-class _Slow(keras.callbacks.Callback):
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-
-    def on_epoch_end(self, epoch, logs=None):
-        time.sleep(self.seconds)
-
 
 def main():
     workdir, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -64,7 +55,7 @@ def main():
     data = epoch_data()
     try:
         model, history = training.train(build, data, validation_data(), config(epochs), workdir,
-                                         hardware=hardware, callbacks=[_Slow(sleep)] if sleep else None)
+                                         hardware=hardware, callbacks=[SlowEpochs(sleep)] if sleep else None)
     except distribute.WorkerLost as err:
         print(f"worker error: {err}", file=sys.stderr, flush=True)
         sys.exit(3)

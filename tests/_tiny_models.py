@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import keras
 import numpy as np
 
@@ -60,3 +62,14 @@ def export_tiny(path, image_size: int = 16, epochs: int = 2):
     model.fit(l_enc, ab_enc, epochs=epochs, batch_size=4, verbose=0)
     export.export_saved_model(model, path, normalization=TINY_NORMALIZATION, image_size=image_size, name="tiny")
     return model
+
+
+class SlowEpochs(keras.callbacks.Callback):
+    """Sleeps `seconds` after every epoch (after the runner's checkpoint): time for a test to kill the process."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_epoch_end(self, epoch, logs=None):
+        time.sleep(self.seconds)

@@ -1,20 +1,15 @@
 """benchmarks/gpu_check.py: its --dry-run goes through the GPU check's whole path on CPU."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests._scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", REPO / "benchmarks" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/gpu_check.py", "gpu_check")
 
 
 def test_dry_run_trains_exports_and_reports_every_run(gpu_check, tmp_path, capsys):
