@@ -37,8 +37,10 @@ the global batch's statistics, as one worker would.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -213,10 +215,13 @@ def needs_custom_loop(strategy) -> bool:
 
 
 def output_dir(workdir, kind: str | None = None) -> Path:
-    """Where this process writes: `workdir` on the chief (or without a cluster), else a fresh temporary folder."""
+    """Where this process writes: `workdir` on the chief (or without a cluster), else a fresh temporary
+    folder, removed when the process exits."""
     if kind not in (None, MULTI_WORKER) or is_chief():
         return Path(workdir)
-    return Path(tempfile.mkdtemp(prefix="colorization_tf_worker_"))
+    folder = tempfile.mkdtemp(prefix="colorization_tf_worker_")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Path(folder)
 
 
 def distribute_dataset(strategy, dataset):
