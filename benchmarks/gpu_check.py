@@ -313,10 +313,10 @@ def default_order(registry) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1].strip() if __doc__ else None,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    title, _, details = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(description=title, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="results/gpu_check", help="folder for gpu_check.json and gpu_check.md")
-    parser.add_argument("--models", default=None, help="comma-separated registry names (default: all; --dry-run: a small set)")
+    parser.add_argument("--models", default=None, help="comma-separated registry names (default: all; --dry-run: polychromify_v0)")
     parser.add_argument("--dry-run", action="store_true", help="tiny sizes and a few steps; runs on CPU (for the tests)")
     parser.add_argument("--image-size", type=int, default=None, help="override every model's paper resolution")
     for key in ("batch", "steps", "compare_steps", "chunks", "distinct_batches"):
