@@ -9,6 +9,10 @@ honoured), decoded safely by `colorization_tf.data.files.load_image_rgb`. Same-s
 batched together. A broken or hostile file (truncated, not an image, a decompression bomb) gets
 one error line on stderr naming it and the others are still written.
 
+TensorFlow's own start-up and C++ log lines are hidden (`colorization_tf.console`; `--verbose`
+shows them), and no traceback reaches the user: any unexpected error is one line too. The output
+folder is `--out`, `--output` or `-o`.
+
 Exit status: 0 all written, 1 some input failed, 2 usage error (bad option, unusable model).
 
 The model is loaded with plain `tf.saved_model.load` and its `serving_default` signature (uint8
@@ -22,11 +26,11 @@ from __future__ import annotations
 
 import argparse
 import glob
-import os
 import sys
 from pathlib import Path
 
-from colorization_tf.fileio import atomic_path
+from colorization_tf.console import add_verbose_argument, quiet_tensorflow
+from colorization_tf.fileio import atomic_path, remove_stale_temps
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -45,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument("--model", "-m", required=True, help="SavedModel folder written by export (e.g. saved_models/NAME)")
-    parser.add_argument("--out", "-o", default="colorized", help="output folder (default: %(default)s)")
+    parser.add_argument("--out", "--output", "-o", dest="out", default="colorized", help="output folder (default: %(default)s)")
     parser.add_argument("--side-by-side", action="store_true", help="write gray | colorized comparisons")
     parser.add_argument("--batch-size", type=_positive_int, default=8, help="images per model call (default: %(default)s)")
     parser.add_argument("--suffix", default="_color", help="appended to each output file name (default: %(default)s)")
@@ -53,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders of folder inputs")
     parser.add_argument("--max-pixels", type=_positive_int, default=None, help="largest accepted width*height (default: the loader's)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_verbose_argument(parser)
     return parser
 
 
@@ -162,20 +167,37 @@ def _gray_view(rgb):
     return tf.cast(tf.round(gray * 255.0), tf.uint8).numpy()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Runs the command; returns the exit status (0 ok, 1 some input failed, 2 usage error)."""
-    parser = build_parser()
+def parse_args_or_status(parser: argparse.ArgumentParser, argv: list[str] | None):
+    """`parser.parse_args(argv)`, or the exit status instead of argparse's SystemExit (0 for --help, 2 for a usage error)."""
     try:
-        args = parser.parse_args(argv)
+        return parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_USAGE if exit_.code not in (0, None) else EXIT_OK
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command; returns the exit status (0 ok, 1 some input failed, 2 usage error)."""
+    args = parse_args_or_status(build_parser(), argv)
+    if isinstance(args, int):
+        return args
+    try:
+        return _colorize(args)
+    except KeyboardInterrupt:
+        print("colorize: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as err:  # noqa: BLE001 -- no traceback reaches the user: one line instead
+        print(f"colorize: error: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _colorize(args) -> int:
+    """`main` after parsing: the exit status."""
     model_dir = Path(args.model)
     if not (model_dir / "saved_model.pb").is_file():
         print(f"colorize: error: --model {args.model}: not a SavedModel folder (no saved_model.pb)", file=sys.stderr)
         return EXIT_USAGE
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow(args.verbose)
     import numpy as np
     from tqdm import tqdm
 
@@ -247,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     for size in list(pending):
         flush(size)
     bar.close()
+    for folder in {path.parent for path in taken}:  # half-written files of runs killed before this one
+        remove_stale_temps(folder)
     return EXIT_FAILED if failures else EXIT_OK
 
 

@@ -28,10 +28,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+if __name__ == "__main__":  # TensorFlow's log level is set before anything imports TensorFlow
+    from colorization_tf.console import quiet_tensorflow, verbose_requested
 
-from colorization_tf import evaluation
-from colorization_tf import experiment as ex
+    quiet_tensorflow(verbose_requested())
+
+import numpy as np  # noqa: E402
+
+from colorization_tf import evaluation  # noqa: E402
+from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.console import add_verbose_argument  # noqa: E402
 
 MODEL = "iizuka_lee128"
 RUN = "iizuka"
@@ -69,10 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, help=f"training resolution, a multiple of 16 (default {IMAGE_SIZE})")
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"batch size (default {BATCH_SIZE})")
     p.add_argument("--max-images", type=int, help=f"synthetic images used (default {MAX_IMAGES})")
-    p.add_argument("--out", default="results/demo", help="figures and tables (default results/demo)")
+    p.add_argument("--out", "--output", "-o", dest="out", default="results/demo", help="figures and tables (default results/demo)")
     p.add_argument("--saved-models", default=ex.SAVED_MODELS_DIR, help="export root (default saved_models)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data subset, split and training (default 0)")
-    p.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity")
+    add_verbose_argument(p, fit_verbosity=2)
     return p
 
 

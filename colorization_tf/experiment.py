@@ -42,6 +42,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from colorization_tf import evaluation
+from colorization_tf.fileio import remove_stale_temps
+from colorization_tf.console import add_verbose_argument
 from colorization_tf.models import CLASSIFICATION, get_spec
 
 log = logging.getLogger(__name__)
@@ -868,6 +870,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     """
     out = cfg.results_dir
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # what a killed run left (every table under its own name is whole)
     root = cfg.data or default_data_root()
     paths, labels, class_names, scan_text = discover(root, max_images=QUICK_MAX_IMAGES if cfg.quick and cfg.max_images is None else cfg.max_images, seed=cfg.seed)
     if cfg.labels and labels is None:
@@ -960,12 +963,12 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help=f"finish in minutes on a CPU: {QUICK_IMAGE_SIZE}px, {QUICK_MAX_IMAGES} images, {QUICK_EPOCHS} epoch")
     parser.add_argument("--max-images", type=int, help="use at most this many images")
     parser.add_argument("--seed", type=int, default=0, help="base seed (same seed -> same numbers)")
-    parser.add_argument("--out", help="results folder (default results/<paper>)")
+    parser.add_argument("--out", "--output", "-o", dest="out", help="results folder (default results/<paper>)")
     parser.add_argument("--saved-models", default=SAVED_MODELS_DIR, help="export root (default saved_models)")
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel exports")
     parser.add_argument("--runs", help="comma-separated subset of run names to train")
     parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None, help="TF op determinism (default: on with --quick)")
-    parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1, 2)")
+    add_verbose_argument(parser, fit_verbosity=2)
     parser.add_argument("--cache", default="memory", metavar="PREFIX",
                         help="cache of the decoded images: 'memory' (default) or a file prefix, e.g. /scratch/cache/places, "
                              "for datasets larger than memory")
@@ -1027,7 +1030,11 @@ def main(make_config: Callable, argv=None, description: str | None = None, add_a
     args = parser.parse_args(argv)
     cfg = apply_args(make_config(args), args)
     start = time.perf_counter()
-    result = run_experiment(cfg)
+    try:
+        result = run_experiment(cfg)
+    except OSError as err:  # disk full, read-only results folder: one line; finished runs resume
+        raise SystemExit(f"{cfg.paper}: error: cannot write {err.filename or cfg.results_dir}: {err.strerror or err} "
+                         "(the work done so far is kept; run again to continue)") from None
     print(f"{cfg.title}: done in {time.perf_counter() - start:.0f} s")
     print(f"  report:  {result.markdown_path}")
     print(f"  data:    {result.json_path}")

@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization_tf import distribute
-from colorization_tf.fileio import atomic_write_bytes, atomic_write_text
+from colorization_tf.fileio import atomic_write_bytes, atomic_write_text, remove_stale_temps
 
 log = logging.getLogger(__name__)
 
@@ -761,6 +761,8 @@ def train(
     config = config or TrainConfig()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    for folder in (workdir, workdir / CHECKPOINT_DIR):  # what a killed run left: its checkpoints are whole
+        remove_stale_temps(folder)
     hw = hardware or select_hardware(config.precision, config.jit_compile, config.strategy)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:

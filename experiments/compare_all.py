@@ -22,10 +22,15 @@ from __future__ import annotations
 
 import sys
 
-import keras
+if __name__ == "__main__":  # TensorFlow's log level is set before anything imports TensorFlow
+    from colorization_tf.console import quiet_tensorflow, verbose_requested
 
-from colorization_tf import experiment as ex
-from colorization_tf.evaluation import SCENE_ACCURACY
+    quiet_tensorflow(verbose_requested())
+
+import keras  # noqa: E402
+
+from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.evaluation import SCENE_ACCURACY  # noqa: E402
 
 IMAGE_SIZE = 64
 """Shared resolution: every model accepts it (multiples of 32 for the ResNet U-Net)."""

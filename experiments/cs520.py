@@ -19,10 +19,15 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
+if __name__ == "__main__":  # TensorFlow's log level is set before anything imports TensorFlow
+    from colorization_tf.console import quiet_tensorflow, verbose_requested
 
-from colorization_tf import experiment as ex
-from colorization_tf.evaluation import markdown_table
+    quiet_tensorflow(verbose_requested())
+
+import numpy as np  # noqa: E402
+
+from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.evaluation import markdown_table  # noqa: E402
 
 EPOCHS = 5000
 """They trained ~5000-8000 epochs on ~10 training images per scene (batch 3)."""

@@ -19,11 +19,16 @@ from __future__ import annotations
 
 import sys
 
-import keras
-import numpy as np
+if __name__ == "__main__":  # TensorFlow's log level is set before anything imports TensorFlow
+    from colorization_tf.console import quiet_tensorflow, verbose_requested
 
-from colorization_tf import experiment as ex
-from colorization_tf.evaluation import SCENE_ACCURACY, markdown_table
+    quiet_tensorflow(verbose_requested())
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.evaluation import SCENE_ACCURACY, markdown_table  # noqa: E402
 
 EPOCHS = 25
 """Lee et al. trained for 25 epochs."""

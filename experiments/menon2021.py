@@ -19,8 +19,13 @@ from __future__ import annotations
 
 import sys
 
-from colorization_tf import experiment as ex
-from colorization_tf.evaluation import markdown_table
+if __name__ == "__main__":  # TensorFlow's log level is set before anything imports TensorFlow
+    from colorization_tf.console import quiet_tensorflow, verbose_requested
+
+    quiet_tensorflow(verbose_requested())
+
+from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.evaluation import markdown_table  # noqa: E402
 
 EPOCHS = 20
 """Not stated in the paper; 20 epochs at 256 px."""

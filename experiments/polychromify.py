@@ -23,9 +23,14 @@ from __future__ import annotations
 
 import sys
 
-from colorization_tf import experiment as ex
-from colorization_tf.evaluation import markdown_table
-from colorization_tf.models.polychromify import TABLE1_CONFIGS
+if __name__ == "__main__":  # TensorFlow's log level is set before anything imports TensorFlow
+    from colorization_tf.console import quiet_tensorflow, verbose_requested
+
+    quiet_tensorflow(verbose_requested())
+
+from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.evaluation import markdown_table  # noqa: E402
+from colorization_tf.models.polychromify import TABLE1_CONFIGS  # noqa: E402
 
 EPOCHS = 25
 BATCH_SIZE = 32

@@ -23,9 +23,15 @@ Reference:
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from colorization_tf import experiment as ex
+if __name__ == "__main__":  # TensorFlow's log level is set before anything imports TensorFlow
+    from colorization_tf.console import quiet_tensorflow, verbose_requested
+
+    quiet_tensorflow(verbose_requested())
+
+from pathlib import Path  # noqa: E402
+
+from colorization_tf import experiment as ex  # noqa: E402
 
 EPOCHS = 50
 """Ziegler trained for 50 epochs."""

@@ -1,8 +1,12 @@
 """The `colorize` command on good, odd and broken files."""
 
+import importlib.util
+import io
+import os
 import struct
 import subprocess
 import sys
+import warnings
 import zlib
 from pathlib import Path
 
@@ -10,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorization_tf import cli
+from colorization_tf import cli, console
 from tests._tiny_models import export_tiny, tiny_rgb
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,3 +118,61 @@ def test_cli_usage_errors_exit_2(tmp_path, model_dir):
     proc = subprocess.run([sys.executable, "-m", "colorization_tf.cli", str(image), "--format", "xyz", "--model", str(model_dir)],
                           capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def _run_colorize(args, tmp_path):
+    """`colorize` in a fresh process whose environment, like a user's shell, sets no TensorFlow log level."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])  # this checkout's package
+    return subprocess.run([sys.executable, "-m", "colorization_tf.cli", *args], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=180)
+
+
+def _tiff_with_metadata_warning() -> bytes:
+    """The first fuzzed TIFF that PIL decodes with a UserWarning ("Tag data larger than file ...")."""
+    spec = importlib.util.spec_from_file_location("fuzz_corpus_cli", REPO / "tools" / "fuzz_corpus.py")
+    corpus = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(corpus)
+    for name, data in corpus.fuzz_inputs(3000, seed=0):
+        if name.startswith("tiff_rgb"):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    Image.open(io.BytesIO(data)).load()
+                except Exception:  # noqa: BLE001 -- a broken one: look further
+                    continue
+            if any(issubclass(w.category, UserWarning) for w in caught):
+                return data
+    raise AssertionError("no TIFF with a metadata warning in the fuzz corpus")
+
+
+def test_cli_quiet_by_default_logs_with_verbose_and_output_alias(tmp_path, model_dir):
+    """No TensorFlow C++ log line (`I0000 ... cudart_stub.cc`, `E0000 ... failed call to cuInit`) reaches a
+    user's stderr, no PIL metadata warning, no traceback: only the one error line of the broken file;
+    `--verbose` brings the logs back."""
+    Image.fromarray(tiny_rgb(n=1, size=16)[0]).save(tmp_path / "good.png")
+    (tmp_path / "warns.tif").write_bytes(_tiff_with_metadata_warning())
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    quiet = _run_colorize(["good.png", "warns.tif", "broken.jpg", "--model", str(model_dir), "--output", "out", "-q"],
+                          tmp_path)
+    assert quiet.returncode == 1
+    assert quiet.stderr.splitlines() == [line for line in quiet.stderr.splitlines() if line.startswith("colorize: error: broken.jpg: ")]
+    assert len(quiet.stderr.splitlines()) == 1, quiet.stderr
+    assert (tmp_path / "out" / "good_color.png").is_file()
+    verbose = _run_colorize(["good.png", "--model", str(model_dir), "-o", "out2", "-q", "--verbose"], tmp_path)
+    assert verbose.returncode == 0, verbose.stderr
+    assert any(console.TF_LOG_LINE.match(line) for line in verbose.stderr.splitlines()), verbose.stderr
+    assert (tmp_path / "out2" / "good_color.png").is_file()
+
+
+def test_cli_unexpected_error_is_one_line(tmp_path, model_dir, capsys, monkeypatch):
+    image = tmp_path / "a.png"
+    Image.fromarray(tiny_rgb(n=1, size=16)[0]).save(image)
+
+    def broken_expand(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(cli, "expand_inputs", broken_expand)
+    assert cli.main([str(image), "--model", str(model_dir), "--output", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"colorize: error: PermissionError: [Errno 13] Permission denied: '{tmp_path}'"]

@@ -6,6 +6,8 @@ Modules:
     splits      `split_files(paths, protocol, seed)`: per-paper protocols, stable when files are added
     pipeline    `build_dataset(...)`: files -> batches of (encoded L, encoded ab [+ scene label]),
                 plus each map function (`decode_and_resize`, `augment`, `to_model_targets`, ...)
+    decodable   the pipeline's decoder as a file check, the files known to decode (known dataset
+                lengths), and the named report of files the pipeline drops
     synthetic   the embedded default: deterministic landscape-like scenes in 7 classes
     photos      real colour photos bundled with scikit-image / matplotlib (offline)
 

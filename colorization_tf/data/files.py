@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -171,12 +172,16 @@ def find_images(root) -> ImageCollection:
 def _to_rgb8(image: Image.Image) -> np.ndarray:
     """Converts any PIL mode (16-bit, float, alpha, palette, CMYK, gray) to uint8 RGB [H, W, 3]."""
     if image.mode in _BITS16_MODES or image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
+        # 4 bytes per pixel at most: a small file may claim (and PIL allocate) tens of megapixels.
+        values = np.asarray(image)
         if image.mode == "F":
-            peak = 1.0 if values.max(initial=0.0) <= 1.0 else 255.0
+            values = values.astype(np.float32, copy=False)
+            scale = 255.0 if values.max(initial=0.0) <= 1.0 else 1.0
+            gray = np.clip(np.rint(values * np.float32(scale)), 0, 255).astype(np.uint8)
+        elif values.max(initial=0) > 255:  # 16-bit range: round v / 257 (never a tie) in integers
+            gray = ((np.clip(values, 0, 65535).astype(np.uint32) + 128) // 257).astype(np.uint8)
         else:
-            peak = 65535.0 if values.max(initial=0) > 255 else 255.0
-        gray = np.clip(np.rint(values / peak * 255.0), 0, 255).astype(np.uint8)
+            gray = np.clip(values, 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=-1)
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
@@ -222,8 +227,7 @@ def _decode(path: str, image: Image.Image, draft_side: int | None = None) -> np.
         if draft_side and image.format == "JPEG":
             image.draft("RGB", (draft_side, draft_side))  # DCT-domain downscale: decodes less
         image.load()
-        image = ImageOps.exif_transpose(image)
-        return _to_rgb8(image)
+        return _to_rgb8(ImageOps.exif_transpose(image))  # a copy: `image` (a multi-frame file's open handle) closed below
     except OSError as err:
         message = str(err)
         if "truncated" in message.lower() or "broken data stream" in message.lower():
@@ -349,12 +353,17 @@ def scan_images(
     workers: int = 2,
     progress: bool = True,
     source: str | None = None,
+    pipeline_check: bool = True,
 ) -> ScanReport:
     """Opens every file with bounded decoding and separates usable from unusable images.
 
     Unusable: empty, unreadable, undecodable, truncated, too large (claimed width * height above
     `max_pixels`, refused from the header alone), too small (shorter side below `min_size`),
-    grayscale or nearly so (mean chroma of a thumbnail below `gray_threshold`).
+    grayscale or nearly so (mean chroma of a thumbnail below `gray_threshold`), and, with
+    `pipeline_check`, not decodable by the training pipeline's own decoder ("undecodable by
+    TensorFlow": e.g. TIFF, or a BMP with inserted bytes that PIL reads; `datasets/prepare.py`
+    re-encodes such files instead). Files that pass are then known to decode in the pipeline
+    (`decodable.mark_decodable`), so its datasets have a known length.
     Work is spread over `workers` threads (PIL and numpy release the GIL while decoding and
     converting, so both cores are busy); a tqdm progress bar shows long scans.
 
@@ -366,6 +375,8 @@ def scan_images(
         workers: threads; 1 scans in the calling thread.
         progress: print "Found N files" and show a progress bar.
         source: folder name for the printed summary.
+        pipeline_check: also decode each otherwise usable file with the tf.data pipeline's decoder
+            (imports TensorFlow).
 
     Returns:
         A `ScanReport`; `report.summary(splits)` prints Ziegler's "Found N files; Train size ...".
@@ -379,6 +390,10 @@ def scan_images(
     check = lambda p: check_image(  # noqa: E731
         p, min_size=min_size, gray_threshold=gray_threshold, max_pixels=max_pixels
     )
+    if pipeline_check:
+        from colorization_tf.data import decodable  # imports TensorFlow: only when asked
+
+        check = functools.partial(_check_in_pipeline, check, decodable.scan_error, max_pixels=max_pixels)
     if workers <= 1 or len(paths) < 2:
         results = map(check, paths)
         executor = None
@@ -396,7 +411,19 @@ def scan_images(
             executor.shutdown()
     usable = [p for p, r in zip(paths, reasons) if r is None]
     unusable = {p: r for p, r in zip(paths, reasons) if r is not None}
+    if pipeline_check:
+        decodable.mark_decodable(usable)
     return ScanReport(usable, unusable)
+
+
+def _check_in_pipeline(check, decode_error, path: str, max_pixels: int) -> str | None:
+    """`check(path)`, then, for a file it accepts, the pipeline decoder's reason to refuse it."""
+    reason = check(path)
+    if reason is None:
+        error = decode_error(path, max_pixels)
+        if error is not None:
+            return f"undecodable by TensorFlow: {error}"
+    return reason
 
 
 __all__ = [

@@ -3,7 +3,7 @@
 Order:
 
     [one map per image] read + check header (bounded) -> decode -> fixed resize -> sRGB->Lab
-    (float16) -> [drop broken files] -> cache (memory or file) -> shuffle -> batch
+    (float16) -> [drop broken files, each named once] -> cache (memory or file) -> shuffle -> batch
     -> [one map per batch] augment (random crop + flip) and the model's normalisation -> prefetch
 
 The colour conversion is the costly step, so it runs before the cache: epochs served from the cache
@@ -21,10 +21,14 @@ Speed (measured in `benchmarks/bench_pipeline.py`, figures in `benchmarks/README
   no interpolation); scale-jitter crops (`crop_scale` a range) cost twice as much per epoch;
 - the crop's random numbers are one op per batch.
 
-Bounded decoding: the header's claimed size (JPEG, PNG, GIF, BMP, WebP) is checked against
-`max_pixels` before decoding; a file whose size cannot be read from its header is refused (fail
-closed), and any file that fails (unreadable size, undecodable, truncated, too large) is dropped with
-a warning instead of stopping training. Scan folders with `files.scan_images` first to get a report.
+Bounded decoding: the header's claimed size (JPEG, PNG, GIF, BMP, WebP; for a GIF, its largest
+frame, by which TensorFlow sizes it) is checked against `max_pixels` before decoding; a file whose
+size cannot be read from its header, or whose header is cut short, is refused (fail closed), as is
+an animated WebP (TensorFlow 2.21's decoder aborts the process on one), and any file that fails
+(unreadable size, undecodable, truncated, too large) is dropped and named once in a warning
+(`decodable.DropReport`) instead of stopping training. Scan folders with `files.scan_images` first
+(it checks each file with this decoder) or lay them out with `datasets/prepare.py`: then the files
+are known to decode and every dataset has a known length.
 
 JPEGs are decoded with libjpeg's DCT scaling (`ratio` 2, 4 or 8) whenever the image stays at least
 as large as the target: a large photo reduced to 128 px decodes several times faster.
@@ -50,6 +54,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from colorization_tf.color import get_normalization, rgb_to_lab, split_lab
+from colorization_tf.data import decodable
 from colorization_tf.data.files import MAX_PIXELS
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -69,6 +74,11 @@ SHUFFLE_BUFFER_BYTES = 256 * 2**20
 """Memory the automatic shuffle buffer may use (uint8 images at the training size)."""
 
 _JPEG_RATIOS = (1, 2, 4, 8)
+HEADER_BYTES = 32
+"""Bytes of a file the header parsers look at (the furthest field read, WebP's, ends at byte 30)."""
+_ZERO_HEADER = b"\0" * HEADER_BYTES
+_WEBP_ANIMATION_FLAG = 0x02
+"""Bit of the VP8X flags byte (byte 20) marking an animated WebP."""
 _FORMAT_JPEG, _FORMAT_PNG, _FORMAT_GIF, _FORMAT_BMP, _FORMAT_WEBP, _FORMAT_OTHER = range(6)
 
 
@@ -87,15 +97,24 @@ def _bytes_to_int(contents: tf.Tensor, start: int, length: int, little_endian: b
     return tf.reduce_sum(raw * tf.constant(powers, tf.int64))
 
 
+def _header(contents: tf.Tensor) -> tf.Tensor:
+    """The first `HEADER_BYTES` of the file, zero-padded to that length: every field the parsers
+    read lies inside it, so no read runs past the end of a short file. (`tf.strings.substr` past the
+    end raises an error quoting the bytes, which eager Python turns into a UnicodeDecodeError.)"""
+    head = tf.strings.substr(contents, 0, HEADER_BYTES)
+    return tf.strings.join([head, tf.strings.substr(_ZERO_HEADER, 0, HEADER_BYTES - tf.strings.length(head))])
+
+
 def _image_format(contents: tf.Tensor) -> tf.Tensor:
-    magic = tf.strings.substr(contents, 0, 8)
+    head = _header(contents)
+    magic = tf.strings.substr(head, 0, 8)
     formats = [
         (tf.strings.substr(magic, 0, 2) == b"\xff\xd8", _FORMAT_JPEG),
         (magic == b"\x89PNG\r\n\x1a\n", _FORMAT_PNG),
         (tf.strings.substr(magic, 0, 3) == b"GIF", _FORMAT_GIF),
         (tf.strings.substr(magic, 0, 2) == b"BM", _FORMAT_BMP),
         (
-            tf.logical_and(tf.strings.substr(magic, 0, 4) == b"RIFF", tf.strings.substr(contents, 8, 4) == b"WEBP"),
+            tf.logical_and(tf.strings.substr(magic, 0, 4) == b"RIFF", tf.strings.substr(head, 8, 4) == b"WEBP"),
             _FORMAT_WEBP,
         ),
     ]
@@ -103,6 +122,46 @@ def _image_format(contents: tf.Tensor) -> tf.Tensor:
     for matches, code in reversed(formats):
         result = tf.where(matches, tf.constant(code, tf.int32), result)
     return result
+
+
+def gif_frame_extent(data: bytes) -> tuple[int, int]:
+    """(height, width) that covers every frame of a GIF: the largest `top + height`, `left + width`.
+
+    TensorFlow's GIF decoder sizes its output by the largest frame, not by the logical screen of
+    the header, and decodes every frame even for the first one: a GIF whose header claims 4x4 pixels
+    and whose second frame claims 9000x9000 is decoded at 9000x9000. Walks the block structure
+    (extensions and image data are skipped sub-block by sub-block, never decoded); stops at the
+    trailer or where the file ends or stops making sense.
+
+    Args:
+        data: the file's bytes (a GIF).
+
+    Returns:
+        (height, width); (0, 0) when no frame is found.
+    """
+    height = width = 0
+    size = len(data)
+    position = 13 + (3 * 2 ** ((data[10] & 0x07) + 1) if size > 10 and data[10] & 0x80 else 0)
+
+    def skip_sub_blocks(at: int) -> int:
+        while at < size and data[at]:
+            at += 1 + data[at]
+        return at + 1
+
+    while position < size:
+        block = data[position]
+        if block == 0x21:  # extension: label, then sub-blocks
+            position = skip_sub_blocks(position + 2)
+        elif block == 0x2C and position + 10 <= size:  # image descriptor: left, top, width, height, flags
+            left, top, frame_width, frame_height = (int.from_bytes(data[position + 1 + 2 * i : position + 3 + 2 * i], "little")
+                                                    for i in range(4))
+            height, width = max(height, top + frame_height), max(width, left + frame_width)
+            flags = data[position + 9]
+            position += 10 + (3 * 2 ** ((flags & 0x07) + 1) if flags & 0x80 else 0)
+            position = skip_sub_blocks(position + 1)  # the LZW code size byte, then the image data
+        else:  # trailer (0x3B), truncation or junk
+            break
+    return height, width
 
 
 def image_header_shape(contents: tf.Tensor) -> tf.Tensor:
@@ -116,34 +175,46 @@ def image_header_shape(contents: tf.Tensor) -> tf.Tensor:
         "VP8X"); (-1, -1) for any other format or WebP chunk, which `decode_image_bounded` refuses.
         A header too short or corrupt to parse raises `InvalidArgumentError`.
     """
+    head = _header(contents)
+    length = tf.strings.length(contents)
+
+    def read(start, size, little_endian):  # a field of the (padded) header; the file must reach its end
+        reached = tf.debugging.assert_greater_equal(
+            length, tf.constant(start + size), message="image header truncated"
+        )
+        with tf.control_dependencies([reached]):
+            return _bytes_to_int(head, start, size, little_endian)
 
     def jpeg():
         return tf.cast(tf.image.extract_jpeg_shape(contents)[:2], tf.int64)
 
     def png():  # IHDR: width then height, big-endian, at byte 16
-        return tf.stack([_bytes_to_int(contents, 20, 4, False), _bytes_to_int(contents, 16, 4, False)])
+        return tf.stack([read(20, 4, False), read(16, 4, False)])
 
-    def gif():  # logical screen width, height, little-endian, at byte 6
-        return tf.stack([_bytes_to_int(contents, 8, 2, True), _bytes_to_int(contents, 6, 2, True)])
+    def gif():  # logical screen width, height, little-endian, at byte 6; and every frame (see `gif_frame_extent`)
+        frames = tf.py_function(lambda data: tf.constant(gif_frame_extent(data.numpy()), tf.int64), [contents], tf.int64)
+        return tf.maximum(tf.stack([read(8, 2, True), read(6, 2, True)]), tf.ensure_shape(frames, [2]))
 
-    def bmp():  # BITMAPINFOHEADER width, height (signed; negative = top-down), at byte 18
-        width = _bytes_to_int(contents, 18, 4, True)
-        height = _bytes_to_int(contents, 22, 4, True)
+    def bmp():  # width, height at byte 18 (signed; negative height = top-down): 32-bit in BITMAPINFOHEADER
+        # and its successors, 16-bit in the 12-byte OS/2 BITMAPCOREHEADER
+        core = tf.equal(read(14, 4, True), 12)
+        width = tf.where(core, _bytes_to_int(head, 18, 2, True), read(18, 4, True))
+        height = tf.where(core, _bytes_to_int(head, 20, 2, True), read(22, 4, True))
         height = tf.where(height >= 2**31, 2**32 - height, height)
         return tf.stack([height, width])
 
     def webp():  # RIFF container; the first chunk's FourCC at byte 12 says which header follows
-        chunk = tf.strings.substr(contents, 12, 4)
+        chunk = tf.strings.substr(head, 12, 4)
 
         def lossy():  # VP8 key frame: 14-bit width, height (little-endian, top 2 bits = scale) at 26, 28
-            return tf.stack([_bytes_to_int(contents, 28, 2, True) % 2**14, _bytes_to_int(contents, 26, 2, True) % 2**14])
+            return tf.stack([read(28, 2, True) % 2**14, read(26, 2, True) % 2**14])
 
         def lossless():  # VP8L: after the 0x2f signature, 14 bits width - 1 then 14 bits height - 1
-            bits = _bytes_to_int(contents, 21, 4, True)
+            bits = read(21, 4, True)
             return tf.stack([(bits // 2**14) % 2**14 + 1, bits % 2**14 + 1])
 
         def extended():  # VP8X: 24-bit canvas width - 1 at 24, height - 1 at 27
-            return tf.stack([_bytes_to_int(contents, 27, 3, True) + 1, _bytes_to_int(contents, 24, 3, True) + 1])
+            return tf.stack([read(27, 3, True) + 1, read(24, 3, True) + 1])
 
         kind = tf.where(chunk == b"VP8 ", 0, tf.where(chunk == b"VP8L", 1, tf.where(chunk == b"VP8X", 2, 3)))
         return tf.switch_case(kind, [lossy, lossless, extended, other])
@@ -190,7 +261,17 @@ def decode_image_bounded(contents: tf.Tensor, max_pixels: int = MAX_PIXELS, min_
         data = checked(image_header_shape(contents))
 
         def webp():  # TF's WebP decoder refuses channels=3 for a WebP with alpha: decode as is, drop alpha
-            return tf.io.decode_image(data, channels=0, expand_animations=False, dtype=tf.uint8)[..., :3]
+            # TF 2.21's decoder corrupts the heap on animated WebPs (the process aborts): refuse them first.
+            head = _header(contents)
+            animated = tf.logical_and(
+                tf.equal(tf.strings.substr(head, 12, 4), b"VP8X"),
+                tf.not_equal(tf.bitwise.bitwise_and(_bytes_to_int(head, 20, 1, True), _WEBP_ANIMATION_FLAG), 0),
+            )
+            still = tf.debugging.assert_equal(
+                animated, False, message="animated WebP: not decoded here (re-encode its first frame, e.g. as PNG)"
+            )
+            with tf.control_dependencies([still]):
+                return tf.io.decode_image(data, channels=0, expand_animations=False, dtype=tf.uint8)[..., :3]
 
         def others():
             return tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8)
@@ -434,20 +515,59 @@ def _apply_cache(dataset, cache, paths, size, resize_method, form):
     return dataset
 
 
-def _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, *, to_lab: bool):
-    """Files -> uint8 RGB, or float16 Lab (`to_lab`), at `size` in one map per image; broken files dropped."""
+def _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, *, to_lab: bool, verified=None):
+    """Files -> uint8 RGB, or float16 Lab (`to_lab`), at `size` in one map per image.
+
+    A file that fails is dropped and named once in a warning (`decodable.DropReport`). When every
+    file is known to decode (`verified`, or by default `decodable.all_decodable`), the dataset has a
+    known length, `len(paths)` (a file that fails all the same then ends the pass with an error).
+    """
     if not paths:
         raise ValueError("build_image_dataset: no image paths given")
+    columns = [tf.range(len(paths), dtype=tf.int64), tf.constant(paths, tf.string)]
     if labels is not None:
         labels = [int(label) for label in labels]
         if len(labels) != len(paths):
             raise ValueError(f"build_image_dataset: {len(labels)} labels for {len(paths)} paths")
-        dataset = tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.int32)))
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices(paths)
+        columns.append(tf.constant(labels, tf.int32))
     load = _image_loader(tuple(size), resize_method, int(max_pixels), to_lab, JIT_COMPILE)
-    dataset = dataset.map(load, num_parallel_calls=num_parallel_calls, deterministic=True)
-    return dataset.ignore_errors(log_warning=True)
+
+    def indexed(index, path, *label):
+        loaded = load(path, *label)
+        return (index, *loaded) if label else (index, loaded)
+
+    dataset = tf.data.Dataset.from_tensor_slices(tuple(columns))
+    dataset = dataset.map(indexed, num_parallel_calls=num_parallel_calls, deterministic=True)
+    dataset = _name_dropped(dataset.ignore_errors(), decodable.DropReport(paths, max_pixels))
+    if verified is None:
+        verified = decodable.all_decodable(paths)
+    if verified:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(paths)))
+    return dataset
+
+
+def _name_dropped(dataset, report):
+    """`(index, *element)` after `ignore_errors` -> `element`, calling `report.report(first, stop)` for
+    every run of missing indices (a sentinel index `len(paths)` closes the stream to catch the tail)."""
+    total = len(report.paths)
+    sentinel = tuple(tf.zeros(spec.shape, spec.dtype) for spec in dataset.element_spec)
+    dataset = dataset.concatenate(tf.data.Dataset.from_tensors((tf.constant(total, tf.int64), *sentinel[1:])))
+
+    def with_previous(previous, element):
+        return element[0], (previous, *element)
+
+    def check(previous, index, *element):
+        reported = tf.cond(
+            index - previous > 1,
+            lambda: tf.py_function(lambda a, b: report.report(a, b) or 0, [previous + 1, index], tf.int64),
+            lambda: tf.constant(0, tf.int64),
+        )
+        with tf.control_dependencies([reported]):
+            return (tf.identity(index), *element)
+
+    dataset = dataset.scan(tf.constant(-1, tf.int64), with_previous).map(check)
+    dataset = dataset.filter(lambda index, *element: index < total)
+    return dataset.map(lambda index, *element: element if len(element) > 1 else element[0])
 
 
 @functools.cache
@@ -474,15 +594,18 @@ def build_image_dataset(
     resize_method: str = DEFAULT_RESIZE_METHOD,
     max_pixels: int = MAX_PIXELS,
     num_parallel_calls=AUTOTUNE,
+    verified: bool | None = None,
 ) -> tf.data.Dataset:
     """Files -> uint8 images `[H, W, 3]` at a fixed size (or `(image, label)` pairs), in file order.
 
-    Broken files are dropped with a logged warning. `cache`: None, "memory", or a file prefix
-    (see `cache_filename`). Used by `build_dataset`, the evaluation and the colour-distribution plot.
+    A broken file is dropped and named in a logged warning. `cache`: None, "memory", or a file prefix
+    (see `cache_filename`). `verified`: see `build_dataset`. Used by the evaluation and the
+    colour-distribution plot.
     """
     paths = [os.fspath(p) for p in paths]
     size = _size_pair(image_size)
-    dataset = _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, to_lab=False)
+    dataset = _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, to_lab=False,
+                           verified=verified)
     return _apply_cache(dataset, cache, paths, size, resize_method, "rgb8")
 
 
@@ -505,6 +628,7 @@ def build_dataset(
     max_pixels: int = MAX_PIXELS,
     repeat: bool = False,
     cache_lab: bool = True,
+    verified: bool | None = None,
 ) -> tf.data.Dataset:
     """The training/evaluation pipeline: files -> batches of (encoded L, encoded ab targets).
 
@@ -515,7 +639,7 @@ def build_dataset(
     rounding); `cache_lab=False` caches uint8 RGB (half the bytes) and converts every epoch.
 
     Args:
-        paths: image files (scan them first with `files.scan_images`; broken ones are dropped anyway).
+        paths: image files (scan them first with `files.scan_images`; broken ones are dropped and named).
         image_size: int or (height, width): the fixed size every image is resized to.
         batch_size: images per batch.
         normalization: name or `color.Normalization` of the model (e.g. "polychromify").
@@ -536,6 +660,11 @@ def build_dataset(
         max_pixels: bounded decoding limit.
         repeat: repeat forever (then pass `steps_per_epoch` to `fit`).
         cache_lab: cache Lab float16 (fast epochs) rather than uint8 RGB (small cache).
+        verified: the files are known to decode, so the dataset has a known length (Keras shows
+            `13/13` and an ETA from the first epoch). Default: true when every file was checked by
+            `files.scan_images` in this process or lies in a folder `datasets/prepare.py` completed
+            (`decodable.all_decodable`). Without it a broken file is dropped and named in a warning;
+            with it, a file that fails anyway is named and the pass ends with an error.
 
     Returns:
         `tf.data.Dataset` of `(L_enc [B, H, W, 1] float32, ab_enc [B, H, W, 2] float32)`, or
@@ -550,7 +679,7 @@ def build_dataset(
     examples = _cached_examples(
         paths, image_size, labels=labels, cache=cache, resize_method=resize_method, max_pixels=max_pixels,
         num_parallel_calls=num_parallel_calls, cache_lab=cache_lab,
-        augment=training if augment is None else augment, crop_scale=crop_scale,
+        augment=training if augment is None else augment, crop_scale=crop_scale, verified=verified,
     )
     return _batches(
         examples, len(paths), image_size, batch_size=batch_size, normalization=normalization,
@@ -582,6 +711,7 @@ def build_epoch_datasets(
     resize_method: str = DEFAULT_RESIZE_METHOD,
     max_pixels: int = MAX_PIXELS,
     cache_lab: bool = True,
+    verified: bool | None = None,
 ):
     """Training data as `epoch -> Dataset`: one cached pipeline, each epoch's order a function of (seed, epoch).
 
@@ -595,7 +725,7 @@ def build_epoch_datasets(
 
     Args:
         paths, image_size, batch_size, normalization, labels, augment, cache, shuffle_buffer, seed,
-        drop_remainder, num_parallel_calls, crop_scale, resize_method, max_pixels, cache_lab:
+        drop_remainder, num_parallel_calls, crop_scale, resize_method, max_pixels, cache_lab, verified:
             as in `build_dataset` (training mode; `cache` defaults to "memory").
 
     Returns:
@@ -610,6 +740,7 @@ def build_epoch_datasets(
     examples = _cached_examples(
         paths, image_size, labels=labels, cache=cache, resize_method=resize_method, max_pixels=max_pixels,
         num_parallel_calls=num_parallel_calls, cache_lab=cache_lab, augment=augment, crop_scale=crop_scale,
+        verified=verified,
     )
 
     def for_epoch(epoch: int) -> tf.data.Dataset:
@@ -643,13 +774,14 @@ def _stored_size(size, augment, crop_scale) -> tuple[int, int]:
 
 def _cached_examples(
     paths, image_size, *, labels, cache, resize_method, max_pixels, num_parallel_calls, cache_lab, augment=False,
-    crop_scale=None,
+    crop_scale=None, verified=None,
 ):
     """Files -> cached uint8 RGB or float16 Lab images (with labels): the once-per-image part.
     Augmented pipelines with fixed-size crops cache images larger (see `DEFAULT_CROP_SCALE`)."""
     size = _stored_size(_size_pair(image_size), augment, crop_scale)
     paths = [os.fspath(p) for p in paths]
-    dataset = _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, to_lab=cache_lab)
+    dataset = _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, to_lab=cache_lab,
+                           verified=verified)
     return _apply_cache(dataset, cache, paths, size, resize_method, "lab16" if cache_lab else "rgb8")
 
 
@@ -778,13 +910,14 @@ def _batch_targets_compiled(images: tf.Tensor, crop, norm, from_rgb: bool):
 
 
 def dataset_cardinality_hint(num_paths: int, batch_size: int, drop_remainder: bool) -> int:
-    """Batches per epoch when no file is dropped (tf.data cannot know it after `ignore_errors`)."""
+    """Batches per epoch when no file is dropped (the datasets know it themselves when their files are verified)."""
     return num_paths // batch_size if drop_remainder else math.ceil(num_paths / batch_size)
 
 
 __all__ = [
     "AUTOTUNE",
     "image_header_shape",
+    "gif_frame_extent",
     "decode_image_bounded",
     "resize_uint8",
     "decode_and_resize",

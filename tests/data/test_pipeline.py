@@ -161,6 +161,59 @@ def test_broken_files_are_dropped_not_fatal(image_folder):
     assert all(im.shape == (16, 16, 3) and im.dtype == tf.uint8 for im in images)
 
 
+def _drop_warnings(caplog):
+    return [r.getMessage() for r in caplog.records if r.name == "colorization_tf.data" and r.levelname == "WARNING"]
+
+
+def test_a_dropped_file_is_counted_and_named_once(image_folder, caplog):
+    caplog.set_level("WARNING", logger="colorization_tf.data")
+    root, expected = image_folder
+    paths = sorted(str(root / name) for name in expected)
+    broken = [p for p in paths if expected[p.rsplit("/", 1)[1]] not in (None, "too small", "grayscale")]
+    dataset = pipeline.build_image_dataset(paths, 16)  # not cached: every pass decodes again
+    assert int(dataset.cardinality()) == tf.data.UNKNOWN_CARDINALITY  # files not known to decode
+    assert sum(1 for _ in dataset) == sum(1 for _ in dataset) == len(paths) - len(broken)
+    messages = _drop_warnings(caplog)
+    assert len(messages) == len(broken)  # once each, though read twice
+    for path, message in zip(broken, messages):
+        assert message.startswith(f"Skipped {path}: ")
+    assert messages[-1].endswith(f"({len(broken)} of {len(paths)} files dropped so far)")
+    assert "empty.jpg: " in "".join(messages)  # and why
+
+
+def test_verified_files_have_a_known_length_and_one_failing_anyway_is_named(image_folder, caplog):
+    caplog.set_level("WARNING", logger="colorization_tf.data")
+    root, _ = image_folder
+    paths = [str(root / "good.jpg"), str(root / "truncated.png"), str(root / "good.bmp")]
+    dataset = pipeline.build_dataset(paths, image_size=16, batch_size=2, normalization="zhang", verified=True)
+    assert int(dataset.cardinality()) == 2
+    with pytest.raises(tf.errors.FailedPreconditionError, match="expected to contain 3 elements"):
+        list(dataset)
+    assert [m.split(": ")[0] for m in _drop_warnings(caplog)] == [f"Skipped {paths[1]}"]
+
+
+def test_fit_on_scanned_files_shows_the_step_count_and_no_ran_out_of_data_warning(scenes, capsys):
+    """Issue 8: every fit showed `1/Unknown ... 3/Unknown` and ended with Keras's "ran out of data"."""
+    import warnings
+
+    from colorization_tf.data import files
+    from tests._tiny_models import build_tiny_colorizer
+
+    paths, _ = scenes
+    usable = files.scan_images(paths, progress=False).usable  # the scan decodes each with the pipeline's decoder
+    assert usable == paths
+    dataset = pipeline.build_dataset(usable, image_size=16, batch_size=2, normalization="zhang", training=True)
+    assert int(dataset.cardinality()) == 3
+    model = build_tiny_colorizer(16)
+    model.compile("adam", "mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(dataset, epochs=2, verbose=1)
+    out = capsys.readouterr().out
+    assert "Unknown" not in out and out.count("1/3") == 2, out  # the first step of each epoch knows the total
+    assert not [w for w in caught if "ran out of data" in str(w.message)]
+
+
 def test_file_cache_is_written_and_reused(scenes, tmp_path):
     paths, _ = scenes
     prefix = tmp_path / "cache" / "scenes"

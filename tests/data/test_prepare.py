@@ -74,3 +74,92 @@ def test_prepare_div2k(tmp_path, prepare, make_colourful):
 def test_prepare_cli_reports_missing_source(tmp_path, prepare):
     with pytest.raises(SystemExit, match="not a folder"):
         prepare.main(["landscapes", "--src", str(tmp_path / "nope"), "--out", str(tmp_path / "out")])
+
+
+def _hostile_copies(folder: Path, count: int = 40, seed: int = 0) -> dict[str, str]:
+    """Fuzzed copies of real photos (scikit-image's), as users' folders hold them: intact, truncated,
+    header bit flips, inserted junk, swapped extensions, and BMPs with bytes inserted before their
+    pixels (PIL reads those, TensorFlow refuses them). Returns name -> kind."""
+    import io
+    import random
+
+    import numpy as np
+
+    from colorization_tf.data import photos
+
+    rng = random.Random(seed)
+    bases = [np.asarray(Image.fromarray(rgb).resize((64, 48))) for rgb in photos.bundled_photos().values()]
+    formats = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "GIF": ".gif"}
+    kinds = ("intact", "truncated", "bit flips", "inserted junk", "swapped extension", "bmp inserted bytes")
+    made = {}
+    for k in range(count):
+        kind = kinds[k % len(kinds)]
+        fmt = "BMP" if kind == "bmp inserted bytes" else list(formats)[k // len(kinds) % len(formats)]
+        buffer = io.BytesIO()
+        Image.fromarray(bases[k % len(bases)]).save(buffer, format=fmt)
+        data = bytearray(buffer.getvalue())
+        ext = formats[fmt]
+        if kind == "truncated":
+            data = data[: rng.randrange(1, len(data))]
+        elif kind == "bit flips":
+            for _ in range(3):
+                i = rng.randrange(min(64, len(data)))
+                data[i] ^= 1 << rng.randrange(8)
+        elif kind == "inserted junk":
+            i = rng.randrange(len(data))
+            data[i:i] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+        elif kind == "swapped extension":
+            ext = formats[list(formats)[(list(formats).index(fmt) + 1) % len(formats)]]
+        elif kind == "bmp inserted bytes":  # after the 54-byte header: the pixel data no longer fits its size
+            data[60:60] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+        name = f"{k:03d}_{kind.replace(' ', '_')}{ext}"
+        (folder / name).write_bytes(bytes(data))
+        made[name] = kind
+    return made
+
+
+def test_prepared_hostile_folder_yields_every_laid_out_image_through_the_pipeline(tmp_path, prepare, caplog):
+    """Issue 8: PIL-readable files that TensorFlow's decoder refuses were laid out and then dropped."""
+    from colorization_tf.data import decodable, pipeline
+
+    src = tmp_path / "src"
+    src.mkdir()
+    made = _hostile_copies(src)
+    only_pil = [name for name in made if files.check_image(src / name) is None and decodable.decode_error(src / name)]
+    assert any(made[name] == "bmp inserted bytes" for name in only_pil)  # the case that went wrong
+    out = tmp_path / "out"
+    result = prepare.prepare("folder", src, out, progress=False)
+    laid_out = files.list_image_files(out)
+    info = json.loads((out / "prepare.json").read_text())
+    assert info["images"] == len(laid_out) == sum(len(v) for v in result.values())
+    assert info["images"] + info["unusable"] == len(made) and info["reencoded"] >= len(only_pil)
+    assert all(decodable.decode_error(p) is None for p in laid_out)
+    for name in only_pil:  # re-encoded as PNG, not lost
+        assert (out / "images" / name).with_suffix(".png").is_file()
+
+    caplog.set_level("WARNING", logger="colorization_tf.data")
+    dataset = pipeline.build_image_dataset(laid_out, 32)
+    assert int(dataset.cardinality()) == len(laid_out)  # a prepared folder's files are known to decode
+    assert sum(1 for _ in dataset) == len(laid_out)
+    assert not [r for r in caplog.records if r.name == "colorization_tf.data"]
+
+
+def test_prepare_rerun_replaces_a_laid_out_file_the_pipeline_cannot_decode(tmp_path, prepare, make_colourful):
+    """A folder prepared by an older version (copies TensorFlow refuses) is repaired, not kept."""
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(make_colourful(seed=1)).save(src / "a.bmp")
+    Image.fromarray(make_colourful(seed=2)).save(src / "b.bmp")
+    good = (src / "b.bmp").read_bytes()
+    (src / "b.bmp").write_bytes(good[:60] + b"junk" + good[60:])  # PIL reads it, TensorFlow does not
+    out = tmp_path / "out"
+    prepare.prepare("folder", src, out, progress=False)
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["a.bmp", "b.png"]
+    fine = (out / "images" / "a.bmp").read_bytes()
+    (out / "images" / "a.bmp").write_bytes(fine[:60] + b"junk" + fine[60:])  # as an older version left them
+    (out / "images" / "b.bmp").write_bytes((src / "b.bmp").read_bytes())
+    (out / "images" / "b.png").unlink()
+    (out / "prepare.json").unlink()
+    prepare.prepare("folder", src, out, progress=False)
+    assert (out / "images" / "a.bmp").read_bytes() == fine
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["a.bmp", "b.png"]
