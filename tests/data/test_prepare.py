@@ -1,6 +1,7 @@
 """datasets/prepare.py: scan, filter, lay out, normalise and split a downloaded dataset."""
 
 import json
+from pathlib import Path
 
 import pytest
 from PIL import Image
