@@ -22,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 QUICK_ARGS: dict[str, list[str]] = {
+    "bench_data_service.py": ["--n", "96", "--epochs", "1"],
     "bench_eccv16_heads.py": ["--size", "64", "--batch", "4", "--steps", "3"],
     "bench_models.py": ["--models", "polychromify,iizuka_lee128,eccv16_regression,cs520_cnn", "--size", "64",
                         "--batch-size", "2", "--repeats", "2"],

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import logging
@@ -37,6 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from colorization_tf import distribute
 from colorization_tf.fileio import atomic_write_bytes, atomic_write_text, remove_stale_temps
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class Hardware:
         strategy: the `tf.distribute.Strategy` to build and fit under.
         n_replicas: `strategy.num_replicas_in_sync`.
         description: human-readable summary (devices, policy, XLA).
+        kind: "default", "mirrored", "multi_worker" or "tpu" (`colorization_tf.distribute`).
     """
 
     policy: str
@@ -75,6 +78,7 @@ class Hardware:
     strategy: Any
     n_replicas: int
     description: str
+    kind: str = "default"
 
     def to_dict(self) -> dict:
         return {
@@ -83,6 +87,7 @@ class Hardware:
             "strategy": type(self.strategy).__name__,
             "n_replicas": self.n_replicas,
             "description": self.description,
+            "kind": self.kind,
         }
 
 
@@ -100,48 +105,47 @@ def select_hardware(
 
     With a GPU: mixed_float16 and XLA; with several GPUs, `MirroredStrategy` over them (XLA is
     then off on "auto", as Keras does under tf.distribute). On CPU only: float32 without XLA
-    (mixed_float16 is about 4x slower on CPU).
+    (mixed_float16 is about 4x slower on CPU). With a TPU attached: `TPUStrategy` and
+    mixed_bfloat16; with `TF_CONFIG` naming a cluster: `MultiWorkerMirroredStrategy` (see
+    `colorization_tf.distribute`, which makes these decisions).
 
     Args:
         precision: "auto" or a Keras policy name ("float32", "mixed_float16", "mixed_bfloat16").
         jit_compile: "auto", True or False.
-        strategy: "auto", "default" (no distribution), "mirrored", or a `tf.distribute.Strategy`.
+        strategy: "auto", "default" (no distribution), "mirrored", "multi_worker", "tpu", or a
+            `tf.distribute.Strategy`.
         devices: devices for "mirrored" (default: every GPU, else every logical CPU).
         set_policy: set the chosen policy globally (must happen before the model is built).
 
     Returns:
         A frozen `Hardware`.
     """
+    if isinstance(strategy, tf.distribute.Strategy):
+        kind, chosen = distribute.kind_of(strategy), strategy
+    else:
+        tpu = distribute.find_tpu() if strategy in ("auto", distribute.TPU) else None
+        cluster = distribute.tf_config()
+        # MultiWorkerMirroredStrategy must be made before TF's runtime starts (listing logical devices starts it).
+        list_devices = tf.config.list_physical_devices if distribute.names_a_cluster(cluster) else tf.config.list_logical_devices
+        kind = distribute.choose_kind(strategy, n_gpus=len(list_devices("GPU")), tpu=tpu, cluster=cluster)
+        chosen = distribute.make_strategy(kind, devices=devices, tpu=tpu)
     gpus = tf.config.list_logical_devices("GPU")
     if precision == "auto":
-        precision = "mixed_float16" if gpus else "float32"
+        precision = distribute.auto_precision(kind, len(gpus))
     if precision not in _PRECISIONS:
         raise ValueError(f"Unknown precision {precision!r}; choose 'auto' or one of {_PRECISIONS}")
-
-    if isinstance(strategy, tf.distribute.Strategy):
-        chosen = strategy
-    elif strategy == "auto":
-        chosen = tf.distribute.MirroredStrategy([d.name for d in gpus]) if len(gpus) > 1 else tf.distribute.get_strategy()
-    elif strategy == "default":
-        chosen = tf.distribute.get_strategy()
-    elif strategy == "mirrored":
-        if devices is None:
-            devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        chosen = tf.distribute.MirroredStrategy(list(devices), cross_device_ops=None if gpus else tf.distribute.ReductionToOneDevice())
-    else:
-        raise ValueError(f"Unknown strategy {strategy!r}; choose 'auto', 'default', 'mirrored' or pass a tf.distribute.Strategy")
     n_replicas = int(chosen.num_replicas_in_sync)
 
     if jit_compile == "auto":
-        jit_compile = bool(gpus) and n_replicas == 1
+        jit_compile = distribute.auto_jit_compile(kind, len(gpus), n_replicas)
     elif not isinstance(jit_compile, bool):
         raise ValueError(f"jit_compile must be 'auto', True or False, not {jit_compile!r}")
 
     if set_policy:
         keras.mixed_precision.set_global_policy(precision)
-    where = f"{len(gpus)} GPU(s)" if gpus else "CPU"
+    where = "TPU" if kind == distribute.TPU else f"{len(gpus)} GPU(s)" if gpus else "CPU"
     description = f"{where}, {type(chosen).__name__} x{n_replicas}, policy {precision}, XLA {'on' if jit_compile else 'off'}"
-    return Hardware(precision, jit_compile, chosen, n_replicas, description)
+    return Hardware(precision, jit_compile, chosen, n_replicas, description, kind)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -778,6 +782,7 @@ def train(
     if initial_epoch >= config.epochs:
         log.info("Nothing to do: checkpoint at epoch %d >= epochs %d", initial_epoch, config.epochs)
         return model, history
+    workdir = distribute.output_dir(workdir, hw.kind)  # every worker resumed from workdir; only the chief writes there
 
     fit_ds, steps = _epoch_dataset(train_ds, initial_epoch, config.epochs, config.steps_per_epoch)
     sample_fn = None
@@ -790,8 +795,11 @@ def train(
     cbs.extend(callbacks or [])
 
     start = time.perf_counter()
+    fit = model.fit
+    if distribute.needs_custom_loop(hw.strategy):  # Keras 3's fit fails under MultiWorkerMirroredStrategy
+        fit = functools.partial(distribute.custom_fit, model, strategy=hw.strategy)
     with hw.strategy.scope():
-        model.fit(
+        fit(
             fit_ds,
             validation_data=val_ds,
             epochs=config.epochs,

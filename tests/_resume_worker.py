@@ -5,26 +5,15 @@ Usage: python tests/_resume_worker.py WORKDIR OUT.npz EPOCHS [SLEEP_PER_EPOCH]
 
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from _tiny_models import build_tiny_colorizer, tiny_data  # noqa: E402
+from _tiny_models import SlowEpochs, build_tiny_colorizer, tiny_data  # noqa: E402
 from colorization_tf import training  # noqa: E402
-
-
-class _Slow(keras.callbacks.Callback):
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-
-    def on_epoch_end(self, epoch, logs=None):
-        time.sleep(self.seconds)
 
 
 def main():
@@ -40,7 +29,7 @@ def main():
     )
     model, _ = training.train(
         lambda: build_tiny_colorizer(16), lambda e: shuffled(e).batch(6), None, config, workdir,
-        callbacks=[_Slow(sleep)] if sleep else None,
+        callbacks=[SlowEpochs(sleep)] if sleep else None,
     )
     np.savez(out, *[v.numpy() for v in model.variables])
 

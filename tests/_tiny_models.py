@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import keras
 import numpy as np
 
@@ -10,11 +12,13 @@ from colorization_tf import color
 TINY_NORMALIZATION = "zhang"
 
 
-def build_tiny_colorizer(image_size: int | None = 16, filters: int = 4) -> keras.Model:
-    """Conv -> BN -> Conv -> tanh (float32 output): input "L", output "ab" (encoded)."""
+def build_tiny_colorizer(image_size: int | None = 16, filters: int = 4, synchronized_bn: bool = False) -> keras.Model:
+    """Conv -> BN -> Conv -> tanh (float32 output): input "L", output "ab" (encoded).
+
+    `synchronized_bn`: batch statistics over every replica (the global batch) under tf.distribute."""
     inp = keras.Input((image_size, image_size, 1), name="L")
     x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name="conv1")(inp)
-    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.BatchNormalization(synchronized=synchronized_bn, name="bn1")(x)
     x = keras.layers.Conv2D(2, 3, padding="same", name="conv2")(x)
     out = keras.layers.Activation("tanh", dtype="float32", name="ab")(x)
     return keras.Model(inp, out, name="tiny_colorizer")
@@ -58,3 +62,14 @@ def export_tiny(path, image_size: int = 16, epochs: int = 2):
     model.fit(l_enc, ab_enc, epochs=epochs, batch_size=4, verbose=0)
     export.export_saved_model(model, path, normalization=TINY_NORMALIZATION, image_size=image_size, name="tiny")
     return model
+
+
+class SlowEpochs(keras.callbacks.Callback):
+    """Sleeps `seconds` after every epoch (after the runner's checkpoint): time for a test to kill the process."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_epoch_end(self, epoch, logs=None):
+        time.sleep(self.seconds)

@@ -1,6 +1,5 @@
 """datasets/prepare.py: scan, filter, lay out, normalise and split a downloaded dataset."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -8,16 +7,12 @@ import pytest
 from PIL import Image
 
 from colorization_tf.data import files, splits
-
-REPO = Path(__file__).resolve().parents[2]
+from tests._scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def prepare():
-    spec = importlib.util.spec_from_file_location("prepare_datasets", REPO / "datasets" / "prepare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("datasets/prepare.py", "prepare_datasets")
 
 
 def test_prepare_class_folders(tmp_path, prepare, make_colourful, make_bomb_png):
