@@ -184,6 +184,8 @@ class ExperimentConfig:
         default_epochs, default_batch_size: the paper's values when no override is given.
         cache: where decoded training/evaluation images are cached: "memory" (default) or a file
             prefix (`data.pipeline.cache_filename`) for datasets larger than memory.
+        splits_file: a prepared `splits.json` (`data.splits.write_splits`, paths relative to its
+            folder) used instead of the protocol's hash split (e.g. debian-photos, split by photo).
     """
 
     paper: str
@@ -213,6 +215,7 @@ class ExperimentConfig:
     default_epochs: int = 25
     default_batch_size: int = 32
     cache: str = "memory"
+    splits_file: str | None = None
 
     @property
     def results_dir(self) -> Path:
@@ -352,6 +355,21 @@ def split(paths: list[str], protocol: str, seed: int) -> dict[str, list[str]]:
     """
     parts = protocol_split(paths, protocol, seed)
     if not parts.get("val"):
+        parts["train"], parts["val"] = carve_validation(parts["train"], seed)
+    return parts
+
+
+def prepared_split(paths: list[str], splits_file, seed: int) -> dict[str, list[str]]:
+    """The split of a prepared `splits.json`, restricted to `paths` (the usable, possibly
+    subsampled images), in the order of `paths`; validation carved out of train if it has none."""
+    from colorization_tf.data.splits import read_splits
+
+    side = {os.path.abspath(p): name for name, items in read_splits(splits_file).items() for p in items}
+    parts: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for p in paths:
+        if side.get(os.path.abspath(p)) in parts:
+            parts[side[os.path.abspath(p)]].append(p)
+    if not parts["val"]:
         parts["train"], parts["val"] = carve_validation(parts["train"], seed)
     return parts
 
@@ -872,8 +890,11 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     paths, labels, class_names, scan_text = discover(root, max_images=QUICK_MAX_IMAGES if cfg.quick and cfg.max_images is None else cfg.max_images, seed=cfg.seed)
     if cfg.labels and labels is None:
         raise ValueError(f"{root}: {cfg.paper} needs one sub-folder per scene class (labels), found a flat folder")
-    splits = split(paths, cfg.protocol, cfg.seed)
-    val_carved = not protocol_split(paths, cfg.protocol, cfg.seed)["val"]
+    if cfg.splits_file:
+        splits, val_carved = prepared_split(paths, cfg.splits_file, cfg.seed), False
+    else:
+        splits = split(paths, cfg.protocol, cfg.seed)
+        val_carved = not protocol_split(paths, cfg.protocol, cfg.seed)["val"]
     data_text = scan_text + "\n" + describe_splits(cfg, splits, val_carved)
     evaluation.write_text(out / DATA_REPORT, data_text + "\n")
     resolved = [_resolve(r, cfg) for r in cfg.runs]
@@ -922,7 +943,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     val_note = " (val held out of train: the protocol has none)" if val_carved else ""
     header = (
         f"Data: `{root}`{' (embedded synthetic default)' if cfg.data is None else ''}; "
-        f"split protocol `{cfg.protocol}`: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + val_note
+        + (f"split `{cfg.splits_file}`: " if cfg.splits_file else f"split protocol `{cfg.protocol}`: ") + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + val_note
         + f"; seed {cfg.seed}{'; **quick mode** (tiny sizes: not the paper-scale result)' if cfg.quick else ''}.\n"
     )
     md_path = evaluation.write_text(out / RESULTS_MD, render_markdown(cfg, sections, header))
