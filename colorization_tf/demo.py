@@ -228,7 +228,7 @@ def main(argv=None) -> dict:
     if scene_accuracy is not None:
         print(f"  {'package' if real else 'scene'} classification accuracy: {scene_accuracy:.1%}")
     print(f"  -> {'beats' if beats else 'does NOT clearly beat'} the gray prediction "
-          f"(needs ab L1 <= {max_ratio:g}x gray and PSNR +{min_gain:g} dB{' on real photos' if real else ' in quick mode' if args.quick else ''})")
+          f"(needs ab L1 {'<' if real else '<='} {max_ratio:g}x gray and PSNR +{min_gain:g} dB{' on real photos' if real else ' in quick mode' if args.quick else ''})")
     print(f"Exported model:      {run.export_path}  (load with tf.saved_model.load, or `colorize`)")
     print(f"Report and figures:  {result.markdown_path}, {cfg.results_dir / ex.FIGURES_DIR}")
     print(f"Colorized photos:    {', '.join(str(p) for p in photos)}")
