@@ -10,7 +10,7 @@ these photos: L1 less sepia than MSE, rebalanced classification more colourful t
 the U-Net ahead of the autoencoder, and no hue collapse in Iizuka et al.'s outputs.
 
 Budget: every run trains at 64 px for a fixed number of epochs (`EPOCHS`) chosen to take about
-5-10 minutes on 2 CPU cores (all seven: about an hour); `--quick` shrinks it to seconds per run.
+5-10 minutes on 2 idle CPU cores (all seven: under an hour); `--quick` shrinks it to seconds per run.
 
     python datasets/prepare.py debian-photos --out data/debian-photos   # once, ~80 s
     python experiments/real_photos.py                                   # the full run
@@ -48,15 +48,18 @@ SCENE_ALPHA = 5.0
 
 EPOCHS = {
     "polychromify": 30,
-    "iizuka": 15,
-    "eccv16_regression": 12,
-    "eccv16_classification": 12,
-    "unet_l1": 15,
-    "unet_mse": 15,
-    "cs520_cnn": 30,
+    "iizuka": 10,
+    "eccv16_regression": 8,
+    "eccv16_classification": 8,
+    "unet_l1": 5,
+    "unet_mse": 5,
+    "cs520_cnn": 20,
 }
-"""Epochs per run (61 steps of 16 crops each at 64 px): the CPU budget, ~5-10 minutes per run on 2
-cores estimated from the measured step times of `--quick` (the small nets get more epochs)."""
+"""Epochs per run (~60 steps of 16 crops each at 64 px): the CPU budget, ~5-10 minutes per run on 2
+idle cores. Estimated, not yet timed at full budget: PolyChromify measured 0.75-1.3 s/step at 64 px
+on a 2-core machine at load ~8 (so ~0.2 s/step idle, ~11 s/epoch), the others scaled by their
+`--quick` training times relative to it (CS520 ~1.6x, Iizuka ~3.6x, ECCV16 ~4.5x, U-Net ~8x). On a
+GPU, pass `--epochs` to train all of them longer."""
 
 CHROMA_MIN = 5.0
 """Pixels with chroma (|ab|, Lab units) below this count as gray in the hue histogram."""
@@ -186,8 +189,9 @@ def real_photo_tables(ctx: ex.ExperimentContext) -> list[ex.Section]:
                            {"rows": data, "prior": prior.to_json(), "beats_gray_ab_l1": beat_gray, "beats_prior_ab_l1": beat_prior})]
     sections.append(claims_section(ctx, stats, truth))
     if "iizuka" in stats:
-        hist = dict(zip([f"{s} (Iizuka)" for s in HUE_SECTORS], stats["iizuka"]["hue_histogram"]))
-        hist.update(zip([f"{s} (truth)" for s in HUE_SECTORS], truth["hue_histogram"]))
+        hist = {}
+        for sector, model_share, truth_share in zip(HUE_SECTORS, stats["iizuka"]["hue_histogram"], truth["hue_histogram"]):
+            hist[f"{sector} (Iizuka)"], hist[f"{sector} (truth)"] = model_share, truth_share
         path = plot_bars(hist, ctx.figures_dir / "iizuka_hue_histogram.png", ylabel="share of coloured pixels",
                          title="Hue of Iizuka et al.'s outputs vs the truth (held-out photos)")
         sections.append(ex.Section("Hue histogram of Iizuka et al.'s outputs", f"![hue histogram]({path.relative_to(ctx.results_dir)})\n",
