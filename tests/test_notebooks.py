@@ -5,10 +5,9 @@ its parameters cell, so a broken notebook fails the build."""
 import importlib.util
 from pathlib import Path
 
+import nbclient  # the test extra: a missing one fails here rather than skipping the notebooks
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
