@@ -115,7 +115,7 @@ def test_resolve_precedence():
         ex.apply_args(cfg, ex.build_parser("x").parse_args(["--runs", "nope"]))
 
 
-@pytest.mark.parametrize("name", ["ziegler2022", "lee2016_iizuka", "cs520", "polychromify", "menon2021", "compare_all"])
+@pytest.mark.parametrize("name", ["ziegler2022", "lee2016_iizuka", "cs520", "polychromify", "menon2021", "compare_all", "real_photos"])
 def test_help_uses_module_docstring(name, capsys):
     mod = _script(name)
     with pytest.raises(SystemExit):

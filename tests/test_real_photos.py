@@ -1,0 +1,106 @@
+"""The real-photo experiment: E[ab | L], the hue histogram, the prepared split, and a tiny run on a
+fake debian-photos folder (crops of a few generated "photos" per package, split by photo)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorization_tf import color, lightness_prior
+from colorization_tf.data.splits import write_splits
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("exp_real_photos", REPO / "experiments" / "real_photos.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _batch(l, ab, norm="zhang"):
+    n = color.get_normalization(norm)
+    return n.encode_l(np.asarray(l, np.float32)[..., None]), n.encode_ab(np.asarray(ab, np.float32))
+
+
+def test_lightness_prior_is_the_mean_ab_per_lightness_bin():
+    l = np.full((1, 4, 4), 12.0)  # bin 2 (10-15)
+    l[:, :, 2:] = 87.0  # bin 17
+    ab = np.zeros((1, 4, 4, 2))
+    ab[:, :2, :2] = [10.0, -20.0]
+    ab[:, 2:, :2] = [30.0, 0.0]  # dark pixels: mean (20, -10)
+    ab[:, :, 2:] = [-5.0, 40.0]
+    prior = lightness_prior.fit_lightness_prior([_batch(l, ab)], "zhang")
+    assert prior.counts[2] == 8 and prior.counts[17] == 8 and prior.counts.sum() == 16
+    np.testing.assert_allclose(prior.predict(np.array([[11.0], [89.0]])), [[20.0, -10.0], [-5.0, 40.0]], atol=1e-5)
+    # bin 10: 8/15 of the way from bin 2 to bin 17
+    np.testing.assert_allclose(prior.predict(np.array([[50.0]])), [[20 - 25 * 8 / 15, -10 + 50 * 8 / 15]], atol=1e-4)
+    np.testing.assert_allclose(prior.predict(np.array([0.0, 100.0, 130.0])), [[20, -10], [-5, 40], [-5, 40]], atol=1e-5)
+
+
+def test_lightness_prior_scores_better_than_gray_when_colour_follows_lightness():
+    from colorization_tf.evaluation import evaluate_gray
+
+    rng = np.random.default_rng(0)
+    l = rng.uniform(20, 90, (4, 16, 16))
+    ab = np.stack([l - 50.0, 60.0 - l], -1)  # colour a function of lightness: the prior can learn it
+    data = [_batch(l[:2], ab[:2]), _batch(l[2:], ab[2:])]
+    prior = lightness_prior.fit_lightness_prior(data[:1], "zhang")
+    scored = lightness_prior.evaluate_lightness_prior(prior, data[1:], "zhang")
+    gray = evaluate_gray(data[1:], "zhang")
+    assert scored.name == lightness_prior.E_AB_GIVEN_L and scored.n_images == 2
+    assert scored.mean["ab_l1"] < 0.2 * gray.mean["ab_l1"]
+
+
+def test_hue_histogram_and_collapse():
+    mod = _script()
+    ab = np.array([[40.0, 10.0], [0.0, 50.0], [-30.0, 5.0], [-30.0, 4.0], [1.0, 1.0]])  # red, yellow, green x2, gray
+    hist, coloured = mod.hue_histogram(ab)
+    np.testing.assert_allclose(hist, [0.25, 0.25, 0.5, 0, 0, 0])
+    assert coloured == pytest.approx(0.8)
+    assert mod.hue_histogram(np.zeros((3, 2)))[0].sum() == 0
+    truth = [0.2, 0.3, 0.2, 0.1, 0.1, 0.1]
+    assert mod.hue_collapse(truth, truth) is None
+    assert mod.hue_collapse([0.05, 0.05, 0.8, 0.05, 0.05, 0.0], truth) == "green"
+
+
+def _fake_photos(root: Path, packages=("pkg_a", "pkg_b"), photos=4, crops=3, size=40) -> None:
+    """Crops of generated photos (a lightness ramp with a colour per photo), split 2/1/1 by photo."""
+    rng = np.random.default_rng(1)
+    sides = {"train": [], "val": [], "test": []}
+    for package in packages:
+        for p in range(photos):
+            hue = rng.uniform(0, 255, 3)
+            for c in range(crops):
+                ramp = np.linspace(0.3, 1.0, size)[:, None, None] * hue[None, None, :]
+                img = np.clip(ramp + rng.normal(0, 8, (size, size, 3)), 0, 255).astype(np.uint8)
+                path = root / package / f"photo{p}_s{c}_{c}.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(img).save(path)
+                sides[["train", "train", "val", "test"][p]].append(path)
+    write_splits(root / "splits.json", sides, root)
+
+
+def test_real_photos_tiny(tmp_path):
+    data = tmp_path / "debian-photos"
+    _fake_photos(data)
+    result = _script().main(["--quick", "--image-size", "32", "--epochs", "1", "--verbose", "0", "--no-export",
+                             "--data", str(data), "--runs", "polychromify,iizuka", "--out", str(tmp_path / "out")])
+    report = json.loads(Path(result.json_path).read_text())
+    assert report["splits"] == {"train": 12, "val": 6, "test": 6}  # the prepared split, by photo
+    md = Path(result.markdown_path).read_text()
+    assert f"| {lightness_prior.E_AB_GIVEN_L} |" in md and "ab L1 / E[ab|L]" in md
+    claims = next(s for s in report["sections"] if s["title"] == "The papers' claims on real photos")["data"]["rows"]
+    verdicts = {row[0].split(" (")[0]: row[1] for row in claims}
+    assert verdicts["L1 is less sepia than MSE"] == "not run"
+    assert next(v for k, v in verdicts.items() if k.startswith("No green/red/blue collapse")) in ("yes", "no")
+    assert (tmp_path / "out" / "figures" / "iizuka_hue_histogram.png").exists()
+
+
+def test_real_photos_missing_data_says_how_to_prepare(tmp_path):
+    with pytest.raises(SystemExit, match="datasets/prepare.py debian-photos"):
+        _script().main(["--quick", "--data", str(tmp_path / "nothing")])
