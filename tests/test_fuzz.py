@@ -179,11 +179,42 @@ def test_16bit_image_converts_in_bounded_memory(tmp_path):
     np.testing.assert_array_equal(rgb[..., 1], np.round(gray16 / 257.0).astype(np.uint8))
 
 
+def _gif_frame_extent_reference(data: bytes) -> tuple[int, int]:
+    """The GIF block walk in plain Python: the oracle for `pipeline.gif_frame_extent` (TF ops)."""
+    height = width = 0
+    size = len(data)
+    position = 13 + (3 * 2 ** ((data[10] & 0x07) + 1) if size > 10 and data[10] & 0x80 else 0)
+
+    def skip_sub_blocks(at: int) -> int:
+        while at < size and data[at]:
+            at += 1 + data[at]
+        return at + 1
+
+    while position < size:
+        block = data[position]
+        if block == 0x21:
+            position = skip_sub_blocks(position + 2)
+        elif block == 0x2C and position + 10 <= size:
+            left, top, frame_width, frame_height = (int.from_bytes(data[position + 1 + 2 * i : position + 3 + 2 * i], "little")
+                                                    for i in range(4))
+            height, width = max(height, top + frame_height), max(width, left + frame_width)
+            flags = data[position + 9]
+            position += 10 + (3 * 2 ** ((flags & 0x07) + 1) if flags & 0x80 else 0)
+            position = skip_sub_blocks(position + 1)
+        else:
+            break
+    return height, width
+
+
+def _extent(data: bytes) -> tuple[int, int]:
+    return tuple(int(v) for v in pipeline.gif_frame_extent(tf.constant(data)).numpy())
+
+
 def test_gif_frames_larger_than_the_screen_are_bounded(tmp_path):
     """TensorFlow sizes a GIF by its largest frame: a header claiming a 4x4 screen let a 300x200 frame (or a
     9000x9000 one, 243 MB from a 60 KB file) through the max_pixels check."""
     data = corpus.gif_screen_smaller_than_frames(300, 200)
-    assert pipeline.gif_frame_extent(data) == (200, 300)
+    assert _extent(data) == _gif_frame_extent_reference(data) == (200, 300)
     np.testing.assert_array_equal(pipeline.image_header_shape(tf.constant(data)), [200, 300])
     with pytest.raises(tf.errors.InvalidArgumentError, match="image too large"):
         pipeline.decode_image_bounded(tf.constant(data), max_pixels=10_000)
@@ -191,7 +222,37 @@ def test_gif_frames_larger_than_the_screen_are_bounded(tmp_path):
     (tmp_path / "frames.gif").write_bytes(data)
     assert list(pipeline.build_image_dataset([str(tmp_path / "frames.gif")], 16, max_pixels=10_000)) == []
     for cut in range(len(data)):  # the walk stops where a truncated file ends
-        assert pipeline.gif_frame_extent(data[:cut]) in ((0, 0), (1, 1), (200, 300))
+        assert _extent(data[:cut]) == _gif_frame_extent_reference(data[:cut]) in ((0, 0), (1, 1), (200, 300))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.sampled_from(sorted(n for n in corpus.seed_corpus() if n.endswith(".gif"))), st.data())
+def test_gif_walk_in_tf_ops_agrees_with_the_python_walk_on_mutated_gifs(name, data):
+    """The TF-ops walk (which tf.data service workers in other processes can run) against the Python
+    oracle, on the corpus GIFs with bytes flipped, cut and inserted."""
+    gif = bytearray(corpus.seed_corpus()[name])
+    for _ in range(data.draw(st.integers(0, 4))):
+        where = data.draw(st.integers(0, len(gif) - 1))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip":
+            gif[where] ^= 1 << data.draw(st.integers(0, 7))
+        elif action == "cut":
+            del gif[where:]
+            if not gif:
+                break
+        else:
+            gif[where:where] = data.draw(st.binary(min_size=1, max_size=8))
+    assert _extent(bytes(gif)) == _gif_frame_extent_reference(bytes(gif))
+
+
+def test_gif_walk_is_bounded():
+    """A GIF of a million 1-byte sub-blocks would take a million steps: refused as unbounded instead."""
+    screen = b"GIF89a" + (4).to_bytes(2, "little") * 2 + b"\x00\x00\x00"
+    descriptor = b"\x2c" + b"\x00" * 4 + (4).to_bytes(2, "little") * 2 + b"\x00" + b"\x02"
+    data = screen + descriptor + b"\x01\x00" * (pipeline.GIF_WALK_MAX_STEPS + 10) + b"\x00\x3b"
+    assert _extent(data) == (2**31, 2**31)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image too large"):
+        pipeline.decode_image_bounded(tf.constant(data))
 
 
 @pytest.mark.parametrize("name", ["tiff_multipage.tif", "gif_animated.gif", "webp_animated.webp"])

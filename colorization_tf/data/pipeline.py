@@ -48,6 +48,7 @@ import functools
 import hashlib
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -124,44 +125,76 @@ def _image_format(contents: tf.Tensor) -> tf.Tensor:
     return result
 
 
-def gif_frame_extent(data: bytes) -> tuple[int, int]:
+GIF_WALK_MAX_STEPS = 1 << 15
+"""Blocks and sub-blocks `gif_frame_extent` walks at most (an 8 MB GIF of full 255-byte sub-blocks, ~1 s);
+a GIF that needs more is refused (its extent is reported as unbounded)."""
+
+
+@tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+def gif_frame_extent(contents) -> tf.Tensor:
     """(height, width) that covers every frame of a GIF: the largest `top + height`, `left + width`.
 
     TensorFlow's GIF decoder sizes its output by the largest frame, not by the logical screen of
     the header, and decodes every frame even for the first one: a GIF whose header claims 4x4 pixels
     and whose second frame claims 9000x9000 is decoded at 9000x9000. Walks the block structure
     (extensions and image data are skipped sub-block by sub-block, never decoded); stops at the
-    trailer or where the file ends or stops making sense.
+    trailer or where the file ends or stops making sense. Plain TensorFlow ops (a `tf.while_loop` in
+    a graph, also when called eagerly), so a pipeline holding it runs on tf.data service workers in
+    other processes.
 
     Args:
-        data: the file's bytes (a GIF).
+        contents: scalar string tensor, the file's bytes (a GIF).
 
     Returns:
-        (height, width); (0, 0) when no frame is found.
+        int64 `[2]`: (height, width); (0, 0) when no frame is found; (2**31, 2**31) when the walk
+        needs more than `GIF_WALK_MAX_STEPS` steps (far beyond any `max_pixels`, their product still an int64).
     """
-    height = width = 0
-    size = len(data)
-    position = 13 + (3 * 2 ** ((data[10] & 0x07) + 1) if size > 10 and data[10] & 0x80 else 0)
+    raw = tf.cast(tf.io.decode_raw(contents, tf.uint8), tf.int64)
+    size = tf.size(raw, out_type=tf.int64)
+    padded = tf.concat([raw, tf.zeros([16], tf.int64)], 0)  # reads past the end give 0
 
-    def skip_sub_blocks(at: int) -> int:
-        while at < size and data[at]:
-            at += 1 + data[at]
-        return at + 1
+    def at(i):
+        return tf.gather(padded, tf.minimum(tf.cast(i, tf.int64), size + 15))
 
-    while position < size:
-        block = data[position]
-        if block == 0x21:  # extension: label, then sub-blocks
-            position = skip_sub_blocks(position + 2)
-        elif block == 0x2C and position + 10 <= size:  # image descriptor: left, top, width, height, flags
-            left, top, frame_width, frame_height = (int.from_bytes(data[position + 1 + 2 * i : position + 3 + 2 * i], "little")
-                                                    for i in range(4))
-            height, width = max(height, top + frame_height), max(width, left + frame_width)
-            flags = data[position + 9]
-            position += 10 + (3 * 2 ** ((flags & 0x07) + 1) if flags & 0x80 else 0)
-            position = skip_sub_blocks(position + 1)  # the LZW code size byte, then the image data
-        else:  # trailer (0x3B), truncation or junk
-            break
-    return height, width
+    def le16(i):
+        return at(i) + 256 * at(i + 1)
+
+    def colour_table(flags):  # bytes of the colour table that flags (bit 7: present, bits 0-2: size) announce
+        return tf.where(flags >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), flags % 8), tf.constant(0, tf.int64))
+
+    zero = tf.constant(0, tf.int64)
+
+    def body(position, height, width, in_sub_blocks, done):
+        byte = at(position)
+        # in a run of sub-blocks: a length byte and its data, or the 0 that ends the run
+        sub_next = tf.where((position < size) & (byte != 0), position + 1 + byte, position + 1)
+        sub_more = (position < size) & (byte != 0)
+        # at a block: an extension (label, then sub-blocks) or an image descriptor (left, top, width,
+        # height, flags, local colour table, LZW code size byte, then sub-blocks); else the end
+        image = (byte == 0x2C) & (position + 10 <= size)
+        extension = byte == 0x21
+        block_next = tf.where(image, position + 10 + colour_table(at(position + 9)) + 1, position + 2)
+        new_height = tf.where(image, tf.maximum(height, le16(position + 3) + le16(position + 7)), height)
+        new_width = tf.where(image, tf.maximum(width, le16(position + 1) + le16(position + 5)), width)
+        ends = (position >= size) | ~(image | extension)
+        return (
+            tf.where(in_sub_blocks, sub_next, block_next),
+            tf.where(in_sub_blocks, height, new_height),
+            tf.where(in_sub_blocks, width, new_width),
+            tf.where(in_sub_blocks, sub_more, ~ends),
+            tf.where(in_sub_blocks, tf.constant(False), ends),
+        )
+
+    start = 13 + tf.where(size > 10, colour_table(at(10)), zero)
+    state = (start, zero, zero, tf.constant(False), tf.constant(False))
+    steps, (_, height, width, _, done) = tf.while_loop(
+        lambda step, state: ~state[4],
+        lambda step, state: (step + 1, body(*state)),
+        (tf.constant(0, tf.int64), state),
+        maximum_iterations=GIF_WALK_MAX_STEPS,
+    )
+    unbounded = tf.constant(2**31, tf.int64)
+    return tf.where(done, tf.stack([height, width]), tf.stack([unbounded, unbounded]))
 
 
 def image_header_shape(contents: tf.Tensor) -> tf.Tensor:
@@ -192,8 +225,7 @@ def image_header_shape(contents: tf.Tensor) -> tf.Tensor:
         return tf.stack([read(20, 4, False), read(16, 4, False)])
 
     def gif():  # logical screen width, height, little-endian, at byte 6; and every frame (see `gif_frame_extent`)
-        frames = tf.py_function(lambda data: tf.constant(gif_frame_extent(data.numpy()), tf.int64), [contents], tf.int64)
-        return tf.maximum(tf.stack([read(8, 2, True), read(6, 2, True)]), tf.ensure_shape(frames, [2]))
+        return tf.maximum(tf.stack([read(8, 2, True), read(6, 2, True)]), gif_frame_extent(contents))
 
     def bmp():  # width, height at byte 18 (signed; negative height = top-down): 32-bit in BITMAPINFOHEADER
         # and its successors, 16-bit in the 12-byte OS/2 BITMAPCOREHEADER
@@ -515,7 +547,8 @@ def _apply_cache(dataset, cache, paths, size, resize_method, form):
     return dataset
 
 
-def _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, *, to_lab: bool, verified=None):
+def _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, *, to_lab: bool, verified=None,
+                 portable: bool = False):
     """Files -> uint8 RGB, or float16 Lab (`to_lab`), at `size` in one map per image.
 
     A file that fails is dropped and named once in a warning (`decodable.DropReport`). When every
@@ -538,7 +571,8 @@ def _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_ca
 
     dataset = tf.data.Dataset.from_tensor_slices(tuple(columns))
     dataset = dataset.map(indexed, num_parallel_calls=num_parallel_calls, deterministic=True)
-    dataset = _name_dropped(dataset.ignore_errors(), decodable.DropReport(paths, max_pixels))
+    report = None if portable else decodable.DropReport(paths, max_pixels)
+    dataset = _name_dropped(dataset.ignore_errors(), report, paths)
     if verified is None:
         verified = decodable.all_decodable(paths)
     if verified:
@@ -546,22 +580,29 @@ def _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_ca
     return dataset
 
 
-def _name_dropped(dataset, report):
-    """`(index, *element)` after `ignore_errors` -> `element`, calling `report.report(first, stop)` for
-    every run of missing indices (a sentinel index `len(paths)` closes the stream to catch the tail)."""
-    total = len(report.paths)
+def _name_dropped(dataset, report, paths):
+    """`(index, *element)` after `ignore_errors` -> `element`, naming every run of missing indices
+    (a sentinel index `len(paths)` closes the stream to catch the tail): through `report.report(first,
+    stop)` (a `decodable.DropReport`, a Python callback), or, with `report=None`, by a TensorFlow print
+    to the standard error of the process that runs the pipeline (plain ops: portable)."""
+    total = len(paths)
     sentinel = tuple(tf.zeros(spec.shape, spec.dtype) for spec in dataset.element_spec)
     dataset = dataset.concatenate(tf.data.Dataset.from_tensors((tf.constant(total, tf.int64), *sentinel[1:])))
+    names = tf.constant([os.fspath(p) for p in paths], tf.string)
 
     def with_previous(previous, element):
         return element[0], (previous, *element)
 
+    def name(first, stop):
+        if report is not None:
+            return tf.py_function(lambda a, b: report.report(a, b) or 0, [first, stop], tf.int64)
+        dropped = tf.strings.reduce_join(names[first:stop], separator=", ")
+        with tf.control_dependencies([tf.print("colorization_tf.data: skipped (unreadable or undecodable):", dropped,
+                                               output_stream=sys.stderr)]):
+            return tf.constant(0, tf.int64)
+
     def check(previous, index, *element):
-        reported = tf.cond(
-            index - previous > 1,
-            lambda: tf.py_function(lambda a, b: report.report(a, b) or 0, [previous + 1, index], tf.int64),
-            lambda: tf.constant(0, tf.int64),
-        )
+        reported = tf.cond(index - previous > 1, lambda: name(previous + 1, index), lambda: tf.constant(0, tf.int64))
         with tf.control_dependencies([reported]):
             return (tf.identity(index), *element)
 
@@ -595,17 +636,18 @@ def build_image_dataset(
     max_pixels: int = MAX_PIXELS,
     num_parallel_calls=AUTOTUNE,
     verified: bool | None = None,
+    portable: bool = False,
 ) -> tf.data.Dataset:
     """Files -> uint8 images `[H, W, 3]` at a fixed size (or `(image, label)` pairs), in file order.
 
     A broken file is dropped and named in a logged warning. `cache`: None, "memory", or a file prefix
-    (see `cache_filename`). `verified`: see `build_dataset`. Used by the evaluation and the
+    (see `cache_filename`). `verified`, `portable`: see `build_dataset`. Used by the evaluation and the
     colour-distribution plot.
     """
     paths = [os.fspath(p) for p in paths]
     size = _size_pair(image_size)
     dataset = _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, to_lab=False,
-                           verified=verified)
+                           verified=verified, portable=portable)
     return _apply_cache(dataset, cache, paths, size, resize_method, "rgb8")
 
 
@@ -629,6 +671,7 @@ def build_dataset(
     repeat: bool = False,
     cache_lab: bool = True,
     verified: bool | None = None,
+    portable: bool = False,
 ) -> tf.data.Dataset:
     """The training/evaluation pipeline: files -> batches of (encoded L, encoded ab targets).
 
@@ -665,6 +708,10 @@ def build_dataset(
             `files.scan_images` in this process or lies in a folder `datasets/prepare.py` completed
             (`decodable.all_decodable`). Without it a broken file is dropped and named in a warning;
             with it, a file that fails anyway is named and the pass ends with an error.
+        portable: name dropped files with a TensorFlow print on the process that decodes them
+            instead of a warning with the reason in this process's log (a Python callback): the
+            pipeline is then plain TensorFlow ops, which tf.data service workers in other processes
+            or on other machines can run (`data.service`).
 
     Returns:
         `tf.data.Dataset` of `(L_enc [B, H, W, 1] float32, ab_enc [B, H, W, 2] float32)`, or
@@ -680,6 +727,7 @@ def build_dataset(
         paths, image_size, labels=labels, cache=cache, resize_method=resize_method, max_pixels=max_pixels,
         num_parallel_calls=num_parallel_calls, cache_lab=cache_lab,
         augment=training if augment is None else augment, crop_scale=crop_scale, verified=verified,
+        portable=portable,
     )
     return _batches(
         examples, len(paths), image_size, batch_size=batch_size, normalization=normalization,
@@ -712,6 +760,7 @@ def build_epoch_datasets(
     max_pixels: int = MAX_PIXELS,
     cache_lab: bool = True,
     verified: bool | None = None,
+    portable: bool = False,
 ):
     """Training data as `epoch -> Dataset`: one cached pipeline, each epoch's order a function of (seed, epoch).
 
@@ -725,7 +774,8 @@ def build_epoch_datasets(
 
     Args:
         paths, image_size, batch_size, normalization, labels, augment, cache, shuffle_buffer, seed,
-        drop_remainder, num_parallel_calls, crop_scale, resize_method, max_pixels, cache_lab, verified:
+        drop_remainder, num_parallel_calls, crop_scale, resize_method, max_pixels, cache_lab, verified,
+        portable:
             as in `build_dataset` (training mode; `cache` defaults to "memory").
 
     Returns:
@@ -740,7 +790,7 @@ def build_epoch_datasets(
     examples = _cached_examples(
         paths, image_size, labels=labels, cache=cache, resize_method=resize_method, max_pixels=max_pixels,
         num_parallel_calls=num_parallel_calls, cache_lab=cache_lab, augment=augment, crop_scale=crop_scale,
-        verified=verified,
+        verified=verified, portable=portable,
     )
 
     def for_epoch(epoch: int) -> tf.data.Dataset:
@@ -774,14 +824,14 @@ def _stored_size(size, augment, crop_scale) -> tuple[int, int]:
 
 def _cached_examples(
     paths, image_size, *, labels, cache, resize_method, max_pixels, num_parallel_calls, cache_lab, augment=False,
-    crop_scale=None, verified=None,
+    crop_scale=None, verified=None, portable=False,
 ):
     """Files -> cached uint8 RGB or float16 Lab images (with labels): the once-per-image part.
     Augmented pipelines with fixed-size crops cache images larger (see `DEFAULT_CROP_SCALE`)."""
     size = _stored_size(_size_pair(image_size), augment, crop_scale)
     paths = [os.fspath(p) for p in paths]
     dataset = _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_calls, to_lab=cache_lab,
-                           verified=verified)
+                           verified=verified, portable=portable)
     return _apply_cache(dataset, cache, paths, size, resize_method, "lab16" if cache_lab else "rgb8")
 
 

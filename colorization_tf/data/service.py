@@ -2,8 +2,10 @@
 machines than the trainers.
 
 A `tf.data.experimental.service` dispatcher hands out a pipeline's work to its workers; the trainer
-then only reads finished batches over gRPC. `distribute` puts any dataset of this project (for example
-`pipeline.build_dataset(...)`) on a service; `LocalService` starts a dispatcher and workers inside
+then only reads finished batches over gRPC. `distribute` puts a dataset of this project (for example
+`pipeline.build_dataset(..., portable=True)`: plain TensorFlow ops, which workers in other processes
+can run; the default pipeline names dropped files through a Python callback that only an in-process
+worker can call) on a service; `LocalService` starts a dispatcher and workers inside
 this process on loopback (tests, benchmarks, one machine with spare cores). On a cluster, start
 the servers on the data machines yourself, e.g. with `python -m colorization_tf.data.service`.
 

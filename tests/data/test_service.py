@@ -1,7 +1,13 @@
 """The tf.data service option: dispatcher and workers in-process on loopback."""
 
+import os
+import socket
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from colorization_tf.data import files, pipeline, service, synthetic
 
@@ -42,3 +48,35 @@ def test_bad_arguments_are_named():
         service.LocalService(0)
     with pytest.raises(ValueError, match="mode"):
         service.distribute(None, "grpc://localhost:1", mode="sometimes")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_portable_pipeline_runs_on_a_service_in_another_process(paths, tmp_path):
+    """A dispatcher and worker in another process (as on a data machine) run a pipeline holding a GIF
+    and a broken file: Python callbacks (`tf.py_function`) cannot run there, so the GIF frame walk is
+    TF ops and `portable=True` names dropped files with a TensorFlow print on the worker."""
+    gif = tmp_path / "scene.gif"
+    Image.open(paths[0]).convert("P").save(gif)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    files_in = [*paths, str(gif), str(broken)]
+    port = _free_port()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "colorization_tf.data.service", "--dispatcher-port", str(port), "--dispatcher", f"localhost:{port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    try:
+        assert "dispatcher at" in worker.stdout.readline() and "worker for" in worker.stdout.readline()
+        portable = pipeline.build_dataset(files_in, image_size=32, batch_size=3, normalization="zhang", portable=True)
+        served = _images(service.distribute(portable, f"grpc://localhost:{port}"))
+        plain = pipeline.build_dataset(files_in, image_size=32, batch_size=3, normalization="zhang")
+        assert served == _images(plain) and len(served) == len(paths) + 1  # every image, the GIF too
+    finally:
+        worker.terminate()
+        _, errors = worker.communicate(timeout=60)
+    assert f'skipped (unreadable or undecodable): "{broken}"' in errors  # named where it was dropped
