@@ -32,6 +32,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from colorization_tf.fileio import atomic_write_text
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+PIL_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
+"""The only PIL decoders any file reaches (PIL's JPEG opener also reads cameras' multi-picture
+MPO files). PIL knows dozens more
+(EPS runs Ghostscript; PSD, FITS, SGI, ...): bytes from strangers, by upload or in a folder, must not
+reach them whatever their name says."""
 """File name endings recognised as images (compared case-insensitively)."""
 
 MAX_PIXELS = 64_000_000
@@ -205,11 +210,11 @@ def _open_checked(path: str, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(path, formats=PIL_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageError(path, f"too large: {err}") from None
     except UnidentifiedImageError:
-        raise ImageError(path, "undecodable: not a recognised image format") from None
+        raise ImageError(path, f"undecodable: not an image of a supported format ({', '.join(PIL_FORMATS)})") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageError(path, f"undecodable: {err}") from None
     width, height = image.size
@@ -428,6 +433,7 @@ def _check_in_pipeline(check, decode_error, path: str, max_pixels: int) -> str |
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "PIL_FORMATS",
     "MAX_PIXELS",
     "DEFAULT_MIN_SIZE",
     "DEFAULT_GRAY_THRESHOLD",

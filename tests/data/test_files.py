@@ -143,6 +143,21 @@ def test_load_image_rgb_raises_clear_errors(image_folder):
         files.load_image_rgb(root / "does_not_exist.jpg")
 
 
+@pytest.mark.parametrize("fmt", ["EPS", "PCX", "SGI", "TGA", "PPM", "ICO"])
+def test_only_the_claimed_formats_reach_a_decoder(tmp_path, make_colourful, fmt):
+    """PIL opened any format it knows (EPS runs Ghostscript) from any upload or folder, whatever the
+    file's name: now only JPEG, PNG, GIF, BMP, TIFF and WebP are decoded."""
+    path = tmp_path / "photo.jpg"  # the name claims a JPEG
+    if fmt == "EPS":
+        path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nshowpage\n")
+    else:
+        Image.fromarray(make_colourful(64, 64)).convert("RGB").save(path, format=fmt)
+    with pytest.raises(files.ImageError, match="not an image of a supported format") as info:
+        files.load_image_rgb(path)
+    assert "photo.jpg" in str(info.value)
+    assert files.check_image(path).startswith("undecodable")
+
+
 def test_scan_report_write_is_atomic_text(tmp_path):
     report = files.ScanReport(["a.jpg"], {"b.jpg": "empty file", "c.jpg": "too small: 3x3"})
     report.write(tmp_path / "unusable.tsv")
