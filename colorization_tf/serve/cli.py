@@ -10,6 +10,7 @@ SIGTERM or SIGINT (Ctrl-C) stops accepting connections, lets in-flight requests 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -19,14 +20,26 @@ from colorization_tf.cli import EXIT_OK, EXIT_USAGE, parse_args_or_status
 from colorization_tf.serve import config as defaults
 
 
-def _positive(kind):
+def _positive(kind, minimum=None):
+    """An argparse type: a finite number above 0 (or at least `minimum`)."""
+
     def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        try:
+            value = kind(text)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+        if not math.isfinite(value) or (value < minimum if minimum is not None else value <= 0):
+            raise argparse.ArgumentTypeError(f"must be {'at least ' + str(minimum) if minimum is not None else 'positive'} and finite, not {text}")
         return value
 
     return parse
+
+
+def _port(text: str) -> int:
+    value = _positive(int, minimum=0)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535, not {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,9 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", "-m", action="append", required=True, metavar="DIR", help="an export folder (repeatable; its name is the model's name)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8501, help="port (default: %(default)s, TensorFlow Serving's REST port)")
+    parser.add_argument("--port", type=_port, default=8501, help="port (default: %(default)s, TensorFlow Serving's REST port)")
     parser.add_argument("--max-batch", type=_positive(int), default=defaults.DEFAULT_MAX_BATCH, help="most images per model call (default: %(default)s)")
-    parser.add_argument("--max-wait-ms", type=float, default=defaults.DEFAULT_MAX_WAIT_MS, help="longest wait for a batch to fill (default: %(default)s)")
+    parser.add_argument("--max-wait-ms", type=_positive(float, minimum=0.0), default=defaults.DEFAULT_MAX_WAIT_MS, help="longest wait for a batch to fill (default: %(default)s)")
     parser.add_argument("--model-workers", type=_positive(int), default=2, help="model calls in flight at once, per model (default: %(default)s)")
     parser.add_argument("--decode-workers", type=_positive(int), default=2, help="threads decoding and encoding images (default: %(default)s)")
     parser.add_argument("--max-upload-mb", type=_positive(float), default=defaults.DEFAULT_MAX_UPLOAD_BYTES / 2**20, help="largest request body, MiB (default: %(default)s)")
@@ -66,16 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"colorize-serve: error: {err.name} is missing: pip install 'colorization-tf[serve]'", file=sys.stderr)
         return EXIT_USAGE
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    config = defaults.ServeConfig(
-        max_batch=args.max_batch,
-        max_wait_ms=args.max_wait_ms,
-        model_workers=args.model_workers,
-        decode_workers=args.decode_workers,
-        max_upload_bytes=int(args.max_upload_mb * 2**20),
-        max_pixels=args.max_pixels,
-        request_timeout_s=args.timeout,
-    )
     try:
+        config = defaults.ServeConfig(
+            max_batch=args.max_batch,
+            max_wait_ms=args.max_wait_ms,
+            model_workers=args.model_workers,
+            decode_workers=args.decode_workers,
+            max_upload_bytes=int(args.max_upload_mb * 2**20),
+            max_pixels=args.max_pixels,
+            request_timeout_s=args.timeout,
+        )
         app = create_app(args.model, config)
     except ValueError as err:
         print(f"colorize-serve: error: {err}", file=sys.stderr)

@@ -31,6 +31,15 @@ def test_usage_errors_exit_2_with_one_line(tmp_path, capsys):
     assert cli.main(["--model", "x", "--max-batch", "0"]) == 2
 
 
+@pytest.mark.parametrize("flag, value", [("--max-wait-ms", "-1"), ("--max-wait-ms", "nan"), ("--timeout", "nan"),
+                                         ("--max-upload-mb", "inf"), ("--max-upload-mb", "1e-9"), ("--port", "70000")])
+def test_bad_numbers_are_usage_errors_not_tracebacks(tiny_exports, flag, value, capsys):
+    """These used to reach ServeConfig, int() or uvicorn's bind and end in a traceback."""
+    assert cli.main(["--model", str(tiny_exports[0]), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith(("colorize-serve: error", "usage:")), err
+
+
 def test_sigterm_lets_the_in_flight_request_finish_then_exits_0(tiny_exports):
     port = free_port()
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
