@@ -27,6 +27,26 @@ _RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths in one step (renameat2)
 _AT_FDCWD = -100
 
 
+def _umask() -> int:
+    """The process's umask (from /proc where it can be read: `os.umask` must set it to read it)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_if_created(path, folder: bool) -> None:
+    """Gives a temporary the mode a plain `open`/`mkdir` would have (mkstemp/mkdtemp make it
+    private, 0600/0700): an export or a dataset must be readable by whoever could read the folder."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
+
+
 def temp_prefix(path) -> str:
     """The name prefix of a temporary for `path`: hidden, and tagged with this process's id."""
     return f".{Path(path).name}.tmp{os.getpid()}-"
@@ -48,6 +68,7 @@ def atomic_path(path, suffix: str | None = None):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=suffix or path.suffix or ".tmp")
     os.close(fd)
+    _as_if_created(tmp, folder=False)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -76,7 +97,9 @@ def make_temp_dir(path) -> Path:
     """A new empty temporary folder beside `path` (parents created), to be swapped in by `replace_dir`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=path.parent, prefix=temp_prefix(path)))
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=temp_prefix(path)))
+    _as_if_created(tmp, folder=True)
+    return tmp
 
 
 def _exchange(a: Path, b: Path) -> bool:

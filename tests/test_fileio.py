@@ -1,3 +1,8 @@
+"""Atomic writes, stale temporaries, folder swaps, write errors, file modes."""
+
+import os
+import stat
+
 import pytest
 
 from colorization_tf import fileio
@@ -62,3 +67,16 @@ def test_os_error_from_message_recognises_full_and_read_only_file_systems():
     assert isinstance(err, OSError) and err.errno == errno.ENOSPC and err.filename == "/x"
     assert fileio.os_error_from_message("Read-only file system", "/y").errno == errno.EROFS
     assert fileio.os_error_from_message("Invalid JPEG data", "/z") is None
+
+
+def test_written_files_and_folders_get_the_mode_of_a_plain_write(tmp_path):
+    """mkstemp/mkdtemp make temporaries private (0600/0700): exports and prepared datasets swapped in
+    from them were unreadable to other users (a serving container running as another user)."""
+    old = os.umask(0o022)
+    try:
+        fileio.atomic_write_text(tmp_path / "table.md", "x\n")
+        folder = fileio.make_temp_dir(tmp_path / "export")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "table.md").st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o755
