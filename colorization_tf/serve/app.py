@@ -222,9 +222,7 @@ def create_app(model_paths, config: ServeConfig | None = None) -> FastAPI:
         async def work():
             body = await service.in_pool(codec.parse_json_body, raw)
             key, items = codec.parse_predict_body(body, model.input_name, config.max_instances)
-            decoded = await asyncio.gather(
-                *(service.in_pool(codec.decode_instance, item, model.input_name, config.max_pixels, f"{key}[{i}]") for i, item in enumerate(items))
-            )
+            decoded = await service.in_pool(codec.decode_instances, items, model.input_name, config.max_pixels, key)
             results = await asyncio.gather(*(colorize_one(name, image) for image, _ in decoded))
             encoded = await asyncio.gather(*(service.in_pool(codec.encode_prediction, rgb, b64) for rgb, (_, b64) in zip(results, decoded)))
             return {"predictions" if key == "instances" else "outputs": list(encoded)}

@@ -150,6 +150,30 @@ def parse_json_body(raw: bytes):
         raise RequestError(f"the request body is not valid JSON: {err}") from None
 
 
+def decode_instances(items: list, input_name: str, max_pixels: int, key: str) -> list[tuple[np.ndarray, bool]]:
+    """A request's instances -> [(uint8 image, came as b64)], with `max_pixels` bounding their total.
+
+    One by one, each refused from its header when it would take the request past `max_pixels` in
+    all: a request of many small-file, huge-canvas images (PNGs of one colour compress ~1000x) must
+    not hold gigabytes of pixels before the first reaches the model.
+
+    Raises:
+        RequestError: as `decode_instance`; 413 when the images exceed `max_pixels` together.
+    """
+    decoded, used = [], 0
+    for i, item in enumerate(items):
+        name, remaining = f"{key}[{i}]", max_pixels - used
+        try:
+            image, as_b64 = decode_instance(item, input_name, remaining, name)
+        except RequestError as err:
+            if err.status == 413 and remaining < max_pixels:
+                raise RequestError(f"{name}: the request's images exceed max_pixels={max_pixels} in total", 413) from None
+            raise
+        used += image.shape[0] * image.shape[1]
+        decoded.append((image, as_b64))
+    return decoded
+
+
 def parse_predict_body(body, input_name: str, max_instances: int) -> tuple[str, list]:
     """A `:predict` JSON body -> ("instances" | "inputs", the list of instances, undecoded).
 

@@ -193,6 +193,10 @@ def test_malformed_bodies_limits_and_unknown_models(server):
     assert_error(colorize(server, b"x" * (TEST_MAX_UPLOAD_BYTES + 10)), 413, "too large")
     side = int(TEST_MAX_PIXELS**0.5) + 10
     assert_error(predict(server, {"instances": [[[0] * side] * side]}), 413, "max_pixels")
+    # each image within max_pixels, together past it: refused before they all sit decoded in memory
+    flat = encode(np.full((int(TEST_MAX_PIXELS**0.5) - 1,) * 2 + (3,), 128, np.uint8))
+    assert_error(predict(server, {"instances": [{"b64": base64.b64encode(flat).decode()}] * 3}), 413,
+                 "instances[1]", "in total")
     assert_error(predict(server, {"instances": [[[0]]] * 65}), 413, "at most 64")
     assert_error(predict(server, {"instances": [[[0]]]}, model="nope"), 404, "unknown model 'nope'", "tiny")
     assert_error(requests.get(f"{server.url}/v1/models/nope", timeout=TIMEOUT), 404, "unknown model")
