@@ -314,4 +314,4 @@ def custom_fit(model, dataset, *, strategy, epochs: int, initial_epoch: int = 0,
         raise WorkerLost(
             f"Multi-worker training stopped: a worker is gone or unreachable ({type(err).__name__}: {first}). "
             "Restart every worker with the same TF_CONFIG to resume from the last checkpoint."
-        ) from None
+        ) from err  # the cause stays attached: an InternalError can also be a kernel's own failure
