@@ -570,9 +570,10 @@ def _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_ca
         return (index, *loaded) if label else (index, loaded)
 
     dataset = tf.data.Dataset.from_tensor_slices(tuple(columns))
+    if portable:
+        return _load_each_or_name_it(dataset, load, num_parallel_calls)
     dataset = dataset.map(indexed, num_parallel_calls=num_parallel_calls, deterministic=True)
-    report = None if portable else decodable.DropReport(paths, max_pixels)
-    dataset = _name_dropped(dataset.ignore_errors(), report, paths)
+    dataset = _name_dropped(dataset.ignore_errors(), decodable.DropReport(paths, max_pixels), paths)
     if verified is None:
         verified = decodable.all_decodable(paths)
     if verified:
@@ -581,34 +582,59 @@ def _load_images(paths, size, labels, resize_method, max_pixels, num_parallel_ca
 
 
 def _name_dropped(dataset, report, paths):
-    """`(index, *element)` after `ignore_errors` -> `element`, naming every run of missing indices
-    (a sentinel index `len(paths)` closes the stream to catch the tail): through `report.report(first,
-    stop)` (a `decodable.DropReport`, a Python callback), or, with `report=None`, by a TensorFlow print
-    to the standard error of the process that runs the pipeline (plain ops: portable)."""
+    """`(index, *element)` after `ignore_errors` -> `element`, calling `report.report(first, stop)`
+    (a `decodable.DropReport`) for every run of missing indices (a sentinel index `len(paths)`
+    closes the stream to catch the tail)."""
     total = len(paths)
     sentinel = tuple(tf.zeros(spec.shape, spec.dtype) for spec in dataset.element_spec)
     dataset = dataset.concatenate(tf.data.Dataset.from_tensors((tf.constant(total, tf.int64), *sentinel[1:])))
-    names = tf.constant([os.fspath(p) for p in paths], tf.string)
 
     def with_previous(previous, element):
         return element[0], (previous, *element)
 
-    def name(first, stop):
-        if report is not None:
-            return tf.py_function(lambda a, b: report.report(a, b) or 0, [first, stop], tf.int64)
-        dropped = tf.strings.reduce_join(names[first:stop], separator=", ")
-        with tf.control_dependencies([tf.print("colorization_tf.data: skipped (unreadable or undecodable):", dropped,
-                                               output_stream=sys.stderr)]):
-            return tf.constant(0, tf.int64)
-
     def check(previous, index, *element):
-        reported = tf.cond(index - previous > 1, lambda: name(previous + 1, index), lambda: tf.constant(0, tf.int64))
+        reported = tf.cond(
+            index - previous > 1,
+            lambda: tf.py_function(lambda a, b: report.report(a, b) or 0, [previous + 1, index], tf.int64),
+            lambda: tf.constant(0, tf.int64),
+        )
         with tf.control_dependencies([reported]):
             return (tf.identity(index), *element)
 
     dataset = dataset.scan(tf.constant(-1, tf.int64), with_previous).map(check)
     dataset = dataset.filter(lambda index, *element: index < total)
     return dataset.map(lambda index, *element: element if len(element) > 1 else element[0])
+
+
+def _load_each_or_name_it(dataset, load, num_parallel_calls):
+    """`(index, path[, label])` -> the loaded element, in plain TensorFlow ops (`portable=True`).
+
+    Each file is loaded in a one-element dataset of its own whose errors are ignored, followed by a
+    "dropped" marker: the first element says whether it loaded, so a failed file is named (a
+    TensorFlow print to the standard error of the process that loads it) by itself, wherever the
+    tf.data service hands it, and no known length is asserted (each data worker sees a share).
+    """
+
+    def one(index, path, *label):
+        loaded = tf.data.Dataset.from_tensors((path, *label)).map(load).ignore_errors()
+        loaded = loaded.map(lambda *element: (tf.constant(True), path, element))
+        blank = tf.nest.map_structure(lambda spec: tf.zeros(spec.shape, spec.dtype), loaded.element_spec[2])
+        return loaded.concatenate(tf.data.Dataset.from_tensors((tf.constant(False), path, blank))).take(1)
+
+    def name_if_dropped(ok, path, element):
+        named = tf.cond(ok, lambda: tf.constant(True), lambda: _print_dropped(path))
+        with tf.control_dependencies([named]):
+            return tf.identity(ok), element
+
+    dataset = dataset.interleave(one, cycle_length=4, num_parallel_calls=num_parallel_calls, deterministic=True)
+    dataset = dataset.map(name_if_dropped).filter(lambda ok, element: ok)
+    return dataset.map(lambda ok, element: element if len(element) > 1 else element[0])
+
+
+def _print_dropped(path) -> tf.Tensor:
+    with tf.control_dependencies([tf.print("colorization_tf.data: skipped (unreadable or undecodable):", path,
+                                           output_stream=sys.stderr)]):
+        return tf.constant(False)
 
 
 @functools.cache
@@ -708,10 +734,10 @@ def build_dataset(
             `files.scan_images` in this process or lies in a folder `datasets/prepare.py` completed
             (`decodable.all_decodable`). Without it a broken file is dropped and named in a warning;
             with it, a file that fails anyway is named and the pass ends with an error.
-        portable: name dropped files with a TensorFlow print on the process that decodes them
-            instead of a warning with the reason in this process's log (a Python callback): the
-            pipeline is then plain TensorFlow ops, which tf.data service workers in other processes
-            or on other machines can run (`data.service`).
+        portable: plain TensorFlow ops, which tf.data service workers in other processes or on
+            other machines can run (`data.service`), each with a share of the files: a dropped file
+            is named by a TensorFlow print on the process that decodes it (not a warning with the
+            reason in this process's log, a Python callback), and no known length is asserted.
 
     Returns:
         `tf.data.Dataset` of `(L_enc [B, H, W, 1] float32, ab_enc [B, H, W, 2] float32)`, or

@@ -80,3 +80,22 @@ def test_portable_pipeline_runs_on_a_service_in_another_process(paths, tmp_path)
         worker.terminate()
         _, errors = worker.communicate(timeout=60)
     assert f'skipped (unreadable or undecodable): "{broken}"' in errors  # named where it was dropped
+
+
+def test_portable_pipeline_on_two_workers_names_only_what_it_dropped(paths, tmp_path, capfd):
+    """With two data workers each gets a share of the files: the default pipeline's drop report (gaps
+    in its file indices) and known length (all files) would be wrong there; the portable one names
+    each file it failed to load, once, and asserts no length."""
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    files_in = [*paths, str(broken)]
+    portable = pipeline.build_dataset(files_in, image_size=32, batch_size=2, normalization="zhang", portable=True,
+                                      verified=True)
+    plain = pipeline.build_dataset(paths, image_size=32, batch_size=2, normalization="zhang")
+    with service.LocalService(2) as local:
+        served = _images(service.distribute(portable, local))
+    assert served == _images(plain)
+    printed = [line for line in capfd.readouterr().err.splitlines() if "colorization_tf.data: skipped" in line]
+    assert len(printed) == 1 and str(broken) in printed[0]
+    image_only = pipeline.build_image_dataset(paths[:2], 16, portable=True)
+    assert image_only.element_spec == pipeline.build_image_dataset(paths[:2], 16).element_spec
