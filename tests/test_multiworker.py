@@ -11,7 +11,6 @@ One scenario, two launches (TensorFlow start-up dominates the time):
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import keras
 import numpy as np
 
 from colorization_tf import training
+from tests._ports import free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = REPO / "tests" / "_multiworker_worker.py"
@@ -35,18 +35,8 @@ ONE_WORKER_ATOL = 1e-5
 (float32; measured 2.4e-7 after 2 epochs)."""
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _launch(workdir, out_dir, sleep, tag):
-    ports = _free_ports(2)
+    ports = free_ports(2)
     procs = []
     for index in range(2):
         env = dict(os.environ, PYTHONPATH=str(REPO), TF_COLLECTIVE_TIMEOUT_S=str(COLLECTIVE_TIMEOUT_S), TF_CPP_MIN_LOG_LEVEL="3")

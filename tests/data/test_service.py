@@ -1,7 +1,6 @@
 """The tf.data service option: dispatcher and workers in-process on loopback."""
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -10,6 +9,7 @@ import pytest
 from PIL import Image
 
 from colorization_tf.data import files, pipeline, service, synthetic
+from tests._ports import free_ports
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +50,6 @@ def test_bad_arguments_are_named():
         service.distribute(None, "grpc://localhost:1", mode="sometimes")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_portable_pipeline_runs_on_a_service_in_another_process(paths, tmp_path):
     """A dispatcher and worker in another process (as on a data machine) run a pipeline holding a GIF
     and a broken file: Python callbacks (`tf.py_function`) cannot run there, so the GIF frame walk is
@@ -65,7 +59,7 @@ def test_portable_pipeline_runs_on_a_service_in_another_process(paths, tmp_path)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
     files_in = [*paths, str(gif), str(broken)]
-    port = _free_port()
+    (port,) = free_ports()
     worker = subprocess.Popen(
         [sys.executable, "-m", "colorization_tf.data.service", "--dispatcher-port", str(port), "--dispatcher", f"localhost:{port}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},

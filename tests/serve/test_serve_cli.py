@@ -13,15 +13,10 @@ import pytest
 import requests
 
 from colorization_tf.serve import cli
+from tests._ports import free_ports
 from tests.serve.conftest import encode, photo, wait_ready
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_usage_errors_exit_2_with_one_line(tmp_path, capsys):
@@ -41,7 +36,7 @@ def test_bad_numbers_are_usage_errors_not_tracebacks(tiny_exports, flag, value, 
 
 
 def test_sigterm_lets_the_in_flight_request_finish_then_exits_0(tiny_exports):
-    port = free_port()
+    (port,) = free_ports()
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
     command = [sys.executable, "-m", "colorization_tf.serve", "--model", str(tiny_exports[0]), "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
