@@ -168,12 +168,21 @@ def parse_copyright(text: str) -> list[dict[str, str]]:
 
 
 def _match_rank(pattern: str, path: str) -> int:
-    """0 no match; 1 a bare `*`; 2 basename match; 3 the pattern matches the path's tail."""
+    """0 no match; 1 a bare `*`; 2 basename match; 3 the pattern matches the path's tail.
+
+    A pattern without wildcards also matches the same path with another extension: packages that
+    convert their images at build time (GCompris: `.jpg` sources shipped as `.webp`) keep the
+    source names in their copyright file.
+    """
     if pattern in ("*", "./*"):
         return 1
     pattern = pattern.removeprefix("./")
     if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern):
         return 3
+    if not any(c in pattern for c in "*?[") and PurePosixPath(pattern).suffix:
+        source, shipped = PurePosixPath(pattern).with_suffix(""), PurePosixPath(path).with_suffix("")
+        if shipped.parts[-len(source.parts):] == source.parts:
+            return 3
     if "*" not in PurePosixPath(pattern).name and PurePosixPath(pattern).name == PurePosixPath(path).name:
         return 2
     return 0

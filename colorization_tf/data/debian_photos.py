@@ -1,10 +1,13 @@
 """A real-photo dataset built offline from Debian packages: select photos, crop, split by photo.
 
 `build(out)` gets the packages of `PACKAGES` (`debian_packages.fetch_and_unpack`: `apt-get download`
-+ `dpkg-deb -x`, cached), looks at the images in each package's picture folders and keeps the
-photographs by a stated rule, measured on these packages (see `classify`):
++ `dpkg-deb -x`, cached), looks at the images in each package's picture folders (and inside the Qt
+resource bundles it names: GCompris ships its pictures in `.rcc` files, unpacked with
+`qt_resources.extract_rcc` into `<bundle>.d/` beside them, cached) and keeps the photographs by a
+stated rule, measured on these packages (see `classify`):
 
-1. a JPEG file (every drawing, diagram, frame, map, texture and most renders ship as PNG/WebP/SVG);
+1. a JPEG file, or a lossy WebP without alpha (every drawing, diagram, frame, map, texture and most
+   renders here ship as PNG, SVG or WebP with alpha; GCompris stores its photographs as lossy WebP);
 2. at least `MIN_PHOTO_SIDE` px on the shorter side and in colour (mean chroma >= the suite's
    grayscale threshold, as `files.check_image` decides);
 3. not flat: less than `MAX_FLAT_FRACTION` of the pixels of a 512-px copy have a luma gradient
@@ -39,17 +42,25 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from colorization_tf.data import debian_packages, files, splits
+from colorization_tf.data import debian_packages, files, qt_resources, splits
 from colorization_tf.fileio import atomic_path, atomic_write_text
 
+_GCOMPRIS = "usr/share/gcompris-qt/rcc"
 PACKAGES = {
     "tuxpaint-data": ("usr/share/tuxpaint/templates", "usr/share/tuxpaint/starters"),
     "mate-backgrounds": ("usr/share/backgrounds/mate",),
     "lomiri-wallpapers-16.04": ("usr/share/backgrounds",),
     "lomiri-wallpapers-20.04": ("usr/share/backgrounds",),
     "plasma-workspace-wallpapers": ("usr/share/wallpapers",),
+    "gcompris-qt-data": tuple(f"{_GCOMPRIS}/{activity}.rcc" for activity in (
+        "clickgame", "details", "erase", "explore_farm_animals", "explore_monuments", "explore_world_animals",
+        "explore_world_music")),
+    "palapeli-data": ("usr/share/palapeli/collection",),
+    "python3-sklearn": ("usr/lib/python3/dist-packages/sklearn/datasets/images",),
 }
-"""Debian packages that ship colour photographs: name -> folders (in the package) searched."""
+"""Debian packages that ship colour photographs: name -> folders or Qt `.rcc` bundles (in the
+package) searched. GCompris' other bundles hold drawings (lang, babyshapes: paintings with holes),
+planets with alpha (solar_system, gravity) or pictures under `MIN_PHOTO_SIDE` (categorization)."""
 
 EXAMINED_WITHOUT_PHOTOS = {
     "ukui-wallpapers": "12 wallpapers, all digital art (20.04.3-1.1)",
@@ -58,6 +69,13 @@ EXAMINED_WITHOUT_PHOTOS = {
     "lomiri-wallpapers": "2 PNG renders",
     "sway-backgrounds": "one logo wallpaper at 8 sizes",
     "mypaint-data-extras": "paper and canvas textures",
+    "jigzo-data": "12 puzzles whose photos are stored cut into packed pieces (whole only as 232-px thumbnails)",
+    "hugin-data": "help images: screenshots, one photo in many projections, thumbnails under 360 px",
+    "python3-matplotlib": "no photographs (Debian's build ships no grace_hopper.jpg; PNG plots only)",
+    "krita-data": "brushes, patterns and textures (PNG)",
+    "digikam-data": "one photo (about/images) among frames and strips: 11 MB for one photo",
+    "opencv-doc": "~25 small classic test photos (baboon, fruits, ...; most <= 640 px) among diagrams, "
+                  "stereo pairs and renders, for a 96 MB download: left out to keep the set's download ~220 MB",
 }
 """Packages looked at (Debian 12) and left out: no photographs."""
 
@@ -70,7 +88,7 @@ HASH_SIDE = 16
 DUPLICATE_HAMMING = 16
 """Two pictures whose 256-bit difference hashes differ in at most this many bits are one photo
 (measured here: one picture at other sizes differs by 0 bits, two distinct photos by >= 60)."""
-RULE_VERSION = 2
+RULE_VERSION = 3
 """Bump when the rule changes: cached decisions of an older rule are recomputed."""
 
 _PLASMA = "usr/share/wallpapers/{}/contents/images/{}"
@@ -86,6 +104,14 @@ CURATED = {
     ("plasma-workspace-wallpapers", _PLASMA.format("SafeLanding", "5120x2880.jpg")): (False, "an illustration"),
     ("plasma-workspace-wallpapers", _PLASMA.format("Shell", "5120x2880.jpg")): (False, "a render with grain"),
     ("plasma-workspace-wallpapers", _PLASMA.format("Volna", "5120x2880.jpg")): (False, "a render (low-poly)"),
+    **{("gcompris-qt-data", f"{_GCOMPRIS}/details.rcc.d/*/{name}_background.webp"): (False, "a painting (Van Gogh)")
+       for name in ("*Gogh*", "Eglise_dAuvers-sur-Oise", "PortraitOfPereTanguy")},
+    **{("gcompris-qt-data", f"{_GCOMPRIS}/{bundle}.rcc.d/*/{name}.webp"):
+       (True, "a photograph whose clear sky, dark backdrop or water WebP has smoothed flat")
+       for bundle, name in (("clickgame", "sea5"), ("erase", "kingfisher"), ("explore_farm_animals", "duck"),
+                            ("explore_monuments", "bentPyramid"), ("explore_monuments", "redPyramid"),
+                            ("explore_monuments", "eiffelTower"), ("explore_monuments", "goldenTemple"),
+                            ("explore_monuments", "statueofLiberty"), ("explore_world_music", "ireland"))},
 }
 """Decisions the rule cannot make, checked by eye on contact sheets of every candidate (paths may be
 `fnmatch` patterns)."""
@@ -128,6 +154,13 @@ def hash_distance(a: str, b: str) -> int:
     return bin(int(a, 16) ^ int(b, 16)).count("1")
 
 
+def _is_lossy_webp(path: str) -> bool:
+    """True if the WebP file holds a lossy (VP8) bitstream, not a lossless (VP8L) one."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    return b"VP8 " in head and b"VP8L" not in head
+
+
 def classify(path) -> tuple[bool, str, str | None]:
     """The stated rule (module docstring) on one file.
 
@@ -137,11 +170,13 @@ def classify(path) -> tuple[bool, str, str | None]:
     path = str(path)
     try:
         with Image.open(path) as image:
-            kind = image.format
+            kind, has_alpha = image.format, "A" in image.getbands() or "transparency" in image.info
     except Exception:  # noqa: BLE001 -- anything PIL cannot open is not a photo for us
         return False, "not an image PIL can open", None
-    if kind != "JPEG":
-        return False, f"file type {kind} (photographs here are JPEG)", None
+    if kind == "WEBP" and (has_alpha or not _is_lossy_webp(path)):
+        return False, "WebP with alpha or lossless (photographs here are JPEG or lossy WebP)", None
+    if kind not in ("JPEG", "WEBP"):
+        return False, f"file type {kind} (photographs here are JPEG or lossy WebP)", None
     problem = files.check_image(path, min_size=MIN_PHOTO_SIDE)
     if problem:
         return False, problem, None
@@ -153,10 +188,16 @@ def classify(path) -> tuple[bool, str, str | None]:
 
 
 def candidates(package: debian_packages.UnpackedPackage, folders) -> list[str]:
-    """Image files (posix, relative to the package root) in `folders`, one per Plasma wallpaper."""
+    """Image files (posix, relative to the package root) in `folders`, one per Plasma wallpaper.
+
+    A `.rcc` entry is a Qt resource bundle: its images are unpacked into `<bundle>.d/` (once) and
+    listed from there.
+    """
     found = []
     for folder in folders:
         base = package.root / folder
+        if folder.endswith(".rcc") and base.is_file():
+            base = qt_resources.extract_rcc(base, base.with_name(base.name + ".d"), files.is_image_file)
         if base.is_dir():
             found += [Path(p).relative_to(package.root).as_posix() for p in files.list_image_files(base)]
     largest = {}
@@ -176,14 +217,17 @@ def candidates(package: debian_packages.UnpackedPackage, folders) -> list[str]:
 
 
 def photo_id(rel: str) -> str:
-    """A file-name-safe id: the Plasma wallpaper's name, else the file's stem."""
+    """A file-name-safe id: the Plasma wallpaper's name, else the file's stem (after its bundle's name)."""
     parts = PurePosixPath(rel).parts
     stem = parts[parts.index("contents") - 1] if "contents" in parts else PurePosixPath(rel).stem
+    bundle = next((p for p in parts if p.endswith(".rcc.d")), None)
+    stem = f"{bundle.removesuffix('.rcc.d')}-{stem}" if bundle else stem
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
 
 
 def licence_note(package_root: Path, rel: str) -> str:
-    """Per-file licence details beside the copyright file: Plasma metadata, Tux Paint .txt notes."""
+    """Per-file licence details beside the copyright file: Plasma metadata, Palapeli .desktop files,
+    Tux Paint .txt notes."""
     parts = PurePosixPath(rel).parts
     if "contents" in parts:
         meta = package_root.joinpath(*parts[: parts.index("contents")], "metadata.json")
@@ -192,6 +236,11 @@ def licence_note(package_root: Path, rel: str) -> str:
             authors = ", ".join(a.get("Name", "") for a in plugin.get("Authors", []))
             return f"metadata.json: License {plugin.get('License', '?')}, by {authors}"
     path = package_root / rel
+    desktop = path.with_suffix(".desktop")
+    if desktop.is_file():  # Palapeli: X-KDE-PluginInfo-{Author,License,Website}=...
+        info = dict(re.findall(r"^X-KDE-PluginInfo-(\w+)=(.*)$", desktop.read_text(errors="replace"), re.M))
+        return (f"{desktop.name}: License {info.get('License', '?')}, by {info.get('Author', '?')}, "
+                f"{info.get('Website', '')}").rstrip(", ")
     for note in (path.with_suffix(".txt"), path.with_name(path.stem.removesuffix("-back") + ".txt")):
         if note.is_file():
             lines = [ln.lstrip("# ").strip() for ln in note.read_text(errors="replace").splitlines()]
@@ -355,7 +404,7 @@ def build(out, *, cache=None, download=None, packages: dict | None = None, seed:
 
 
 def _rule_description() -> dict:
-    return {"file_type": "JPEG", "min_side": MIN_PHOTO_SIDE, "gray_threshold": files.DEFAULT_GRAY_THRESHOLD,
+    return {"file_type": "JPEG or lossy WebP without alpha", "min_side": MIN_PHOTO_SIDE, "gray_threshold": files.DEFAULT_GRAY_THRESHOLD,
             "max_flat_fraction": MAX_FLAT_FRACTION, "flat_gradient": FLAT_GRADIENT,
             "flat_check_side": FLAT_CHECK_SIDE, "duplicate_hamming": DUPLICATE_HAMMING,
             "curated": [{"package": p, "path": r, "photo": v, "why": w} for (p, r), (v, w) in CURATED.items()]}
