@@ -123,7 +123,9 @@ MIN_CROP_SIDE = 128
 CROP_NAME = re.compile(r".+_s\d_\d+\.jpg")
 JPEG_OPTIONS = {"quality": 95, "subsampling": 0}
 SPLIT_PROTOCOL = splits.SplitProtocol("debian-photos", (0.70, 0.15, 0.15), exact=True,
-                                      description="70/15/15 of the photos, exact per package")
+                                      description="70/15/15 of the photos, exact per package; "
+                                                  "a package of >= 5 photos on all three sides")
+MIN_PHOTOS_ON_ALL_SIDES = 5
 
 
 def _luma_small(path: str) -> np.ndarray:
@@ -268,6 +270,22 @@ def crop_boxes(width: int, height: int) -> list[tuple[int, tuple[int, int, int, 
     return boxes
 
 
+def split_photos(keys: list[str], seed: int) -> dict[str, list[str]]:
+    """Photos (`<package>/<id>`) to train/val/test: `SPLIT_PROTOCOL` (70/15/15 exact per package,
+    ranked by hash), then a package of at least `MIN_PHOTOS_ON_ALL_SIDES` photos left without a val or
+    test photo by the rounding (5 photos: 4/0/1) gives that side its last-ranked train photo."""
+    by_photo = splits.split_files(keys, SPLIT_PROTOCOL, seed=seed)
+    side = {key: name for name, chosen in by_photo.items() for key in chosen}
+    for package in sorted({key.split("/")[0] for key in keys}):
+        mine = [key for key in keys if key.split("/")[0] == package]
+        if len(mine) < MIN_PHOTOS_ON_ALL_SIDES:
+            continue
+        for empty in [name for name in ("val", "test") if not any(side[k] == name for k in mine)]:
+            train = sorted((k for k in mine if side[k] == "train"), key=lambda k: splits.hash_fraction(k, seed))
+            side[train[-1]] = empty
+    return {name: [key for key in keys if side[key] == name] for name in splits.SPLIT_NAMES}
+
+
 def _write_crops(source: Path, targets: list[tuple[Path, tuple]]) -> None:
     if all(t.exists() for t, _ in targets):
         return
@@ -377,7 +395,7 @@ def build(out, *, cache=None, download=None, packages: dict | None = None, seed:
         list(pool.map(lambda job: _write_crops(*job), jobs))
     _remove_stale_crops(out, folders, {t for targets in crops_of.values() for t in targets})
     keys = [f"{p['package']}/{p['id']}" for p in photos]
-    by_photo = splits.split_files(keys, SPLIT_PROTOCOL, seed=seed)
+    by_photo = split_photos(keys, seed)
     side = {key: name for name, chosen in by_photo.items() for key in chosen}
     result = {name: [] for name in splits.SPLIT_NAMES}
     for photo, key in zip(photos, keys):

@@ -256,3 +256,29 @@ def test_apt_failure_says_to_update_the_lists(tmp_path, monkeypatch):
     with pytest.raises(debian_packages.PackageError, match=r"apt-get update.*Unable to locate package nope"):
         debian_packages.apt_download("nope", tmp_path / "debs")
     assert list((tmp_path / "debs").iterdir()) == []  # nothing half-written left in the cache
+
+
+def test_licence_note_reads_palapeli_desktop_files(tmp_path):
+    folder = tmp_path / "usr" / "share" / "palapeli" / "collection"
+    folder.mkdir(parents=True)
+    (folder / "castle.desktop").write_text(
+        "[Desktop Entry]\nName=Castle\nX-KDE-PluginInfo-Author=Eric P\nX-KDE-PluginInfo-Email=\n"
+        "X-KDE-PluginInfo-Website=http://commons.wikimedia.org/wiki/Image:Castle.jpg\nX-KDE-PluginInfo-License=FDL\n")
+    note = debian_photos.licence_note(tmp_path, "usr/share/palapeli/collection/castle.jpg")
+    assert note == "castle.desktop: License FDL, by Eric P, http://commons.wikimedia.org/wiki/Image:Castle.jpg"
+    assert debian_photos.licence_note(tmp_path, "usr/share/palapeli/collection/other.jpg") == ""
+
+
+def test_split_puts_a_package_of_five_photos_on_every_side():
+    keys = [f"five/photo{i}" for i in range(5)] + [f"four/photo{i}" for i in range(4)] + [
+        f"many/photo{i}" for i in range(40)]
+    by_photo = debian_photos.split_photos(keys, seed=42)
+    assert sorted(sum(by_photo.values(), [])) == sorted(keys)  # each photo on exactly one side
+    counts = {p: [sum(k.startswith(p + "/") for k in by_photo[s]) for s in splits.SPLIT_NAMES]
+              for p in ("five", "four", "many")}
+    assert counts["five"] == [3, 1, 1]  # plain 70/15/15 rounding gives 4/0/1
+    assert counts["four"] == [3, 0, 1]  # too few: left as the protocol rounds
+    assert counts["many"] == [28, 6, 6]
+    plain = splits.split_files(keys, debian_photos.SPLIT_PROTOCOL, seed=42)  # others exactly as the protocol
+    assert all([k for k in by_photo[s] if not k.startswith("five/")] == [k for k in plain[s] if not k.startswith("five/")]
+               for s in splits.SPLIT_NAMES)
