@@ -13,15 +13,17 @@ stated rule, measured on these packages (see `classify`):
 3. not flat: less than `MAX_FLAT_FRACTION` of the pixels of a 512-px copy have a luma gradient
    below `FLAT_GRADIENT` (renders and vector art have large noiseless areas; photos have grain);
 
-then `CURATED` decides what the rule cannot (JPEG renders with grain, a painting, colour-graded
-composites). A picture shipped several times (a Plasma wallpaper at many sizes, the same photo in two
-packages) counts once: the largest size, and a difference hash (`dhash`) to catch copies.
+then `CURATED` decides what the rule cannot (JPEG renders with grain, paintings, colour-graded
+composites; photographs whose clear skies WebP compression smoothed flat). A picture shipped
+several times (a Plasma wallpaper at many sizes, the same photo in two packages) counts once: the
+largest size, and a difference hash (`dhash`) to catch copies.
 
 Each photo is cut into square crops at `CROP_SCALES` of its shorter side (a grid of
 non-overlapping crops per scale), stored as JPEG (quality 95, no chroma subsampling) at
 `STORED_SIZE` px (never upsampled; crops under `MIN_CROP_SIDE` px are skipped), so that training can
 take 64-128 px views. Photos, not crops, are split (70/15/15, exact per package, ranked by hash:
-`splits.split_files` with `SPLIT_PROTOCOL`), so no photo has crops on two sides. Written to OUT:
+`splits.split_files` with `SPLIT_PROTOCOL`; a package of >= 5 photos on all three sides, see
+`split_photos`), so no photo has crops on two sides. Written to OUT:
 `<package>/<photo>_s<scale>_<n>.jpg`, `manifest.json` (package, version, file, licence and
 copyright of every photo), `rejected.tsv` (every file looked at and left out, with the reason),
 `prepare.json` and, last, `splits.json`. Running again reuses the cache and existing crops.
@@ -77,7 +79,7 @@ EXAMINED_WITHOUT_PHOTOS = {
     "opencv-doc": "~25 small classic test photos (baboon, fruits, ...; most <= 640 px) among diagrams, "
                   "stereo pairs and renders, for a 96 MB download: left out to keep the set's download ~220 MB",
 }
-"""Packages looked at (Debian 12) and left out: no photographs."""
+"""Packages looked at (Debian 12) and left out: no photographs, or too few for their download."""
 
 MIN_PHOTO_SIDE = 360
 MAX_FLAT_FRACTION = 0.40
@@ -422,7 +424,8 @@ def build(out, *, cache=None, download=None, packages: dict | None = None, seed:
 
 
 def _rule_description() -> dict:
-    return {"file_type": "JPEG or lossy WebP without alpha", "min_side": MIN_PHOTO_SIDE, "gray_threshold": files.DEFAULT_GRAY_THRESHOLD,
+    return {"file_type": "JPEG or lossy WebP without alpha", "min_side": MIN_PHOTO_SIDE,
+            "gray_threshold": files.DEFAULT_GRAY_THRESHOLD,
             "max_flat_fraction": MAX_FLAT_FRACTION, "flat_gradient": FLAT_GRADIENT,
             "flat_check_side": FLAT_CHECK_SIDE, "duplicate_hamming": DUPLICATE_HAMMING,
             "curated": [{"package": p, "path": r, "photo": v, "why": w} for (p, r), (v, w) in CURATED.items()]}
@@ -443,4 +446,4 @@ def _summary_text(summary: dict, out: Path) -> str:
 
 
 __all__ = ["PACKAGES", "EXAMINED_WITHOUT_PHOTOS", "CURATED", "classify", "flat_fraction", "dhash",
-           "candidates", "crop_boxes", "build"]
+           "candidates", "crop_boxes", "split_photos", "build"]
