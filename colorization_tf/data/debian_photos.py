@@ -58,6 +58,7 @@ PACKAGES = {
         "clickgame", "details", "erase", "explore_farm_animals", "explore_monuments", "explore_world_animals",
         "explore_world_music")),
     "palapeli-data": ("usr/share/palapeli/collection",),
+    "lxqt-themes": ("usr/share/lxqt/wallpapers",),
     "python3-sklearn": ("usr/lib/python3/dist-packages/sklearn/datasets/images",),
 }
 """Debian packages that ship colour photographs: name -> folders or Qt `.rcc` bundles (in the
@@ -76,6 +77,10 @@ EXAMINED_WITHOUT_PHOTOS = {
     "python3-matplotlib": "no photographs (Debian's build ships no grace_hopper.jpg; PNG plots only)",
     "krita-data": "brushes, patterns and textures (PNG)",
     "digikam-data": "one photo (about/images) among frames and strips: 11 MB for one photo",
+    "xfdesktop4-data": "Xfce wallpapers: digital art",
+    "kdegames-mahjongg-data-kf5": "tile sets and backgrounds, none 360 px or more",
+    "khangman": "screenshots; themes are drawings",
+    "kanagram": "screenshots; a chalkboard and a render as backgrounds",
     "opencv-doc": "~25 small classic test photos (baboon, fruits, ...; most <= 640 px) among diagrams, "
                   "stereo pairs and renders, for a 96 MB download: left out to keep the set's download ~220 MB",
 }
@@ -114,6 +119,9 @@ CURATED = {
                             ("explore_monuments", "bentPyramid"), ("explore_monuments", "redPyramid"),
                             ("explore_monuments", "eiffelTower"), ("explore_monuments", "goldenTemple"),
                             ("explore_monuments", "statueofLiberty"), ("explore_world_music", "ireland"))},
+    **{("lxqt-themes", f"usr/share/lxqt/wallpapers/{name}.png"): (True, "a photograph stored as PNG")
+       for name in ("appleflower", "butterfly", "cloud", "drop", "flowers", "Valendas")},
+    ("lxqt-themes", "usr/share/lxqt/wallpapers/waves-purple-logo.jpg"): (False, "a render with a logo"),
 }
 """Decisions the rule cannot make, checked by eye on contact sheets of every candidate (paths may be
 `fnmatch` patterns)."""
@@ -231,7 +239,7 @@ def photo_id(rel: str) -> str:
 
 def licence_note(package_root: Path, rel: str) -> str:
     """Per-file licence details beside the copyright file: Plasma metadata, Palapeli .desktop files,
-    Tux Paint .txt notes."""
+    Tux Paint .txt notes, the `License` file of LXQt's wallpaper folder."""
     parts = PurePosixPath(rel).parts
     if "contents" in parts:
         meta = package_root.joinpath(*parts[: parts.index("contents")], "metadata.json")
@@ -245,7 +253,8 @@ def licence_note(package_root: Path, rel: str) -> str:
         info = dict(re.findall(r"^X-KDE-PluginInfo-(\w+)=(.*)$", desktop.read_text(errors="replace"), re.M))
         return (f"{desktop.name}: License {info.get('License', '?')}, by {info.get('Author', '?')}, "
                 f"{info.get('Website', '')}").rstrip(", ")
-    for note in (path.with_suffix(".txt"), path.with_name(path.stem.removesuffix("-back") + ".txt")):
+    for note in (path.with_suffix(".txt"), path.with_name(path.stem.removesuffix("-back") + ".txt"),
+                 path.with_name("License")):  # LXQt: one notice for its wallpaper folder
         if note.is_file():
             lines = [ln.lstrip("# ").strip() for ln in note.read_text(errors="replace").splitlines()]
             return f"{note.name}: " + " ".join(ln for ln in lines if ln)[:300]

@@ -258,7 +258,7 @@ def test_apt_failure_says_to_update_the_lists(tmp_path, monkeypatch):
     assert list((tmp_path / "debs").iterdir()) == []  # nothing half-written left in the cache
 
 
-def test_licence_note_reads_palapeli_desktop_files(tmp_path):
+def test_licence_note_reads_desktop_files_and_folder_notices(tmp_path):
     folder = tmp_path / "usr" / "share" / "palapeli" / "collection"
     folder.mkdir(parents=True)
     (folder / "castle.desktop").write_text(
@@ -267,6 +267,9 @@ def test_licence_note_reads_palapeli_desktop_files(tmp_path):
     note = debian_photos.licence_note(tmp_path, "usr/share/palapeli/collection/castle.jpg")
     assert note == "castle.desktop: License FDL, by Eric P, http://commons.wikimedia.org/wiki/Image:Castle.jpg"
     assert debian_photos.licence_note(tmp_path, "usr/share/palapeli/collection/other.jpg") == ""
+    (folder / "License").write_text("Copyright 2022: LXQt Project Team\nLicensed under CC-BY-SA-3.0\n\nCredits: ...\n")
+    assert debian_photos.licence_note(tmp_path, "usr/share/palapeli/collection/other.jpg") == (
+        "License: Copyright 2022: LXQt Project Team Licensed under CC-BY-SA-3.0 Credits: ...")
 
 
 def test_split_puts_a_package_of_five_photos_on_every_side():
