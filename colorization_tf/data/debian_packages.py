@@ -6,7 +6,9 @@ downloaded again and an unpacked tree (`<package>_<version>/`, renamed into plac
 is not unpacked again. The licence of an installed file is read from the package's machine-readable
 `usr/share/doc/<package>/copyright` (DEP-5): its `Files:` patterns name *source* paths
 (`nature/Aqua.jpg`) that are matched against the tail of the installed path
-(`usr/share/backgrounds/mate/nature/Aqua.jpg`), the most specific match winning.
+(`usr/share/backgrounds/mate/nature/Aqua.jpg`), the most specific match winning; `licence_note`
+adds what some packages say per file beside it (Plasma's metadata.json, Palapeli's .desktop files,
+LXQt's wallpaper `License`, Tux Paint's .txt notes).
 
 Reference:
     Debian policy, machine-readable copyright format 1.0
@@ -18,12 +20,14 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
+import json
 import os
 import posixpath
+import re
 import shutil
 import subprocess
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 APT_MISSING_HELP = (
@@ -221,6 +225,30 @@ def file_licence(package_root, package: str, path: str) -> Licence:
     return best
 
 
+def licence_note(package_root: Path, rel: str) -> str:
+    """Per-file licence details beside the copyright file: Plasma metadata, Palapeli .desktop files,
+    Tux Paint .txt notes, the `License` file of LXQt's wallpaper folder."""
+    parts = PurePosixPath(rel).parts
+    if "contents" in parts:
+        meta = package_root.joinpath(*parts[: parts.index("contents")], "metadata.json")
+        if meta.is_file():
+            plugin = json.loads(meta.read_text(encoding="utf-8")).get("KPlugin", {})
+            authors = ", ".join(a.get("Name", "") for a in plugin.get("Authors", []))
+            return f"metadata.json: License {plugin.get('License', '?')}, by {authors}"
+    path = package_root / rel
+    desktop = path.with_suffix(".desktop")
+    if desktop.is_file():  # Palapeli: X-KDE-PluginInfo-{Author,License,Website}=...
+        info = dict(re.findall(r"^X-KDE-PluginInfo-(\w+)=(.*)$", desktop.read_text(errors="replace"), re.M))
+        return (f"{desktop.name}: License {info.get('License', '?')}, by {info.get('Author', '?')}, "
+                f"{info.get('Website', '')}").rstrip(", ")
+    for note in (path.with_suffix(".txt"), path.with_name(path.stem.removesuffix("-back") + ".txt"),
+                 path.with_name("License")):  # LXQt: one notice for its wallpaper folder
+        if note.is_file():
+            lines = [ln.lstrip("# ").strip() for ln in note.read_text(errors="replace").splitlines()]
+            return f"{note.name}: " + " ".join(ln for ln in lines if ln)[:300]
+    return ""
+
+
 __all__ = [
     "PackageError",
     "UnpackedPackage",
@@ -231,4 +259,5 @@ __all__ = [
     "fetch_and_unpack",
     "parse_copyright",
     "file_licence",
+    "licence_note",
 ]

@@ -264,11 +264,11 @@ def test_licence_note_reads_desktop_files_and_folder_notices(tmp_path):
     (folder / "castle.desktop").write_text(
         "[Desktop Entry]\nName=Castle\nX-KDE-PluginInfo-Author=Eric P\nX-KDE-PluginInfo-Email=\n"
         "X-KDE-PluginInfo-Website=http://commons.wikimedia.org/wiki/Image:Castle.jpg\nX-KDE-PluginInfo-License=FDL\n")
-    note = debian_photos.licence_note(tmp_path, "usr/share/palapeli/collection/castle.jpg")
+    note = debian_packages.licence_note(tmp_path, "usr/share/palapeli/collection/castle.jpg")
     assert note == "castle.desktop: License FDL, by Eric P, http://commons.wikimedia.org/wiki/Image:Castle.jpg"
-    assert debian_photos.licence_note(tmp_path, "usr/share/palapeli/collection/other.jpg") == ""
+    assert debian_packages.licence_note(tmp_path, "usr/share/palapeli/collection/other.jpg") == ""
     (folder / "License").write_text("Copyright 2022: LXQt Project Team\nLicensed under CC-BY-SA-3.0\n\nCredits: ...\n")
-    assert debian_photos.licence_note(tmp_path, "usr/share/palapeli/collection/other.jpg") == (
+    assert debian_packages.licence_note(tmp_path, "usr/share/palapeli/collection/other.jpg") == (
         "License: Copyright 2022: LXQt Project Team Licensed under CC-BY-SA-3.0 Credits: ...")
 
 
@@ -285,3 +285,11 @@ def test_split_puts_a_package_of_five_photos_on_every_side():
     plain = splits.split_files(keys, debian_photos.SPLIT_PROTOCOL, seed=42)  # others exactly as the protocol
     for side in splits.SPLIT_NAMES:
         assert [k for k in by_photo[side] if k[:5] != "five/"] == [k for k in plain[side] if k[:5] != "five/"]
+
+
+def test_a_damaged_bundle_is_a_package_error_naming_it(tmp_path):
+    (tmp_path / "usr" / "share" / "fake").mkdir(parents=True)
+    (tmp_path / BUNDLE).write_bytes(b"qres" + bytes(12))  # a header whose tables point nowhere
+    package = debian_packages.UnpackedPackage(PACKAGE, "1.0-1", tmp_path / "fake.deb", tmp_path)
+    with pytest.raises(debian_packages.PackageError, match=r"bundle.rcc.*delete .*fake.deb"):
+        debian_photos.candidates(package, (BUNDLE,))
