@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 from colorization_tf import cli, color, export, losses, models, quantize, training
-from colorization_tf.data import files, photos, pipeline, synthetic
+from colorization_tf.data import decode, files, photos, pipeline, synthetic
 from colorization_tf.models.iizuka import iizuka_losses
 
 SIZE = 32
@@ -112,7 +112,7 @@ def test_every_model_trains_exports_and_serves_any_size(name, scenes, tmp_path):
 
     # At the model's own size the export must agree with "L -> model -> decode -> RGB" computed here
     # on the same pixels. See `EXPORT_VS_REFERENCE_ATOL` for the bound.
-    image = pipeline.decode_and_resize(tf.constant(scenes.paths[0]), SIZE).numpy()
+    image = decode.decode_and_resize(tf.constant(scenes.paths[0]), SIZE).numpy()
     _assert_export_matches_reference(serve, model, spec.normalization, image, tmp_path / "same_pixels.png")
 
 

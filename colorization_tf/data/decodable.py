@@ -3,7 +3,7 @@
 PIL and TensorFlow disagree on damaged files: a BMP with bytes inserted before its pixels, or a GIF
 with a broken block, is read by PIL and refused by `tf.io.decode_image`. A scan or a dataset builder
 that trusted PIL alone would lay out files that the tf.data pipeline then drops. This module is the
-one place that asks the pipeline's decoder (`pipeline.decode_image_bounded`, the same bounded header
+one place that asks the pipeline's decoder (`decode.decode_image_bounded`, the same bounded header
 check and decode) about a file, and remembers the answer:
 
 - `decode_error(path)`: why the pipeline cannot decode a file, or None (a full-size decode; the
@@ -68,7 +68,7 @@ def _message(err: tf.errors.OpError) -> str:
 
 @functools.cache
 def _decoder(max_pixels: int):
-    from colorization_tf.data.pipeline import decode_image_bounded  # pipeline imports this module
+    from colorization_tf.data.decode import decode_image_bounded  # imports TensorFlow: only when asked
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
     def decode(path):
