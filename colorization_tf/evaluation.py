@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization_tf import color
+from colorization_tf.data.targets import split_element
 from colorization_tf.fileio import atomic_write_text
 
 GRAY = "gray (zero ab)"
@@ -116,10 +117,8 @@ def predict_lab(model, l_enc, normalization) -> tuple[tf.Tensor, tf.Tensor | Non
 
 def _split_batch(batch):
     """`(L_enc, ab_enc)` or `(L_enc, {"ab": ab_enc, "scene": labels})` -> (L_enc, ab_enc, labels)."""
-    l_enc, target = batch[0], batch[1]
-    if isinstance(target, Mapping):
-        return l_enc, target["ab"], target.get("scene")
-    return l_enc, target, None
+    l_enc, target = split_element(batch)
+    return l_enc, target.ab, target.scene
 
 
 def image_metrics(l, ab_true, ab_pred) -> list[dict[str, float]]:

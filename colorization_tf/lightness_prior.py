@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 
 from colorization_tf import color, evaluation
+from colorization_tf.data.targets import split_element
 
 E_AB_GIVEN_L = "E[ab | L] (mean chroma per lightness)"
 """Row name of the prior in the tables."""
@@ -74,8 +75,8 @@ def fit_lightness_prior(dataset, normalization, bins: int = LIGHTNESS_BINS) -> L
     counts = np.zeros(bins, np.float64)
     sums = np.zeros((bins, 2), np.float64)
     for batch in dataset:
-        l_enc, target = batch[0], batch[1]
-        ab_enc = target["ab"] if isinstance(target, dict) else target
+        l_enc, target = split_element(batch)
+        ab_enc = target.ab
         idx = bin_index(np.asarray(norm.decode_l(l_enc))[..., 0], bins).reshape(-1)
         ab = np.asarray(norm.decode_ab(ab_enc), np.float64).reshape(-1, 2)
         counts += np.bincount(idx, minlength=bins)

@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization_tf import color
+from colorization_tf.data.targets import Targets, split_element
 from colorization_tf.fileio import atomic_write_bytes
 
 ZHANG_BIN_WIDTH = 10
@@ -374,11 +375,8 @@ def gray_image_mask(ab, threshold: float = GRAY_THRESHOLD) -> tf.Tensor:
 
 def _ab_from_element(element, ab_scale: float, ab_offset: float) -> tf.Tensor:
     """The encoded ab of a pipeline element ((L, ab), (L, {"ab": ab, ...}) or ab alone), in Lab units."""
-    if isinstance(element, (tuple, list)):
-        element = element[1]
-    if isinstance(element, dict):
-        element = element["ab"]
-    return tf.cast(element, tf.float32) * ab_scale + ab_offset
+    ab = split_element(element)[1].ab if isinstance(element, (tuple, list)) else Targets.of(element).ab
+    return tf.cast(ab, tf.float32) * ab_scale + ab_offset
 
 
 def compute_prior(

@@ -137,7 +137,7 @@ is now checked separately, against the bound of its own storage format."""
 
 PIPELINE_L_ATOL = 2.0**-5
 """Half the float16 spacing on [64, 128), the largest rounding of an L in [0, 100] that the
-pipeline's float16 Lab cache makes (`pipeline.lab16_from_resized`)."""
+pipeline's float16 Lab cache makes (`targets.lab16_from_resized`)."""
 
 
 def _assert_export_matches_reference(serve, model, normalization, image, png_path):

@@ -13,6 +13,8 @@ Reference:
 
 from __future__ import annotations
 
+import enum
+
 import tensorflow as tf
 
 from colorization_tf.data.decode import size_pair
@@ -23,6 +25,27 @@ DEFAULT_CROP_SCALE = (0.875, 0.875)
 Zhang et al. and Iizuka et al.): the training pipelines then cache images 1/0.875 larger and cut
 exact windows out of them, with no interpolation (twice as fast per epoch and sharper). A range
 (min < max) adds scale jitter: crops of the training-size image resized back (bilinear)."""
+
+
+class Crop(enum.Enum):
+    """How the training pipelines crop a batch (`Crop.of`)."""
+
+    NONE = "none"
+    """No crop: the cached images as they are (evaluation, or augmentation off)."""
+    WINDOW = "window"
+    """Fixed-size windows at random offsets, randomly mirrored (`random_windows`): exact pixels."""
+    SCALE = "scale"
+    """Crops of a random side fraction resized back, randomly mirrored (`crop_resize_boxes`): bilinear."""
+
+    @classmethod
+    def of(cls, augment: bool, crop_scale) -> "Crop":
+        """The crop of a pipeline: none without augmentation, windows for one fixed fraction (or
+        `crop_scale` None: flips only), bilinear crops for a range (min < max)."""
+        if not augment:
+            return cls.NONE
+        if crop_scale is None or float(crop_scale[0]) == float(crop_scale[1]):
+            return cls.WINDOW
+        return cls.SCALE
 
 
 def random_crop_boxes(batch_size, seed: tf.Tensor, *, flip: bool = True, crop_scale=DEFAULT_CROP_SCALE) -> tf.Tensor:
@@ -159,6 +182,7 @@ def random_windows(images: tf.Tensor, uniform: tf.Tensor, size) -> tf.Tensor:
 
 __all__ = [
     "DEFAULT_CROP_SCALE",
+    "Crop",
     "random_crop_boxes",
     "crop_uniforms",
     "boxes_from_uniform",

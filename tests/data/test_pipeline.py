@@ -7,7 +7,7 @@ from PIL import Image
 from skimage.color import rgb2lab
 
 from colorization_tf.color import get_normalization
-from colorization_tf.data import augment, decode, pipeline
+from colorization_tf.data import augment, decode, pipeline, targets
 from colorization_tf.data.synthetic import render_scene
 
 SIZE = 32
@@ -88,8 +88,8 @@ def test_augment_is_deterministic_in_range_and_mapped(scenes):
 def test_to_model_targets_matches_skimage(name, make_colourful):
     rgb = make_colourful(16, 16)
     norm = get_normalization(name)
-    l_enc, ab_enc = pipeline.to_model_targets(tf.constant(rgb), name)
-    mapped = _map_one(lambda x: pipeline.to_model_targets(x, name), tf.constant(rgb))
+    l_enc, ab_enc = targets.to_model_targets(tf.constant(rgb), name)
+    mapped = _map_one(lambda x: targets.to_model_targets(x, name), tf.constant(rgb))
     assert l_enc.shape == (16, 16, 1) and ab_enc.shape == (16, 16, 2)
     assert l_enc.dtype == tf.float32 and ab_enc.dtype == tf.float32
     lab = rgb2lab(rgb / 255.0)
@@ -99,9 +99,9 @@ def test_to_model_targets_matches_skimage(name, make_colourful):
 
 
 def test_to_model_targets_with_label():
-    l_enc, targets = pipeline.to_model_targets(tf.zeros([2, 8, 8, 3], tf.uint8), "lee2016", tf.constant([1, 0]))
-    assert set(targets) == {"ab", "scene"} and targets["scene"].dtype == tf.int32
-    np.testing.assert_allclose(targets["ab"].numpy(), 128.0 / 255.0, atol=1e-3)  # black: ab = 0 -> 128/255
+    l_enc, target = targets.to_model_targets(tf.zeros([2, 8, 8, 3], tf.uint8), "lee2016", tf.constant([1, 0]))
+    assert set(target) == {"ab", "scene"} and target["scene"].dtype == tf.int32
+    np.testing.assert_allclose(target["ab"].numpy(), 128.0 / 255.0, atol=1e-3)  # black: ab = 0 -> 128/255
     np.testing.assert_allclose(l_enc.numpy(), -0.5, atol=1e-4)
 
 
@@ -118,10 +118,10 @@ def test_build_dataset_shapes_ranges_and_labels(scenes):
                                    training=True, seed=1)
     batches = list(train)
     assert len(batches) == 1  # drop_remainder by default in training
-    l_enc, targets = batches[0]
-    assert targets["scene"].dtype == tf.int32 and targets["scene"].shape == (4,)
-    assert set(targets["scene"].numpy().tolist()) <= {0, 1}
-    assert 0.0 <= float(tf.reduce_min(targets["ab"])) and float(tf.reduce_max(targets["ab"])) <= 1.0
+    l_enc, target = batches[0]
+    assert target["scene"].dtype == tf.int32 and target["scene"].shape == (4,)
+    assert set(target["scene"].numpy().tolist()) <= {0, 1}
+    assert 0.0 <= float(tf.reduce_min(target["ab"])) and float(tf.reduce_max(target["ab"])) <= 1.0
     assert train.element_spec[0].shape.as_list() == [4, SIZE, SIZE, 1]
 
 
@@ -129,10 +129,10 @@ def test_labels_follow_their_images(scenes):
     paths, labels = scenes
     ds = pipeline.build_dataset(paths, image_size=SIZE, batch_size=6, normalization="zhang", labels=labels,
                                 training=True, augment=False, seed=5)
-    _, targets = next(iter(ds))
+    _, target = next(iter(ds))
     # forest (label 1) is much greener (a < 0) than beach (label 0)
-    mean_a = tf.reduce_mean(targets["ab"][..., 0], axis=[1, 2]).numpy()
-    scene = targets["scene"].numpy()
+    mean_a = tf.reduce_mean(target["ab"][..., 0], axis=[1, 2]).numpy()
+    scene = target["scene"].numpy()
     assert mean_a[scene == 1].max() < mean_a[scene == 0].min()
 
 

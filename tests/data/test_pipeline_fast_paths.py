@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from colorization_tf.data import augment, decode, pipeline
+from colorization_tf.data import augment, decode, pipeline, targets
 from colorization_tf.data.synthetic import render_scene
 
 SIZE = 24
@@ -59,11 +59,11 @@ def test_random_windows_are_exact_windows_or_their_mirrors():
 def _lab_of_stored(path, size):
     """Lab (float) of the image resized to `size`, as the cache stores it (rounded to float16)."""
     rgb = decode.decode_and_resize(tf.constant(path), size)
-    return pipeline.rgb_to_lab_cached(rgb).numpy().astype(np.float32)
+    return targets.rgb_to_lab_cached(rgb).numpy().astype(np.float32)
 
 
 def test_default_crops_are_windows_of_a_larger_cached_image(photos):
-    stored = pipeline._stored_size((SIZE, SIZE), True, augment.DEFAULT_CROP_SCALE)
+    stored = pipeline.PipelineConfig(image_size=SIZE, batch_size=4, normalization="polychromify", training=True).stored_size
     assert stored[0] > SIZE and stored == (round(SIZE / 0.875),) * 2
     ds = pipeline.build_dataset(photos, image_size=SIZE, batch_size=4, normalization="polychromify",
                                 training=True, seed=3, cache="memory")
