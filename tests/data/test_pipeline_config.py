@@ -7,10 +7,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from colorization_tf import evaluation, quantize
+from colorization_tf import evaluation
 from colorization_tf.data import pipeline, targets
 from colorization_tf.data.augment import DEFAULT_CROP_SCALE, Crop
 from colorization_tf.data.synthetic import render_scene
+from colorization_tf.quantize import priors
 
 SIZE = 16
 
@@ -88,7 +89,7 @@ def test_targets_unpack_both_element_forms_in_one_place():
         assert l_out is l_enc and target.ab is ab
         # the consumers read the same ab from both forms
         assert evaluation._split_batch(element)[1] is ab
-        np.testing.assert_allclose(quantize._ab_from_element(element, 2.0, 1.0), 1.5)
+        np.testing.assert_allclose(priors._ab_from_element(element, 2.0, 1.0), 1.5)
     assert evaluation._split_batch((l_enc, {"ab": ab, "scene": scene}))[2] is scene
     with pytest.raises(KeyError):
         targets.Targets.of({"scene": scene})  # no colour target: not silently the labels
