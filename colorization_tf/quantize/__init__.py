@@ -20,69 +20,8 @@ Reference:
 """
 
 from colorization_tf.quantize import bins, encoding, priors
-from colorization_tf.quantize.bins import (
-    GAMUTS,
-    ZHANG_AB_HULL,
-    ZHANG_BIN_WIDTH,
-    ZHANG_NUM_BINS,
-    ab_bin_centers,
-    bin_width_for_num_bins,
-    grid_index,
-    srgb_ab_samples,
-)
-from colorization_tf.quantize.encoding import (
-    DECODE_MODES,
-    ZHANG_NEIGHBOURS,
-    ZHANG_SIGMA,
-    ZHANG_TEMPERATURE,
-    AnnealedMeanDecode,
-    annealed_mean,
-    expectation,
-    hard_encode,
-    soft_encode,
-)
-from colorization_tf.quantize.priors import (
-    GRAY_THRESHOLD,
-    ZHANG_LAMBDA,
-    compute_prior,
-    fit_normal,
-    gray_image_mask,
-    load_prior,
-    rebalancing_weights,
-    save_prior,
-    smooth_prior,
-    ziegler_weights,
-)
+from colorization_tf.quantize.bins import *  # noqa: F401,F403 -- the facade: each module's public names
+from colorization_tf.quantize.encoding import *  # noqa: F401,F403
+from colorization_tf.quantize.priors import *  # noqa: F401,F403
 
-__all__ = [
-    "bins",
-    "encoding",
-    "priors",
-    "GAMUTS",
-    "ZHANG_AB_HULL",
-    "ZHANG_BIN_WIDTH",
-    "ZHANG_NUM_BINS",
-    "ab_bin_centers",
-    "bin_width_for_num_bins",
-    "grid_index",
-    "srgb_ab_samples",
-    "DECODE_MODES",
-    "ZHANG_NEIGHBOURS",
-    "ZHANG_SIGMA",
-    "ZHANG_TEMPERATURE",
-    "AnnealedMeanDecode",
-    "annealed_mean",
-    "expectation",
-    "hard_encode",
-    "soft_encode",
-    "GRAY_THRESHOLD",
-    "ZHANG_LAMBDA",
-    "compute_prior",
-    "fit_normal",
-    "gray_image_mask",
-    "load_prior",
-    "rebalancing_weights",
-    "save_prior",
-    "smooth_prior",
-    "ziegler_weights",
-]
+__all__ = ["bins", "encoding", "priors", *bins.__all__, *encoding.__all__, *priors.__all__]
