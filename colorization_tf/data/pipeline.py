@@ -53,7 +53,13 @@ import tensorflow as tf
 from colorization_tf.color import get_normalization
 from colorization_tf.data import decodable
 from colorization_tf.data.augment import DEFAULT_CROP_SCALE, Crop, crop_uniforms
-from colorization_tf.data.decode import DEFAULT_RESIZE_METHOD, decode_image_bounded, resize_float, round_to_uint8, size_pair
+from colorization_tf.data.decode import (
+    DEFAULT_RESIZE_METHOD,
+    decode_image_bounded,
+    resize_float,
+    round_to_uint8,
+    size_pair,
+)
 from colorization_tf.data.files import MAX_PIXELS
 from colorization_tf.data.targets import batch_targets, lab16_loader, with_label
 
