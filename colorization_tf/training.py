@@ -379,16 +379,17 @@ def reshuffle_per_epoch(dataset: tf.data.Dataset, buffer_size: int, seed: int = 
         A callable taking an epoch (Python int or scalar int64 tensor).
     """
 
+    from colorization_tf.data.pipeline import epoch_seed
+
     def for_epoch(epoch):
         if isinstance(epoch, (int, np.integer)):
-            return dataset.shuffle(buffer_size, seed=int(seed) * 1_000_003 + int(epoch) + 1, reshuffle_each_iteration=False)
-        epoch_seed = tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64) + 1
+            return dataset.shuffle(buffer_size, seed=epoch_seed(int(seed), int(epoch)), reshuffle_each_iteration=False)
         if not tf.executing_eagerly():
             # tf.random's get_seed compares (graph seed, op seed) == (0, 0) in Python, which fails on a
             # tensor op seed when the graph seed is 0 (e.g. TrainConfig.seed=0): give this dataset
             # function's own graph a non-zero seed (the global seed is untouched).
             tf.random.set_seed(int(seed) + 1)
-        return dataset.shuffle(buffer_size, seed=epoch_seed, reshuffle_each_iteration=False)
+        return dataset.shuffle(buffer_size, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
 
     for_epoch.python_epochs = True
     return for_epoch
@@ -690,8 +691,10 @@ def _sample_figure_fn(model, sample_batch, normalization, workdir, name):
     from colorization_tf.plots.training import plot_sample_grid
 
     norm = color.get_normalization(normalization)
-    l_enc, target = sample_batch
-    ab_true_enc = target["ab"] if isinstance(target, dict) else target
+    from colorization_tf.data.targets import split_element
+
+    l_enc, target = split_element(sample_batch)
+    ab_true_enc = target.ab
     l_real = norm.decode_l(l_enc)
     zeros = tf.zeros_like(ab_true_enc)
     gray = color.lab_to_rgb(color.join_lab(l_real, zeros)).numpy()
@@ -940,10 +943,10 @@ class GANModel(keras.Model):
         return g_loss, g_gan, g_l1, d_loss
 
     def _unpack(self, data):
-        l, target = data[0], data[1]
-        if isinstance(target, dict):
-            target = target["ab"]
-        return l, target
+        from colorization_tf.data.targets import split_element
+
+        l, target = split_element(data)
+        return l, target.ab
 
     def _update(self, values):
         for name, value in zip(("loss", "g_gan", "g_l1", "d_loss"), values):

@@ -37,6 +37,7 @@ from colorization_tf import evaluation
 from colorization_tf import experiment as ex
 from colorization_tf import lightness_prior
 from colorization_tf.color import get_normalization
+from colorization_tf.data.targets import split_element
 from colorization_tf.evaluation import markdown_table
 from colorization_tf.models.iizuka import IIZUKA_ALPHA_ORIGINAL, iizuka_losses
 
@@ -130,8 +131,8 @@ def _predictions(ctx: ex.ExperimentContext, name: str, size: int, priors: dict) 
     norm = ctx.runs[name].normalization if name in ctx.runs else "zhang"
     preds, truths = [], []
     for batch in ctx.dataset("test", size, norm):
-        l_enc, target = batch[0], batch[1]
-        ab_enc = target["ab"] if isinstance(target, dict) else target
+        l_enc, target = split_element(batch)
+        ab_enc = target.ab
         if name in ctx.runs:
             ab, _ = evaluation.predict_lab(ctx.models[name], l_enc, norm)
         else:
