@@ -29,15 +29,16 @@ Reference:
 """
 
 from colorization_tf.models.gan import GAN_BETAS, GAN_LEARNING_RATE, PIX2PIX_L1_WEIGHT, GANModel
-from colorization_tf.training.callbacks import write_history
+from colorization_tf.training.callbacks import Checkpointer, HistoryLogger, NaNGuard, SampleFigures, write_history
 from colorization_tf.training.checkpoints import (
-    CHECKPOINT_PATTERN,
-    _apply_state,
-    latest_checkpoint,
+    CHECKPOINT_NAME,
+    CheckpointWriter,
+    ResumeError,
     list_checkpoints,
     load_checkpoint,
     restore_checkpoint,
     save_checkpoint,
+    state_variables,
 )
 from colorization_tf.training.compiling import compile_model, gan_optimizer_kwargs, make_optimizer, resolve_loss, resolve_metrics
 from colorization_tf.training.config import (
@@ -46,6 +47,7 @@ from colorization_tf.training.config import (
     FIGURES_DIR,
     HISTORY_FILE,
     RESUMABLE_CONFIG_KEYS,
+    SAME_RUN_KEYS,
     SUMMARY_FILE,
     TENSORBOARD_DIR,
     TrainConfig,
@@ -56,10 +58,11 @@ from colorization_tf.training.hardware import Hardware, select_hardware
 from colorization_tf.training.runner import tensorboard_available, train
 
 __all__ = [
-    "CHECKPOINT_DIR", "CHECKPOINT_PATTERN", "CSV_LOG_FILE", "FIGURES_DIR", "GAN_BETAS", "GAN_LEARNING_RATE",
-    "GANModel", "HISTORY_FILE", "Hardware", "PIX2PIX_L1_WEIGHT", "RESUMABLE_CONFIG_KEYS", "SUMMARY_FILE",
-    "TENSORBOARD_DIR", "TrainConfig", "compile_model", "config_differences", "gan_optimizer_kwargs",
-    "latest_checkpoint", "list_checkpoints", "load_checkpoint", "make_optimizer", "python_epochs",
-    "reshuffle_per_epoch", "resolve_loss", "resolve_metrics", "restore_checkpoint", "save_checkpoint",
-    "select_hardware", "tensorboard_available", "train", "write_history",
+    "CHECKPOINT_DIR", "CHECKPOINT_NAME", "CSV_LOG_FILE", "FIGURES_DIR", "GAN_BETAS", "GAN_LEARNING_RATE", "GANModel",
+    "HISTORY_FILE", "Hardware", "PIX2PIX_L1_WEIGHT", "RESUMABLE_CONFIG_KEYS", "SAME_RUN_KEYS", "SUMMARY_FILE",
+    "TENSORBOARD_DIR", "Checkpointer", "CheckpointWriter", "HistoryLogger", "NaNGuard", "ResumeError", "SampleFigures",
+    "TrainConfig", "compile_model", "config_differences", "gan_optimizer_kwargs", "list_checkpoints",
+    "load_checkpoint", "make_optimizer", "python_epochs", "reshuffle_per_epoch", "resolve_loss", "resolve_metrics",
+    "restore_checkpoint", "save_checkpoint", "select_hardware", "state_variables", "tensorboard_available", "train",
+    "write_history",
 ]

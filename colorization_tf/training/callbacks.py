@@ -1,4 +1,7 @@
-"""Keras callbacks of the runner: checkpoints, NaN guard, history/CSV log and sample figures.
+"""Keras callbacks of the runner, one job each: NaN guard, history/CSV log, checkpoints, sample figures.
+
+`train()` passes them in this order, which `fit` keeps: the guard first (the others skip an epoch
+whose numbers are not finite), the history before the checkpoint (a checkpoint holds the history).
 """
 
 from __future__ import annotations
@@ -14,14 +17,8 @@ import keras
 import tensorflow as tf
 
 from colorization_tf.fileio import atomic_write_text
-from colorization_tf.training.checkpoints import (
-    CHECKPOINT_PATTERN,
-    _apply_state,
-    _capture_state,
-    list_checkpoints,
-    save_checkpoint,
-)
-from colorization_tf.training.config import CHECKPOINT_DIR, CSV_LOG_FILE, FIGURES_DIR, HISTORY_FILE, TrainConfig
+from colorization_tf.training.checkpoints import CheckpointWriter, restore_snapshot, snapshot
+from colorization_tf.training.config import CSV_LOG_FILE, FIGURES_DIR, HISTORY_FILE, TrainConfig
 
 
 def _finite(value) -> bool:
@@ -31,35 +28,21 @@ def _finite(value) -> bool:
         return True
 
 
-class TrainingStateCallback(keras.callbacks.Callback):
-    """Checkpointing, NaN guard, history/CSV logging and figures, in one ordered place.
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite batch loss or epoch metric.
 
-    - Stops on the first non-finite batch loss and never checkpoints NaN weights; after `fit`
-      `restore_last_good()` puts the last good state back.
-    - Every `checkpoint_every` epochs (and at the last) writes the full state atomically and
-      prunes old checkpoints.
-    - Every epoch rewrites `history.json` and the CSV log atomically from the history.
-    - Every `sample_every` epochs draws the sample-colorization figure.
-
-    Args:
-        workdir: run directory.
-        config: the `TrainConfig`.
-        history: history restored from a checkpoint (metric -> list), extended in place.
-        sample_fn: optional `epoch -> None` figure function.
+    `nan_epoch` is then the (0-based) epoch it happened in; the other callbacks of the runner
+    skip that epoch (no history row, no checkpoint of NaN weights, no figure).
     """
 
-    def __init__(self, workdir, config: TrainConfig, history: dict, sample_fn=None):
+    def __init__(self):
         super().__init__()
-        self.workdir = Path(workdir)
-        self.config = config
-        self.history = history
-        self.sample_fn = sample_fn
         self.nan_epoch: int | None = None
         self._epoch = 0
-        self._last_good: dict | None = None
 
-    def on_train_begin(self, logs=None):
-        self._last_good = _capture_state(self.model)
+    @property
+    def tripped(self) -> bool:
+        return self.nan_epoch is not None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -71,32 +54,93 @@ class TrainingStateCallback(keras.callbacks.Callback):
             warnings.warn(f"Non-finite loss in epoch {self._epoch + 1}, batch {batch}: stopping; the last good checkpoint is kept.")
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.nan_epoch is not None or not all(_finite(v) for v in (logs or {}).values()):
+        if self.tripped or not all(_finite(v) for v in (logs or {}).values()):
             self.nan_epoch = epoch if self.nan_epoch is None else self.nan_epoch
             self.model.stop_training = True
+
+
+class HistoryLogger(keras.callbacks.Callback):
+    """Appends each epoch's logs to `history` (metric -> list, extended in place) and rewrites
+    `history.json` and the CSV log atomically.
+
+    Args:
+        workdir: run directory.
+        history: the history so far (restored from a checkpoint), extended in place.
+        guard: the run's `NaNGuard`.
+    """
+
+    def __init__(self, workdir, history: dict, guard: NaNGuard):
+        super().__init__()
+        self.workdir = Path(workdir)
+        self.history = history
+        self.guard = guard
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.guard.tripped:
             return
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         self.history.setdefault("epoch", []).append(epoch + 1)
-        completed = epoch + 1
         write_history(self.workdir, self.history)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Every `config.checkpoint_every` epochs (and at the last) writes the full training state
+    (`checkpoints.CheckpointWriter`, keeping `config.keep_checkpoints`), never after a NaN;
+    `restore_last_good()` puts the last checkpointed (or initial) state back.
+
+    Args:
+        workdir: run directory.
+        config: the `TrainConfig`.
+        history: the history the checkpoint records (the `HistoryLogger`'s).
+        guard: the run's `NaNGuard`.
+    """
+
+    def __init__(self, workdir, config: TrainConfig, history: dict, guard: NaNGuard):
+        super().__init__()
+        self.workdir = Path(workdir)
+        self.config = config
+        self.history = history
+        self.guard = guard
+        self._writer: CheckpointWriter | None = None
+        self._last_good: list | None = None
+
+    def on_train_begin(self, logs=None):
+        self._writer = CheckpointWriter(self.workdir, self.model, self.config.keep_checkpoints)
+        self._last_good = snapshot(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        completed = epoch + 1
         every = max(int(self.config.checkpoint_every), 1)
-        if completed % every == 0 or completed == self.config.epochs:
-            path = self.workdir / CHECKPOINT_DIR / CHECKPOINT_PATTERN.format(epoch=completed)
-            save_checkpoint(path, self.model, completed, self.history, {"config": self.config.to_dict()})
-            self._last_good = _capture_state(self.model)
-            for _, old in list_checkpoints(self.workdir)[: -max(int(self.config.keep_checkpoints), 1)]:
-                old.unlink(missing_ok=True)
-        if self.sample_fn is not None and self.config.sample_every and completed % self.config.sample_every == 0:
-            try:
-                self.sample_fn(completed)
-            except Exception as err:  # a figure must never kill a training run
-                warnings.warn(f"Sample figure for epoch {completed} failed: {type(err).__name__}: {err}")
+        if self.guard.tripped or not (completed % every == 0 or completed == self.config.epochs):
+            return
+        self._writer.save(completed, self.history, self.config)
+        self._last_good = snapshot(self.model)
 
     def restore_last_good(self) -> None:
         """Puts the last good (checkpointed or initial) state back into the model."""
         if self._last_good is not None:
-            _apply_state(self.model, self._last_good)
+            restore_snapshot(self._last_good)
+
+
+class SampleFigures(keras.callbacks.Callback):
+    """Every `every` epochs calls `draw(epoch)` (the sample-colorization figure); a failing
+    figure is a warning, never the end of a run."""
+
+    def __init__(self, draw, every: int, guard: NaNGuard):
+        super().__init__()
+        self.draw = draw
+        self.every = int(every)
+        self.guard = guard
+
+    def on_epoch_end(self, epoch, logs=None):
+        completed = epoch + 1
+        if self.guard.tripped or not self.every or completed % self.every:
+            return
+        try:
+            self.draw(completed)
+        except Exception as err:  # a figure must never kill a training run
+            warnings.warn(f"Sample figure for epoch {completed} failed: {type(err).__name__}: {err}")
 
 
 def write_history(workdir, history: dict) -> None:
@@ -113,7 +157,7 @@ def write_history(workdir, history: dict) -> None:
     atomic_write_text(workdir / CSV_LOG_FILE, out.getvalue())
 
 
-def _sample_figure_fn(model, sample_batch, normalization, workdir, name):
+def sample_figure_fn(model, sample_batch, normalization, workdir, name):
     """`epoch -> None` drawing gray | prediction | ground truth for `sample_batch`."""
     from colorization_tf import color
     from colorization_tf.export import predict_ab

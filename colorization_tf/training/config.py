@@ -96,18 +96,23 @@ def _jsonable(value):
     return keras.saving.serialize_keras_object(value)
 
 
-RESUMABLE_CONFIG_KEYS = frozenset(
-    {
-        # How long, how often and how loudly: a resumed run may change these freely.
-        "epochs", "checkpoint_every", "keep_checkpoints", "sample_every", "tensorboard", "loss_curves",
-        "verbose", "name", "validation_steps", "metrics",
-        # Where it runs: a resume may land on another machine (the numerics stay the same).
-        "jit_compile", "strategy", "deterministic",
-    }
+SAME_RUN_KEYS = (
+    # What is trained and how: `TrainConfig` fields, checked against a checkpoint on resume.
+    "loss", "loss_weights", "optimizer", "optimizer_kwargs", "learning_rate", "batch_size", "seed", "precision",
+    "steps_per_epoch",
+    # The model and its data, which `TrainConfig` does not hold: fields of the experiment's `RunConfig`,
+    # in the digest that names its work directory (`experiment.run_digest`).
+    "model", "model_kwargs", "image_size", "normalization", "gan", "class_weights", "classes", "bin_width", "augment",
 )
-"""`TrainConfig` keys that may differ between a checkpoint and the run resuming from it. Every other
-key (loss, learning rate, optimizer, batch size, seed, precision, ...) changes what is trained, so a
-mismatch there is an error rather than a silent return of the old model."""
+"""What makes "the same run", the one list for both checks: a work directory's checkpoint resumes
+only a run that agrees on every one of these (and on the training files). Everything else (how
+long, how often and how loudly, and where it runs: `epochs`, `checkpoint_every`, `verbose`,
+`strategy`, `jit_compile`, `deterministic`, ...) may change between a checkpoint and its resume."""
+
+RESUMABLE_CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(TrainConfig)) - frozenset(SAME_RUN_KEYS)
+"""`TrainConfig` keys that may differ between a checkpoint and the run resuming from it: those
+outside `SAME_RUN_KEYS`. A mismatch in any other key is an error rather than a silent return of
+the old model."""
 
 
 _ABSENT = "<absent>"

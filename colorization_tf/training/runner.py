@@ -16,8 +16,8 @@ import tensorflow as tf
 
 from colorization_tf import distribute
 from colorization_tf.fileio import atomic_write_text, remove_stale_temps
-from colorization_tf.training.callbacks import TrainingStateCallback, _sample_figure_fn
-from colorization_tf.training.checkpoints import restore_checkpoint
+from colorization_tf.training.callbacks import Checkpointer, HistoryLogger, NaNGuard, SampleFigures, sample_figure_fn
+from colorization_tf.training.checkpoints import remove_stale_checkpoint_temps, restore_checkpoint
 from colorization_tf.training.compiling import compile_model
 from colorization_tf.training.config import CHECKPOINT_DIR, FIGURES_DIR, SUMMARY_FILE, TENSORBOARD_DIR, TrainConfig
 from colorization_tf.training.epochs import epoch_dataset
@@ -68,8 +68,9 @@ def train(
         hardware: a `Hardware` from `select_hardware` (default: chosen from `config`).
 
     Raises:
-        ValueError: `workdir` holds a checkpoint trained with a different configuration
-            (see `restore_checkpoint`; only `RESUMABLE_CONFIG_KEYS` may change on a resume).
+        ResumeError: `workdir` holds a checkpoint trained with a different configuration (see
+            `restore_checkpoint`; only `RESUMABLE_CONFIG_KEYS` may change on a resume), or one
+            in the old `.npz` format (the message says how to continue).
 
     Returns:
         (model, history): the trained model (the last good state if a NaN stopped the run) and a
@@ -80,6 +81,8 @@ def train(
     workdir.mkdir(parents=True, exist_ok=True)
     for folder in (workdir, workdir / CHECKPOINT_DIR):  # what a killed run left: its checkpoints are whole
         remove_stale_temps(folder)
+    if distribute.is_chief():  # what a killed TensorFlow checkpoint write left (only the chief writes there)
+        remove_stale_checkpoint_temps(workdir)
     hw = hardware or select_hardware(config.precision, config.jit_compile, config.strategy)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -102,11 +105,12 @@ def train(
     workdir = distribute.output_dir(workdir, hw.kind)  # every worker resumed from workdir; only the chief writes there
 
     fit_ds, steps = epoch_dataset(train_ds, initial_epoch, config.epochs, config.steps_per_epoch)
-    sample_fn = None
+    guard = NaNGuard()
+    checkpointer = Checkpointer(workdir, config, history, guard)
+    cbs = [guard, HistoryLogger(workdir, history, guard), checkpointer]
     if sample_batch is not None and normalization is not None and config.sample_every:
-        sample_fn = _sample_figure_fn(model, sample_batch, normalization, workdir, config.name)
-    state_cb = TrainingStateCallback(workdir, config, history, sample_fn)
-    cbs = [state_cb]
+        draw = sample_figure_fn(model, sample_batch, normalization, workdir, config.name)
+        cbs.append(SampleFigures(draw, config.sample_every, guard))
     if config.tensorboard and tensorboard_available():
         cbs.append(keras.callbacks.TensorBoard(log_dir=str(workdir / TENSORBOARD_DIR), write_graph=False))
     cbs.extend(callbacks or [])
@@ -130,13 +134,13 @@ def train(
     seconds = time.perf_counter() - start
 
     status = "completed"
-    if state_cb.nan_epoch is not None:
+    if guard.tripped:
         status = "stopped_on_nan"
         with hw.strategy.scope():
-            state_cb.restore_last_good()
+            checkpointer.restore_last_good()
     summary = {
         "status": status,
-        "nan_epoch": None if state_cb.nan_epoch is None else state_cb.nan_epoch + 1,
+        "nan_epoch": None if guard.nan_epoch is None else guard.nan_epoch + 1,
         "epochs_completed": len(history.get("epoch", [])),
         "initial_epoch": initial_epoch,
         "seconds_this_session": seconds,
