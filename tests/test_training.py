@@ -222,18 +222,14 @@ def test_old_npz_run_directory_fails_with_how_to_continue(tmp_path, capsys):
 
 def test_experiment_script_reports_a_run_it_cannot_resume_in_one_line(tmp_path, monkeypatch):
     from colorization_tf import experiment
+    from tests._scripts import load_script
 
-    def old_run(cfg):
+    def old_run_directory(cfg):
         raise training.ResumeError("Work directory 'x' holds checkpoints in the old .npz format; delete 'x/checkpoints'")
 
-    monkeypatch.setattr(experiment, "run_experiment", old_run)
-    spec = importlib.util.spec_from_file_location("exp_cs520", REPO / "experiments" / "cs520.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    with pytest.raises(SystemExit) as exit_:
-        script.main(["--quick", "--out", str(tmp_path)])
-    message = str(exit_.value)
-    assert "error: Work directory 'x' holds checkpoints in the old .npz format" in message and "\n" not in message
+    monkeypatch.setattr(experiment, "run_experiment", old_run_directory)
+    with pytest.raises(SystemExit, match=r"error: Work directory 'x' holds checkpoints in the old \.npz format[^\n]*$"):
+        load_script("experiments/cs520.py", "exp_cs520").main(["--quick", "--out", str(tmp_path)])
 
 
 def test_gan_checkpoint_holds_both_optimizers_and_the_loss_scale(tmp_path):
