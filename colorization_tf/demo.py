@@ -88,10 +88,10 @@ baseline there: most pixels of real photos are near-neutral). Not yet measured a
 budget, which the shared 2-core machine of this change could not afford."""
 
 PHOTOS_DIR = "data/debian-photos"
-REAL_EPOCHS = 3
+REAL_EPOCHS = 2
 REAL_BATCH_SIZE = 16
-"""Real photographs: all 3,505 training crops of the debian-photos set, 3 epochs of batch 16 at 64 px
-(657 steps), as `experiments/real_photos.py` trains the same model."""
+"""Real photographs: all 3,505 training crops of the debian-photos set, 2 epochs of batch 16 at 64 px
+(438 steps), as `experiments/real_photos.py` trains the same model."""
 
 DATA_CHOICES = ("auto", "real", "synthetic")
 

@@ -57,16 +57,16 @@ the validation photos (Iizuka et al.'s model names it after its "ab" output), or
 for the classification head, whose logits the ab L1 metric cannot read. Default: "val_ab_l1"."""
 
 EPOCHS = {
-    "polychromify": 6,
-    "iizuka": 3,
+    "polychromify": 3,
+    "iizuka": 2,
     "eccv16_regression": 2,
     "eccv16_classification": 2,
     "unet_l1": 2,
     "unet_mse": 2,
-    "cs520_cnn": 5,
+    "cs520_cnn": 3,
 }
 """Epochs per run (219 steps of 16 crops each at 64 px over the 3,505 training crops): the CPU budget,
-~3-10 minutes per run on 2 cores (timed in the README's real-photo section). Each run keeps its best
+a few minutes per run on 2 cores (timed in the README's real-photo section). Each run keeps its best
 epoch on the validation photos (`SELECT_BEST`). On a GPU, pass `--epochs` to train all of them longer."""
 
 CHROMA_MIN = 5.0
@@ -85,11 +85,11 @@ def _runs() -> list[ex.RunConfig]:
     spec = [
         ("polychromify", "polychromify", "mse", {}, "PolyChromify (autoencoder, MSE)"),
         ("iizuka", "iizuka_lee128", losses, {"loss_weights": weights, "metrics": scene_metrics}, "Iizuka et al. (lee128, MSE + CE/300)"),
+        ("cs520_cnn", "cs520_cnn", "mse", {}, "CS520 CNN (MSE)"),
+        ("unet_l1", "resnet_unet", "l1", {}, "ResNet34 U-Net (L1)"),
         ("eccv16_regression", "eccv16_regression", "mse", {}, "ECCV16 regression (MSE)"),
         ("eccv16_classification", "eccv16_classification", "wce", {"metrics": None}, "ECCV16 classification (rebalanced CE)"),
-        ("unet_l1", "resnet_unet", "l1", {}, "ResNet34 U-Net (L1)"),
         ("unet_mse", "resnet_unet", "mse", {}, "ResNet34 U-Net (MSE)"),
-        ("cs520_cnn", "cs520_cnn", "mse", {}, "CS520 CNN (MSE)"),
     ]
     return [ex.RunConfig(name, model, loss=loss, learning_rate=1e-3, epochs=EPOCHS[name], batch_size=BATCH_SIZE,
                          image_size=IMAGE_SIZE, label=label, select_best=SELECT_BEST.get(name, "val_ab_l1"),
