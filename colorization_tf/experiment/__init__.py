@@ -29,7 +29,10 @@ memory by default, or files under `--cache PREFIX` for datasets larger than memo
 The package, one job per module (`from colorization_tf import experiment as ex` reaches every
 public name):
 
-    config     `RunConfig`, `ExperimentConfig` and the resolve step (`_resolve`)
+    config     `RunConfig`, `ExperimentConfig`, their typed option groups (`GanSettings`,
+               `OptimizerSettings`, `QuickSettings`) and the resolve step (`resolve_experiment`,
+               `_resolve` for each run)
+    overrides  `--set KEY=VALUE`: any field by its path, typed by the dataclass
     datasets   the tf.data pipelines over an experiment's splits
     context    `RunResult`, `ExperimentContext` (what hooks read), `ExperimentResult`
     assembly   a run's model (or GAN), loss and ab prior
@@ -85,8 +88,13 @@ from colorization_tf.experiment.config import (
     RUNS_DIR,
     SAVED_MODELS_DIR,
     SPLITS_USED,
+    QUICK_RUN,
     ExperimentConfig,
+    GanSettings,
+    OptimizerSettings,
+    QuickSettings,
     RunConfig,
+    resolve_experiment,
 )
 from colorization_tf.experiment.context import ExperimentContext, ExperimentResult, RunResult
 from colorization_tf.experiment.datasets import (
@@ -95,6 +103,7 @@ from colorization_tf.experiment.datasets import (
     interleave_classes,
     training_data,
 )
+from colorization_tf.experiment.overrides import OverrideError, apply_overrides
 from colorization_tf.experiment.report import N_FIGURE_IMAGES, Section, main_table, metric_label, render_markdown
 from colorization_tf.experiment.runner import (
     DIGEST_LENGTH,
@@ -114,6 +123,13 @@ from colorization_tf.experiment.datasets import _capped  # noqa: F401
 __all__ = [
     "RunConfig",
     "ExperimentConfig",
+    "GanSettings",
+    "OptimizerSettings",
+    "QuickSettings",
+    "QUICK_RUN",
+    "resolve_experiment",
+    "OverrideError",
+    "apply_overrides",
     "Section",
     "RunResult",
     "ExperimentContext",

@@ -39,7 +39,7 @@ def _builder(run: RunConfig, n_classes: int, trained: dict):
         from colorization_tf.models.patchgan import build_patchgan
         from colorization_tf.training import GANModel
 
-        settings = dict(run.gan)
+        settings = run.gan.as_dict()
         disc = build_patchgan(image_size=run.image_size, **settings.pop("discriminator_kwargs", {}))
         return GANModel(model, disc, **settings)
 

@@ -17,6 +17,7 @@ from colorization_tf.experiment.config import (
     ExperimentConfig,
 )
 from colorization_tf.experiment.context import ExperimentResult
+from colorization_tf.experiment.overrides import FLAGGED_FIELDS, OverrideError, apply_overrides
 from colorization_tf.experiment.runner import QUICK_EXPORT_NOTE, run_experiment
 
 
@@ -44,26 +45,23 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--cache", default="memory", metavar="PREFIX",
                         help="cache of the decoded images: 'memory' (default) or a file prefix, e.g. /scratch/cache/places, "
                              "for datasets larger than memory")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="set any configuration field, typed by the field (repeatable; after the options above): "
+                             "epochs=5, runs.NAME.learning_rate=3e-4, runs.*.optimizer_kwargs.weight_decay=0, "
+                             "runs.NAME.quick.epochs=2 (see colorization_tf.experiment.overrides)")
     return parser
 
 
 def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentConfig:
-    """The configuration with the command line's choices applied."""
-    runs = cfg.runs
-    if args.runs:
-        wanted = [n.strip() for n in args.runs.split(",") if n.strip()]
-        known = {r.name for r in cfg.runs}
-        unknown = sorted(set(wanted) - known)
-        if unknown:
-            raise SystemExit(f"unknown runs {unknown}; choose from {sorted(known)}")
-        needed = set(wanted)
-        for r in reversed(cfg.runs):  # keep the runs a wanted run starts from
-            if r.name in needed and r.init_from:
-                needed.add(r.init_from)
-        runs = [r for r in cfg.runs if r.name in needed]
-    return dataclasses.replace(
+    """The configuration with the command line's choices applied: the options, then each `--set`
+    (`overrides.apply_overrides`), then `--runs` (the chosen runs and those they start from).
+
+    Raises:
+        OverrideError: a bad `--set` assignment.
+        SystemExit: `--runs` names an unknown run.
+    """
+    cfg = dataclasses.replace(
         cfg,
-        runs=runs,
         data=args.data,
         protocol=args.protocol or cfg.protocol,
         quick=args.quick,
@@ -80,9 +78,21 @@ def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentCon
         verbose=args.verbose,
         cache=args.cache,
         augment=cfg.augment if getattr(args, "augment", None) is None else args.augment,
-        overridden=tuple(key for key in ("epochs", "batch_size", "image_size", "augment", "protocol", "max_images")
-                         if getattr(args, key, None) is not None),
+        overridden=tuple(key for key in FLAGGED_FIELDS if getattr(args, key, None) is not None),
     )
+    cfg = apply_overrides(cfg, getattr(args, "set", None) or [])
+    if args.runs:
+        wanted = [n.strip() for n in args.runs.split(",") if n.strip()]
+        known = {r.name for r in cfg.runs}
+        unknown = sorted(set(wanted) - known)
+        if unknown:
+            raise SystemExit(f"unknown runs {unknown}; choose from {sorted(known)}")
+        needed = set(wanted)
+        for r in reversed(cfg.runs):  # keep the runs a wanted run starts from
+            if r.name in needed and r.init_from:
+                needed.add(r.init_from)
+        cfg = dataclasses.replace(cfg, runs=[r for r in cfg.runs if r.name in needed])
+    return cfg
 
 
 def script_description(make_config: Callable) -> str:
@@ -104,7 +114,10 @@ def main(make_config: Callable, argv=None, description: str | None = None, add_a
     if add_arguments is not None:
         add_arguments(parser)
     args = parser.parse_args(argv)
-    cfg = apply_args(make_config(args), args)
+    try:
+        cfg = apply_args(make_config(args), args)
+    except OverrideError as err:
+        parser.error(str(err))  # usage and the message, exit status 2
     start = time.perf_counter()
     try:
         result = run_experiment(cfg)

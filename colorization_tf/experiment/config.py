@@ -1,8 +1,11 @@
 """Typed configuration of an experiment: what to train (`RunConfig`) and the study (`ExperimentConfig`).
 
-A paper's script builds one `ExperimentConfig` holding its `RunConfig`s; `resolve_run` is the one
-step that turns a run as configured into the settings it trains with (paper defaults, the model
-registry's, `--quick` and the command line; see its docstring for the order).
+A paper's script builds one `ExperimentConfig` holding its `RunConfig`s; the GAN, optimiser and
+quick-mode options of a run are typed groups (`GanSettings`, `OptimizerSettings`, `QuickSettings`).
+Defaults are filled in one place, the resolve step: `resolve_experiment` for what `--quick` decides
+experiment-wide (image limit, determinism, sample figures), `_resolve` for every setting of a run
+(its own field, the paper's and the registry's defaults, `--quick`, the command line; its docstring
+gives the order). The command line reaches every field through `--set` (`overrides`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ QUICK_IMAGE_SIZE = 32
 QUICK_MAX_IMAGES = 64
 QUICK_EPOCHS = 1
 QUICK_BATCH_SIZE = 8
-"""`--quick`: tiny images, few of them, one epoch: minutes on a 2-core CPU."""
+"""`--quick`: tiny images, few of them, one epoch: minutes on a 2-core CPU (see `resolve_run`)."""
+
+QUICK_SAMPLE_EVERY = 1
+"""`--quick` draws the sample-colorization figure after every epoch (see `resolve_experiment`)."""
 
 POLY_ACCURACY = "polychromify_accuracy"
 CS520_ACCURACY = "cs520_accuracy"
@@ -43,6 +49,89 @@ DEFAULT_SPLIT_SEED = 42
 `random_state`, and `datasets/prepare.py`'s default). Independent of the training seed `--seed`."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Base of the typed option groups of a run: every field None (or empty) means "not set"."""
+
+    def as_dict(self) -> dict:
+        """The fields that are set (not None, not empty), as given: the keyword arguments they stand for.
+
+        Also what names them in a run's digest and JSON, so a run configured with a dict before the
+        groups were typed keeps its work directory.
+        """
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) not in (None, {}, ())}
+
+    @classmethod
+    def coerce(cls, value, owner: str):
+        """`value` as this class: an instance passes, a dict is converted (its keys must be fields).
+
+        Raises:
+            ValueError: an unknown key or a value of another type, naming `owner` (the run).
+        """
+        if value is None or isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            known = {f.name for f in dataclasses.fields(cls)}
+            unknown = sorted(set(value) - known)
+            if unknown:
+                raise ValueError(f"{owner}: unknown {cls.__name__} keys {unknown}; choose from {sorted(known)}")
+            return cls(**value)
+        raise ValueError(f"{owner}: expected a {cls.__name__} (or a dict of its fields), not {type(value).__name__}")
+
+
+@dataclasses.dataclass(frozen=True)
+class GanSettings(Settings):
+    """A pix2pix GAN: the run's model becomes the generator of `training.GANModel` beside a PatchGAN.
+
+    Attributes:
+        l1_weight: weight of the L1 term (None: `GANModel`'s default, pix2pix's 100).
+        gan_weight: weight of the adversarial term (None: `GANModel`'s default, 1).
+        discriminator_kwargs: `models.patchgan.build_patchgan` arguments besides the image size.
+
+    Reference:
+        Isola et al. (2017), pix2pix; Menon & Talukdar (2021) fine-tune their generator with it.
+    """
+
+    l1_weight: float | None = None
+    gan_weight: float | None = None
+    discriminator_kwargs: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerSettings(Settings):
+    """The optimiser's arguments besides its name and learning rate (`training.make_optimizer`).
+
+    Attributes:
+        betas: Adam-family (beta_1, beta_2); None: Keras' default (a GAN: pix2pix's (0.5, 0.999)).
+        weight_decay: decoupled weight decay (AdamW) or Keras' weight decay.
+        momentum: SGD / RMSprop momentum.
+        epsilon: the optimiser's epsilon.
+    """
+
+    betas: tuple[float, float] | None = None
+    weight_decay: float | None = None
+    momentum: float | None = None
+    epsilon: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class QuickSettings(Settings):
+    """What `--quick` sets on a run (None: leaves it as the run has it).
+
+    Attributes:
+        image_size, epochs, batch_size, learning_rate: the run's values in quick mode.
+    """
+
+    image_size: int | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+
+
+QUICK_RUN = QuickSettings(image_size=QUICK_IMAGE_SIZE, epochs=QUICK_EPOCHS, batch_size=QUICK_BATCH_SIZE)
+"""What `--quick` sets on every run before the run's own `RunConfig.quick`."""
+
+
 @dataclasses.dataclass
 class RunConfig:
     """One trained model of an experiment.
@@ -54,7 +143,8 @@ class RunConfig:
         loss: loss name (`losses.get_loss`, else Keras), object, or dict output -> loss.
         loss_weights: None or dict output -> weight (Iizuka's alpha).
         metrics: training metrics (names, objects, or dict output -> list).
-        optimizer, optimizer_kwargs, learning_rate: the optimiser.
+        optimizer, learning_rate: the optimiser (`training.make_optimizer`).
+        optimizer_kwargs: its other arguments, an `OptimizerSettings` (a dict of its fields is converted).
         epochs, batch_size, image_size: None -> the experiment's (then the paper's/registry's).
         normalization: None -> the model's registry normalisation.
         seed: None -> the experiment's seed.
@@ -63,14 +153,15 @@ class RunConfig:
         class_weights: for the weighted cross-entropy (loss "wce" or "wce_hard"): "zhang" (rebalancing,
             lambda = 0.5) or "ziegler" (from a normal distribution fitted to the prior), computed
             from the training split's ab prior.
-        gan: None, or the GAN settings ``{"l1_weight": 100, "discriminator_kwargs": {...}}``: the
-            model becomes `training.GANModel(generator, PatchGAN)`.
+        gan: None, or a `GanSettings` (a dict of its fields is converted): the model becomes
+            `training.GANModel(generator, PatchGAN)`.
         stop_after: train in two invocations, first to this epoch, then resume to `epochs`
             from the checkpoint (the killed-and-resumed run of Lee et al.).
         classes: train and test on these scene classes only (CS520's CNN per scene).
         label: row label in the tables (default: `name`).
         paper: the paper's numbers for this row, metric key -> value.
-        quick: field overrides applied in `--quick` mode (e.g. ``{"image_size": 64}``).
+        quick: the run's values in `--quick` mode on top of `QUICK_RUN`, a `QuickSettings` (a dict of
+            its fields is converted), e.g. ``QuickSettings(epochs=2)``.
         export: export a SavedModel after training.
         bin_width: ab grid width of a classification head (None: Zhang's 10, i.e. 313 bins). The
             model's bin count, the (weighted) cross-entropy and the prior its weights come from
@@ -90,7 +181,7 @@ class RunConfig:
     loss_weights: Any = None
     metrics: Any = None
     optimizer: str = "adam"
-    optimizer_kwargs: dict = dataclasses.field(default_factory=dict)
+    optimizer_kwargs: OptimizerSettings = dataclasses.field(default_factory=OptimizerSettings)
     learning_rate: float = 1e-3
     epochs: int | None = None
     batch_size: int | None = None
@@ -98,13 +189,13 @@ class RunConfig:
     normalization: str | None = None
     seed: int | None = None
     init_from: str | None = None
-    gan: dict | None = None
+    gan: GanSettings | None = None
     class_weights: str = "zhang"
     stop_after: int | None = None
     classes: list[str] | None = None
     label: str = ""
     paper: dict = dataclasses.field(default_factory=dict)
-    quick: dict = dataclasses.field(default_factory=dict)
+    quick: QuickSettings = dataclasses.field(default_factory=QuickSettings)
     export: bool = True
     bin_width: float | None = None
     augment: bool | None = None
@@ -112,6 +203,12 @@ class RunConfig:
     max_val: int | None = None
     paper_protocol: dict = dataclasses.field(default_factory=dict)
     protocol_notes: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        owner = f"run {self.name!r}"
+        self.optimizer_kwargs = OptimizerSettings.coerce(self.optimizer_kwargs or {}, owner)
+        self.gan = GanSettings.coerce(self.gan, owner)
+        self.quick = QuickSettings.coerce(self.quick or {}, owner)
 
 
 @dataclasses.dataclass
@@ -124,7 +221,7 @@ class ExperimentConfig:
         runs: the models to train, in order (a run may start from an earlier one: `init_from`).
         data: image folder in the paper's layout, or None for the embedded synthetic default.
         protocol: split protocol of `data.splits.split_files`.
-        quick: shrink everything (see the module docstring).
+        quick: shrink everything (`QUICK_RUN`, `resolve_experiment`).
         epochs, batch_size, image_size: override every run (None: each run's own / the paper's).
         seed: base training seed (initialisation, data order, augmentation).
         split_seed: seed of the hash split, used only when the data folder has no prepared
@@ -154,7 +251,8 @@ class ExperimentConfig:
             stated) and "split_protocol", the `data.splits` protocol that reproduces its split.
         protocol_notes: setting -> why this suite differs from the paper there (the "Protocol"
             table shows it beside every mismatch).
-        overridden: options given on the command line (`apply_args`), named in the table.
+        overridden: settings given on the command line (`command.apply_args`, `overrides`), named in the
+            "Protocol" table.
     """
 
     paper: str
@@ -195,8 +293,52 @@ class ExperimentConfig:
         return Path(self.out_dir or os.path.join(RESULTS_DIR, self.paper))
 
 
+def resolve_experiment(cfg: ExperimentConfig) -> ExperimentConfig:
+    """The experiment-wide settings `--quick` decides when they are not given.
+
+    In quick mode: at most `QUICK_MAX_IMAGES` images (unless `max_images` is given), TF op
+    determinism (unless `deterministic` is given) and a sample figure after every epoch. Out of
+    it, `deterministic` None means off. Idempotent.
+
+    Args:
+        cfg: the experiment as configured (after the command line, `command.apply_args`).
+
+    Returns:
+        A copy with `max_images`, `deterministic` and `sample_every` filled in.
+    """
+    if not cfg.quick:
+        return dataclasses.replace(cfg, deterministic=bool(cfg.deterministic))
+    return dataclasses.replace(
+        cfg,
+        max_images=QUICK_MAX_IMAGES if cfg.max_images is None else cfg.max_images,
+        deterministic=True if cfg.deterministic is None else cfg.deterministic,
+        sample_every=QUICK_SAMPLE_EVERY,
+    )
+
+
 def _resolve(run: RunConfig, cfg: ExperimentConfig) -> RunConfig:
-    """The run's effective settings: run fields < paper defaults < quick values < command line."""
+    """A run's effective settings: the one step that fills every default of a run.
+
+    Each setting is taken from the first of these that gives it (later ones win):
+
+    1. the run's own field; where it is None: the experiment's paper default (`default_epochs`,
+       `default_batch_size`, `augment`, `seed`) or the model registry's (`image_size`,
+       `normalization`);
+    2. in `--quick` mode: `QUICK_RUN` (32 px, 1 epoch, batch 8), then the run's own `quick`;
+    3. the experiment-wide `epochs`, `batch_size`, `image_size` (`--epochs`, ... on the command line).
+
+    `stop_after` is then kept inside the epochs (None when there is only one).
+
+    Args:
+        run: the run as configured.
+        cfg: its experiment.
+
+    Returns:
+        A new `RunConfig` with every setting filled in (Keras loss objects kept as they are).
+
+    Raises:
+        ValueError: `bin_width` on a model without a classification head.
+    """
     spec = get_spec(run.model)
     values = {f.name: getattr(run, f.name) for f in dataclasses.fields(run)}  # shallow: keeps Keras objects
     values["epochs"] = run.epochs or cfg.default_epochs
@@ -207,8 +349,8 @@ def _resolve(run: RunConfig, cfg: ExperimentConfig) -> RunConfig:
     values["label"] = run.label or run.name
     values["augment"] = cfg.augment if run.augment is None else bool(run.augment)
     if cfg.quick:
-        values.update(image_size=QUICK_IMAGE_SIZE, epochs=QUICK_EPOCHS, batch_size=QUICK_BATCH_SIZE)
-        values.update(run.quick)
+        values.update(QUICK_RUN.as_dict())
+        values.update(run.quick.as_dict())
     for key in ("epochs", "batch_size", "image_size"):
         if getattr(cfg, key) is not None:
             values[key] = getattr(cfg, key)
@@ -220,9 +362,12 @@ def _resolve(run: RunConfig, cfg: ExperimentConfig) -> RunConfig:
 
 
 def _fresh(spec):
-    """Keras loss/metric objects serialised, so every compile deserialises its own fresh instance."""
+    """Keras loss/metric objects serialised, so every compile deserialises its own fresh instance;
+    typed option groups (`Settings`) as the dict of the fields they set."""
     import keras
 
+    if isinstance(spec, Settings):
+        return _fresh(spec.as_dict())
     if isinstance(spec, dict):
         return {k: _fresh(v) for k, v in spec.items()}
     if isinstance(spec, (list, tuple)):
@@ -234,4 +379,9 @@ def _fresh(spec):
 
 def _jsonable_run(run: RunConfig) -> dict:
     """A run as JSON, its Keras loss/metric objects serialised (not their repr with an address)."""
-    return evaluation.to_jsonable(dataclasses.replace(run, loss=_fresh(run.loss), metrics=_fresh(run.metrics)))
+    fields = {f.name: getattr(run, f.name) for f in dataclasses.fields(run)}
+    return evaluation.to_jsonable({**fields, **{key: _fresh(fields[key]) for key in SERIALISED_FIELDS}})
+
+
+SERIALISED_FIELDS = ("loss", "metrics", "optimizer_kwargs", "gan", "quick")
+"""`RunConfig` fields `_jsonable_run` writes through `_fresh` (Keras objects, typed option groups)."""

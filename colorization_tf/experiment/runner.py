@@ -19,7 +19,6 @@ from colorization_tf.experiment.config import (
     CONFIG_JSON,
     DATA_REPORT,
     QUICK_IMAGE_SIZE,
-    QUICK_MAX_IMAGES,
     RESULTS_JSON,
     RESULTS_MD,
     RUNS_DIR,
@@ -29,6 +28,7 @@ from colorization_tf.experiment.config import (
     _fresh,
     _jsonable_run,
     _resolve,
+    resolve_experiment,
 )
 from colorization_tf.experiment.context import ExperimentContext, ExperimentResult, RunResult
 from colorization_tf.experiment.datasets import (
@@ -90,13 +90,13 @@ def _train_config(run: RunConfig, cfg: ExperimentConfig, epochs: int):
         batch_size=run.batch_size,
         learning_rate=run.learning_rate,
         optimizer=run.optimizer,
-        optimizer_kwargs=dict(run.optimizer_kwargs),
+        optimizer_kwargs=run.optimizer_kwargs.as_dict(),
         loss=_fresh(run.loss),
         loss_weights=run.loss_weights,
         metrics=_fresh(run.metrics),
         seed=run.seed,
-        deterministic=bool(cfg.quick if cfg.deterministic is None else cfg.deterministic),
-        sample_every=cfg.sample_every if not cfg.quick else 1,
+        deterministic=bool(cfg.deterministic),
+        sample_every=cfg.sample_every,
         tensorboard=not cfg.quick,
         verbose=cfg.verbose,
         name=f"{cfg.paper}/{run.name}",
@@ -122,8 +122,8 @@ def resolve_splits(cfg: ExperimentConfig, root) -> data_splits.DataSplits:
     """The experiment's split of `root` (`data.splits.resolve_splits` with the experiment's protocol,
     split seed, image limit (`--max-images`, or `--quick`'s) and the folder's prepared split unless
     it is the embedded default)."""
-    limit = QUICK_MAX_IMAGES if cfg.quick and cfg.max_images is None else cfg.max_images
-    return data_splits.resolve_splits(root, cfg.protocol, cfg.split_seed, limit=limit, use_prepared=bool(cfg.data))
+    cfg = resolve_experiment(cfg)
+    return data_splits.resolve_splits(root, cfg.protocol, cfg.split_seed, limit=cfg.max_images, use_prepared=bool(cfg.data))
 
 
 def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentContext) -> RunResult:
@@ -210,6 +210,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         An `ExperimentResult`; files: `<results_dir>/results.md`, `results.json`, `config.json`,
         `data_report.txt`, `figures/`, `runs/<run>-<digest>/` (training work directories).
     """
+    cfg = resolve_experiment(cfg)
     out = cfg.results_dir
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)  # what a killed run left (every table under its own name is whole)
