@@ -119,7 +119,7 @@ def run_settings(run, data: dict) -> dict[str, Any]:
         "learning_rate": run.learning_rate,
         "batch_size": run.batch_size,
         "epochs": run.epochs if not run.select_best else f"{run.epochs} (the best on validation by {run.select_best})",
-        "loss": describe_loss(run.loss, run.loss_weights) if run.gan is None else f"gan (bce) + {run.gan.get('l1_weight', 100):g} x l1",
+        "loss": describe_loss(run.loss, run.loss_weights) if run.gan is None else f"gan (bce) + {run.gan.as_dict().get('l1_weight', 100):g} x l1",
         "bin_width": float(run.bin_width or 10.0) if classification else None,
     }
 
@@ -131,7 +131,7 @@ def protocol_data(cfg, root, data) -> dict:
     Args:
         cfg: the `experiment.ExperimentConfig`.
         root: the data folder.
-        data: its `experiment.DataSplits`.
+        data: its `data.splits.DataSplits`.
     """
     n = sum(len(v) for v in data.splits.values())
     sizes = " / ".join(f"{k} {len(v)}" for k, v in data.splits.items())
@@ -166,7 +166,7 @@ def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | Non
         return MATCH, data.get("split_note", "") if key == "split" else ""
     overridden = set(getattr(cfg, "overridden", ()) or ())
     reasons = []
-    if cfg.quick and (key in QUICK_SETTINGS or key in (run.quick or {})):
+    if cfg.quick and (key in QUICK_SETTINGS or key in run.quick.as_dict()):
         reasons.append("`--quick` (tiny sizes, not the paper-scale run)")
     flag = {"augment": "augment", "split": "protocol"}.get(key, COMMAND_LINE.get(key))
     if flag in overridden:

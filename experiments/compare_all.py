@@ -49,7 +49,7 @@ def runs() -> list[ex.RunConfig]:
         ex.RunConfig("resnet_unet", "resnet_unet", loss="l1_ssim", learning_rate=1e-3, label="ResNet34 U-Net (L1+SSIM)"),
         ex.RunConfig("eccv16_regression", "eccv16_regression", loss="l1", learning_rate=1e-4, label="ECCV16 regression (L1)"),
         ex.RunConfig("eccv16_classification", "eccv16_classification", loss="wce", learning_rate=1e-4, label="ECCV16 classification (wCE)"),
-        ex.RunConfig("resnet_unet_gan", "resnet_unet", init_from="resnet_unet", gan={"l1_weight": 100.0}, learning_rate=2e-4,
+        ex.RunConfig("resnet_unet_gan", "resnet_unet", init_from="resnet_unet", gan=ex.GanSettings(l1_weight=100.0), learning_rate=2e-4,
                      label="ResNet34 U-Net GAN (PatchGAN, GAN + 100 L1)"),
         ex.RunConfig("alexnet_regression", "alexnet_regression", loss="l1", learning_rate=1e-4, label="AlexNet regression (L1)"),
         ex.RunConfig("alexnet_classification", "alexnet_classification", loss="ce", learning_rate=1e-4,

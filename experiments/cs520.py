@@ -127,7 +127,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
             name=f"cnn_{scene}", model="cs520_cnn", loss="mse", optimizer=optimizer, learning_rate=LEARNING_RATE,
             batch_size=BATCH_SIZE, model_kwargs={"dropout": dropout},
             classes=[cls], label=scene + (f" (synthetic '{cls}')" if synthetic else ""),
-            paper={ex.CS520_ACCURACY: PAPER_CNN_ACCURACY[scene]}, quick={"epochs": 2, "batch_size": 3},
+            paper={ex.CS520_ACCURACY: PAPER_CNN_ACCURACY[scene]}, quick=ex.QuickSettings(epochs=2, batch_size=3),
         ))
     return ex.ExperimentConfig(
         paper="cs520",

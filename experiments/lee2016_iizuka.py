@@ -73,7 +73,7 @@ def _run(name: str, alpha: float, stop_after: int | None = None) -> ex.RunConfig
         learning_rate=ADADELTA_LEARNING_RATE,
         stop_after=stop_after,
         label=f"{name} (alpha = {alpha:g})" + (", stopped and resumed" if stop_after else ""),
-        quick={"epochs": 2},
+        quick=ex.QuickSettings(epochs=2),
         paper_protocol={"loss": describe_loss(losses, weights)},  # alpha 5: Lee's; 1/300: Iizuka's
     )
 

@@ -129,7 +129,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
                      paper_protocol={"loss": "mse_ssim (mean)"}),
         ex.RunConfig("generator_l1", "resnet_unet", loss="l1", learning_rate=1e-3, label="generator pretrained with L1",
                      paper_protocol={"loss": "l1 (mean)"}),
-        ex.RunConfig("gan", "resnet_unet", init_from="generator_l1", gan={"l1_weight": 100.0}, learning_rate=2e-4,
+        ex.RunConfig("gan", "resnet_unet", init_from="generator_l1", gan=ex.GanSettings(l1_weight=100.0), learning_rate=2e-4,
                      label="GAN (PatchGAN, GAN + 100 L1)"),
     ]
     return ex.ExperimentConfig(

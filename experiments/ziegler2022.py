@@ -36,7 +36,7 @@ from colorization_tf import experiment as ex  # noqa: E402
 EPOCHS = 50
 """Ziegler trained for 50 epochs."""
 
-ZHANG_ADAM = {"optimizer": "adamw", "learning_rate": 3e-5, "optimizer_kwargs": {"betas": (0.9, 0.99), "weight_decay": 1e-3}}
+ZHANG_ADAM = {"optimizer": "adamw", "learning_rate": 3e-5, "optimizer_kwargs": ex.OptimizerSettings(betas=(0.9, 0.99), weight_decay=1e-3)}
 """Zhang et al.'s Adam settings (Ziegler does not state his): 3e-5, betas 0.9/0.99, weight decay 1e-3,
 here *decoupled* (Keras AdamW), not the coupled Caffe L2 Zhang used (see the module docstring)."""
 
@@ -146,7 +146,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
                     class_weights="ziegler",
                     bin_width=bin_width if head == "classification" else None,
                     **ZHANG_ADAM,
-                    quick={"learning_rate": QUICK_LEARNING_RATE},
+                    quick=ex.QuickSettings(learning_rate=QUICK_LEARNING_RATE),
                     paper_protocol={"loss": ZIEGLER_LOSSES[key]},
                 )
             )

@@ -125,7 +125,7 @@ print("python experiments/{name}.py", " ".join(argv))
 result = script.main(argv)  # the shared runner: train, evaluate, export, write the report'''
     return _notebook([
         _md(f"# {title}\n\n{badge(name)}\n\nRuns `experiments/{name}.py` through the shared runner "
-            f"(`colorization_tf/experiment.py`) on your data (a folder, or one on Google Drive) or the embedded "
+            f"(`colorization_tf.experiment`) on your data (a folder, or one on Google Drive) or the embedded "
             "synthetic default, then shows its tables and figures. Set the parameters below; `QUICK = False` "
             "trains at the paper's settings (use a GPU runtime)."),
         _code(params, tags=["parameters"]),

@@ -225,7 +225,7 @@ def test_experiment_script_reports_an_unwritable_results_folder_in_one_line(tmp_
     def full(cfg):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(cfg.results_dir / "results.json"))
 
-    monkeypatch.setattr(experiment, "run_experiment", full)
+    monkeypatch.setattr(experiment.command, "run_experiment", full)  # where `main` looks it up
     spec = importlib.util.spec_from_file_location("exp_cs520", REPO / "experiments" / "cs520.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
