@@ -46,7 +46,7 @@ import numpy as np
 from colorization_tf import evaluation
 from colorization_tf.fileio import remove_stale_temps
 from colorization_tf.console import add_verbose_argument
-from colorization_tf.models import CLASSIFICATION, get_spec
+from colorization_tf.models import colorizer_of, get_spec
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,8 @@ class RunConfig:
             lambda = 0.5) or "ziegler" (from a normal distribution fitted to the prior), computed
             from the training split's ab prior.
         gan: None, or the GAN settings ``{"l1_weight": 100, "discriminator_kwargs": {...}}``: the
-            model becomes `training.GANModel(generator, PatchGAN)`.
+            model becomes `training.GANModel(generator, discriminator)`, the discriminator the
+            model's spec pairs it with (`ModelSpec.discriminator`: the PatchGAN for the U-Net).
         stop_after: train in two invocations, first to this epoch, then resume to `epochs`
             from the checkpoint (the killed-and-resumed run of Lee et al.).
         classes: train and test on these scene classes only (CS520's CNN per scene).
@@ -598,21 +599,21 @@ def _resolve(run: RunConfig, cfg: ExperimentConfig) -> RunConfig:
             values[key] = getattr(cfg, key)
     if values["stop_after"] is not None:
         values["stop_after"] = max(1, min(values["stop_after"], values["epochs"] - 1)) if values["epochs"] > 1 else None
-    if values["bin_width"] is not None and spec.head != CLASSIFICATION:
+    if values["bin_width"] is not None and not spec.head.classification:
         raise ValueError(f"run {run.name!r}: bin_width applies to classification heads only, not {run.model}")
     return RunConfig(**values)
 
 
 def needs_labels(run: RunConfig) -> bool:
     """Whether a run trains on scene labels (Iizuka's classification head: class folders needed)."""
-    return get_spec(run.model).module == "iizuka"
+    return get_spec(run.model).needs_labels
 
 
 def _builder(run: RunConfig, n_classes: int, trained: dict):
     """`() -> keras.Model` for `training.train` (also used to rebuild when resuming)."""
     spec = get_spec(run.model)
     kwargs = dict(run.model_kwargs, image_size=run.image_size)
-    if spec.module == "iizuka" and n_classes:
+    if spec.needs_labels and n_classes:
         kwargs.setdefault("num_classes", n_classes)
     if run.bin_width is not None:
         kwargs["bin_width"] = run.bin_width
@@ -624,11 +625,10 @@ def _builder(run: RunConfig, n_classes: int, trained: dict):
             model.set_weights(source.get_weights())
         if run.gan is None:
             return model
-        from colorization_tf.models.patchgan import build_patchgan
         from colorization_tf.training import GANModel
 
         settings = dict(run.gan)
-        disc = build_patchgan(image_size=run.image_size, **settings.pop("discriminator_kwargs", {}))
+        disc = spec.build_discriminator(image_size=run.image_size, **settings.pop("discriminator_kwargs", {}))
         return GANModel(model, disc, **settings)
 
     return build
@@ -704,8 +704,9 @@ def _export(model, run: RunConfig, cfg: ExperimentConfig) -> str:
     from colorization_tf.export import export_saved_model
 
     path = Path(cfg.saved_models_dir) / f"{cfg.paper}_{run.name}"
-    export_saved_model(model, str(path), normalization=run.normalization, image_size=run.image_size,
-                       head=get_spec(run.model).head, save_keras=not cfg.quick)
+    spec = get_spec(run.model)
+    spec = spec.replace(image_size=run.image_size, normalization=run.normalization, head=spec.head.with_bins(run.bin_width))
+    export_saved_model(model, str(path), spec, save_keras=not cfg.quick)
     return str(path)
 
 
@@ -866,7 +867,7 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
         )
     seconds = time.perf_counter() - start
 
-    net = model.generator if run.gan is not None else model
+    net = colorizer_of(model)
     ev = evaluation.evaluate_model(net, test_ds, run.normalization, name=run.name)
     ctx.models[run.name] = net
     ctx.evals[run.name] = ev

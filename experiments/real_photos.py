@@ -29,7 +29,6 @@ from __future__ import annotations
 import os
 import sys
 
-import keras
 import numpy as np
 
 from colorization_tf import evaluation
@@ -37,7 +36,7 @@ from colorization_tf import experiment as ex
 from colorization_tf import lightness_prior
 from colorization_tf.color import get_normalization
 from colorization_tf.evaluation import markdown_table
-from colorization_tf.models.iizuka import iizuka_losses
+from colorization_tf.models.iizuka import iizuka_losses, iizuka_metrics
 
 DEFAULT_DATA = os.path.join("data", "debian-photos")
 PREPARE_COMMAND = "python datasets/prepare.py debian-photos --out data/debian-photos"
@@ -73,7 +72,7 @@ COLLAPSE_EXCESS = 0.30
 
 def _runs() -> list[ex.RunConfig]:
     losses, weights = iizuka_losses(SCENE_ALPHA)
-    scene_metrics = {"scene": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}
+    scene_metrics = iizuka_metrics()
     spec = [
         ("polychromify", "polychromify", "mse", {}, "PolyChromify (autoencoder, MSE)"),
         ("iizuka", "iizuka_lee128", losses, {"loss_weights": weights, "metrics": scene_metrics}, "Iizuka et al. (lee128, MSE + 5 CE)"),
