@@ -119,8 +119,8 @@ class ModelSpec:
         metrics: ``"module:function"`` returning the default training metrics, or None.
         discriminator: ``"module:function"`` building the GAN discriminator the model pairs with
             (Menon & Talukdar's PatchGAN for the ResNet U-Net), None when it has no GAN form.
-        paper_params: the parameter count (`count_params` at `image_size`) the paper states,
-            None where it states none.
+        paper_params: the parameter count (`count_params` at `image_size`) the paper states, or
+            its layer table gives (CS520); None where it gives none.
         paper_params_tolerance: how far off the stated count may be (its rounding).
     """
 

@@ -75,7 +75,7 @@ def model_decode(model, num_bins: int | None = None, head=None):
     if bins is not None:
         return default_decode(num_bins, gamut=bins[1], bin_width=bins[0])
     if head is not None and head.bin_width is not None:
-        return default_decode(num_bins, gamut=head.gamut, bin_width=head.bin_width)
+        return head.decoder()
     if num_bins is None:
         num_bins = colour_output_channels(net)
     return default_decode(num_bins, gamut=head.gamut if head is not None else "zhang")

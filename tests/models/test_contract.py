@@ -178,6 +178,9 @@ def test_specs_state_their_contract():
         assert (spec.head.bin_width is not None) == spec.head.classification
         assert spec.fixed_size == (spec.size_multiple is None)
         assert spec.needs_labels == (len(spec.outputs) == 2)
+        decoder = spec.head.decoder()
+        assert (decoder is None) != spec.head.classification
+        assert decoder is None or (decoder.bin_width, decoder.num_bins) == (spec.head.bin_width, _bins(spec))
     assert {MODELS[name].module for name in REPRESENTATIVES} == {spec.module for spec in MODELS.values()}
     assert [MODELS[name].head.kind for name in ("eccv16_classification", "alexnet_classification")] == ["classification"] * 2
     assert {"eccv16_classification", "alexnet_classification", "iizuka_lee128"} <= set(REPRESENTATIVES)
