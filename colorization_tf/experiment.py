@@ -47,6 +47,7 @@ from colorization_tf import evaluation
 from colorization_tf.fileio import remove_stale_temps
 from colorization_tf.console import add_verbose_argument
 from colorization_tf.models import colorizer_of, get_spec
+from colorization_tf.selection import BestWeights, restore_best
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,9 @@ class RunConfig:
             None: the experiment's (its paper's) setting.
         max_train, max_val: train / validate on a deterministic subset of at most this many of
             the split's images (PolyChromify's model selection: 800 / 200); None: all.
+        select_best: evaluate and export the weights of the epoch with the lowest value of this
+            validation log key (e.g. "val_ab_l1", "val_loss"; `selection.BestWeights`) instead of the
+            last epoch's; None: the last epoch's.
         paper_protocol, protocol_notes: this run's paper values and explanations on top of the
             experiment's (see `ExperimentConfig`).
     """
@@ -162,6 +166,7 @@ class RunConfig:
     augment: bool | None = None
     max_train: int | None = None
     max_val: int | None = None
+    select_best: str | None = None
     paper_protocol: dict = dataclasses.field(default_factory=dict)
     protocol_notes: dict = dataclasses.field(default_factory=dict)
 
@@ -276,6 +281,8 @@ class RunResult:
     export_path: str | None
     paper: dict
     config: dict
+    selected_epoch: int | None = None
+    """The epoch whose weights were evaluated when the run selects on validation (`RunConfig.select_best`)."""
 
 
 @dataclasses.dataclass
@@ -857,15 +864,20 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
 
     start = time.perf_counter()
     stages = [run.stop_after, run.epochs] if run.stop_after else [run.epochs]
+    if run.select_best and val_ds is None:
+        raise ValueError(f"run {run.name!r}: select_best={run.select_best!r} needs validation images")
+    best_cb = (lambda: [BestWeights(workdir, run.select_best)]) if run.select_best else (lambda: [])
     for epochs in stages:  # two invocations = a run stopped after `stop_after` epochs and resumed
         config = _train_config(run, cfg, epochs)
         config.steps_per_epoch = steps
         if val_ds is not None:  # tf.data cannot count batches after `ignore_errors`; Keras warns without it
             config.validation_steps = dataset_cardinality_hint(len(val_paths), batch_size, drop_remainder=False)
         model, history = training.train(
-            build, train_fn, val_ds, config, workdir, sample_batch=sample_batch, normalization=run.normalization
+            build, train_fn, val_ds, config, workdir, sample_batch=sample_batch, normalization=run.normalization,
+            callbacks=best_cb(),
         )
     seconds = time.perf_counter() - start
+    selected = restore_best(model, workdir) if run.select_best else None
 
     net = colorizer_of(model)
     ev = evaluation.evaluate_model(net, test_ds, run.normalization, name=run.name)
@@ -889,6 +901,7 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
         export_path=export_path,
         paper=dict(run.paper),
         config=_jsonable_run(run),
+        selected_epoch=selected["epoch"] if selected else None,
     )
 
 

@@ -1,10 +1,16 @@
-"""E[ab | L]: the mean chroma per lightness bin, a context-free colorization prior.
+"""E[ab | L] and median(ab | L): context-free colorization priors, one colour per lightness bin.
 
-Fitted on a training split, it predicts for every pixel the average (a, b) of the training pixels
-of the same lightness: sky-bright pixels get the training set's average bright colour, shadows its
-average dark colour. It sees no context (no shapes, no neighbours), so a model that does not beat
-it on held-out images has learnt nothing beyond the lightness-to-colour statistics. Evaluated like
-a model (`evaluate_lightness_prior`), it is a reference row beside the gray prediction.
+Fitted on a training split, E[ab | L] predicts for every pixel the average (a, b) of the training
+pixels of the same lightness: sky-bright pixels get the training set's average bright colour,
+shadows its average dark colour. It sees no context (no shapes, no neighbours), so a model that
+does not beat it on held-out images has learnt nothing beyond the lightness-to-colour statistics.
+Evaluated like a model (`evaluate_lightness_prior`), it is a reference row beside the gray
+prediction.
+
+The mean is the best context-free guess under a squared error (PSNR), not under the ab L1 error:
+there the per-channel median is (`statistic="median"`). Where most pixels are nearly gray and a
+few are vivid, the mean drifts towards the vivid few and can score a worse L1 than gray itself,
+which the median cannot do on its training pixels. Both rows are reported.
 """
 
 from __future__ import annotations
@@ -16,7 +22,20 @@ import numpy as np
 from colorization_tf import color, evaluation
 
 E_AB_GIVEN_L = "E[ab | L] (mean chroma per lightness)"
-"""Row name of the prior in the tables."""
+"""Row name of the mean prior in the tables."""
+
+MEDIAN_AB_GIVEN_L = "median(ab | L) (median chroma per lightness)"
+"""Row name of the median prior in the tables."""
+
+STATISTICS = {"mean": E_AB_GIVEN_L, "median": MEDIAN_AB_GIVEN_L}
+"""Statistic -> row name."""
+
+AB_LIMIT = 128.0
+"""The median's histograms cover a and b in [-AB_LIMIT, AB_LIMIT] (the Lab gamut of sRGB fits)."""
+
+AB_STEP = 0.25
+"""Grid of the median's histograms, Lab units: values are rounded to it, so the median is exact to half of
+this (and exact for values on the grid, such as 0)."""
 
 LIGHTNESS_BINS = 20
 """Lightness bins over L in [0, 100] (5 L units each)."""
@@ -26,29 +45,36 @@ L_MAX = 100.0
 
 @dataclasses.dataclass
 class LightnessPrior:
-    """Mean (a, b) per lightness bin.
+    """One (a, b) per lightness bin: the mean or the per-channel median of the training pixels.
 
     Attributes:
-        mean_ab: `[bins, 2]` mean (a, b) in Lab units; empty bins interpolated from their neighbours.
+        ab: `[bins, 2]` (a, b) in Lab units; empty bins interpolated from their neighbours.
         counts: `[bins]` training pixels per bin.
+        statistic: "mean" or "median".
     """
 
-    mean_ab: np.ndarray
+    ab: np.ndarray
     counts: np.ndarray
+    statistic: str = "mean"
+
+    @property
+    def name(self) -> str:
+        """Its row name in the tables (`STATISTICS`)."""
+        return STATISTICS[self.statistic]
 
     @property
     def bins(self) -> int:
-        return int(self.mean_ab.shape[0])
+        return int(self.ab.shape[0])
 
     def predict(self, l) -> np.ndarray:
         """ab `[..., 2]` in Lab units for lightness `l` `[..., 1]` (or `[...]`) in Lab units [0, 100]."""
         l = np.asarray(l, np.float32)
         if l.shape and l.shape[-1] == 1:
             l = l[..., 0]
-        return self.mean_ab[bin_index(l, self.bins)]
+        return self.ab[bin_index(l, self.bins)]
 
     def to_json(self) -> dict:
-        return {"bins": self.bins, "mean_ab": self.mean_ab.tolist(), "counts": self.counts.tolist()}
+        return {"statistic": self.statistic, "bins": self.bins, "ab": self.ab.tolist(), "counts": self.counts.tolist()}
 
 
 def bin_index(l, bins: int = LIGHTNESS_BINS) -> np.ndarray:
@@ -57,22 +83,36 @@ def bin_index(l, bins: int = LIGHTNESS_BINS) -> np.ndarray:
     return np.minimum(scaled.astype(np.int64), bins - 1)
 
 
-def fit_lightness_prior(dataset, normalization, bins: int = LIGHTNESS_BINS) -> LightnessPrior:
-    """Fits E[ab | L] on every pixel of `dataset`.
+def _histogram_medians(histograms: np.ndarray) -> np.ndarray:
+    """Per-row medians of `[rows, n]` histograms whose bin i holds the values nearest -AB_LIMIT + i * AB_STEP (row of zeros -> 0)."""
+    cumulative = np.cumsum(histograms, axis=-1)
+    half = cumulative[..., -1:] / 2.0
+    index = np.argmax(cumulative >= half, axis=-1)
+    return np.where(cumulative[..., -1] > 0, -AB_LIMIT + index * AB_STEP, 0.0)
+
+
+def fit_lightness_prior(dataset, normalization, bins: int = LIGHTNESS_BINS, statistic: str = "mean") -> LightnessPrior:
+    """Fits E[ab | L] (or median(ab | L)) on every pixel of `dataset`.
 
     Args:
         dataset: batches of `(L_enc, ab_enc)` or `(L_enc, {"ab": ab_enc, ...})` (the runner's
             pipelines), encoded with `normalization`.
         normalization: the dataset's `Normalization` (or its name).
         bins: lightness bins over [0, 100].
+        statistic: "mean" (best under squared error) or "median" (per channel, best under the
+            ab L1 error; from `AB_STEP`-wide histograms over [-`AB_LIMIT`, `AB_LIMIT`]).
 
     Returns:
         A `LightnessPrior`. Bins without training pixels take the value interpolated between
         the nearest filled bins (ab = 0 if the dataset is empty of pixels).
     """
+    if statistic not in STATISTICS:
+        raise ValueError(f"Unknown statistic {statistic!r}; choose from {sorted(STATISTICS)}")
     norm = color.get_normalization(normalization)
+    n_steps = int(round(2 * AB_LIMIT / AB_STEP)) + 1
     counts = np.zeros(bins, np.float64)
     sums = np.zeros((bins, 2), np.float64)
+    histograms = np.zeros((2, bins * n_steps), np.float64) if statistic == "median" else None
     for batch in dataset:
         l_enc, target = batch[0], batch[1]
         ab_enc = target["ab"] if isinstance(target, dict) else target
@@ -81,14 +121,20 @@ def fit_lightness_prior(dataset, normalization, bins: int = LIGHTNESS_BINS) -> L
         counts += np.bincount(idx, minlength=bins)
         for channel in range(2):
             sums[:, channel] += np.bincount(idx, weights=ab[:, channel], minlength=bins)
+            if histograms is not None:
+                step = np.clip(np.rint((ab[:, channel] + AB_LIMIT) / AB_STEP).astype(np.int64), 0, n_steps - 1)
+                histograms[channel] += np.bincount(idx * n_steps + step, minlength=bins * n_steps)
     filled = counts > 0
-    mean = np.zeros((bins, 2), np.float64)
-    mean[filled] = sums[filled] / counts[filled, None]
+    values = np.zeros((bins, 2), np.float64)
+    if histograms is None:
+        values[filled] = sums[filled] / counts[filled, None]
+    else:
+        values = _histogram_medians(histograms.reshape(2, bins, n_steps)).T
     if filled.any() and not filled.all():
         centres = np.arange(bins)
         for channel in range(2):
-            mean[:, channel] = np.interp(centres, centres[filled], mean[filled, channel])
-    return LightnessPrior(mean.astype(np.float32), counts.astype(np.int64))
+            values[:, channel] = np.interp(centres, centres[filled], values[filled, channel])
+    return LightnessPrior(values.astype(np.float32), counts.astype(np.int64), statistic)
 
 
 def evaluate_lightness_prior(prior: LightnessPrior, dataset, normalization, **kwargs) -> evaluation.EvalResult:
@@ -98,7 +144,7 @@ def evaluate_lightness_prior(prior: LightnessPrior, dataset, normalization, **kw
     def predict(l_enc):
         return prior.predict(np.asarray(norm.decode_l(l_enc))), None
 
-    return evaluation.evaluate_predictions(E_AB_GIVEN_L, dataset, predict, normalization, **kwargs)
+    return evaluation.evaluate_predictions(prior.name, dataset, predict, normalization, **kwargs)
 
 
-__all__ = ["E_AB_GIVEN_L", "LIGHTNESS_BINS", "LightnessPrior", "bin_index", "fit_lightness_prior", "evaluate_lightness_prior"]
+__all__ = ["E_AB_GIVEN_L", "MEDIAN_AB_GIVEN_L", "STATISTICS", "LIGHTNESS_BINS", "LightnessPrior", "bin_index", "fit_lightness_prior", "evaluate_lightness_prior"]

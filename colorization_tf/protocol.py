@@ -118,7 +118,7 @@ def run_settings(run, data: dict) -> dict[str, Any]:
         "optimizer": run.optimizer,
         "learning_rate": run.learning_rate,
         "batch_size": run.batch_size,
-        "epochs": run.epochs,
+        "epochs": run.epochs if not run.select_best else f"{run.epochs} (the best on validation by {run.select_best})",
         "loss": describe_loss(run.loss, run.loss_weights) if run.gan is None else f"gan (bce) + {run.gan.get('l1_weight', 100):g} x l1",
         "bin_width": float(run.bin_width or 10.0) if classification else None,
     }

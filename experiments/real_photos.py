@@ -116,8 +116,8 @@ def hue_collapse(model_hist, truth_hist) -> str | None:
     return HUE_SECTORS[worst] if excess[worst] > COLLAPSE_EXCESS else None
 
 
-def _predictions(ctx: ex.ExperimentContext, name: str, size: int, prior) -> tuple[np.ndarray, np.ndarray]:
-    """(ab predicted, ab true) on every test image, Lab units, `[N, size, size, 2]`."""
+def _predictions(ctx: ex.ExperimentContext, name: str, size: int, priors: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(ab predicted, ab true) on every test image, Lab units, `[N, size, size, 2]`: a run's, or a prior's by its name."""
     norm = ctx.runs[name].normalization if name in ctx.runs else "zhang"
     preds, truths = [], []
     for batch in ctx.dataset("test", size, norm):
@@ -126,6 +126,7 @@ def _predictions(ctx: ex.ExperimentContext, name: str, size: int, prior) -> tupl
         if name in ctx.runs:
             ab, _ = evaluation.predict_lab(ctx.models[name], l_enc, norm)
         else:
+            prior = next(p for p in priors.values() if p.name == name)
             ab = prior.predict(np.asarray(get_normalization(norm).decode_l(l_enc)))
         preds.append(np.asarray(ab))
         truths.append(np.asarray(get_normalization(norm).decode_ab(ab_enc)))
@@ -147,45 +148,58 @@ def real_photo_tables(ctx: ex.ExperimentContext) -> list[ex.Section]:
     if not ctx.runs:
         return []
     size = next(iter(ctx.runs.values())).image_size
-    prior = lightness_prior.fit_lightness_prior(ctx.dataset("train", size, "zhang"), "zhang")
-    prior_eval = lightness_prior.evaluate_lightness_prior(prior, ctx.dataset("test", size, "zhang"), "zhang")
-    ctx.evals[lightness_prior.E_AB_GIVEN_L] = prior_eval
+    priors = {stat: lightness_prior.fit_lightness_prior(ctx.dataset("train", size, "zhang"), "zhang", statistic=stat)
+              for stat in lightness_prior.STATISTICS}
+    for prior in priors.values():
+        ctx.evals[prior.name] = lightness_prior.evaluate_lightness_prior(prior, ctx.dataset("test", size, "zhang"), "zhang")
     gray = ctx.evals[evaluation.GRAY].mean
-    ref = prior_eval.mean
+    ref = ctx.evals[priors["mean"].name].mean
+    ref_l1 = ctx.evals[priors["median"].name].mean
 
     stats = {}
     truth_ab = None
-    for name in [*ctx.runs, lightness_prior.E_AB_GIVEN_L]:
-        pred, truth_ab = _predictions(ctx, name, size, prior)
+    for name in [*ctx.runs, *(p.name for p in priors.values())]:
+        pred, truth_ab = _predictions(ctx, name, size, priors)
         hist, coloured = hue_histogram(pred)
         stats[name] = {"mean_chroma": _chroma(pred), "hue_histogram": hist.tolist(), "coloured_fraction": coloured}
     truth_hist, truth_coloured = hue_histogram(truth_ab)
     truth = {"mean_chroma": _chroma(truth_ab), "hue_histogram": truth_hist.tolist(), "coloured_fraction": truth_coloured}
 
     keys = ("psnr", "ssim", "ab_l1", "colorfulness")
-    columns = ["model", "PSNR (dB)", "SSIM", "ab L1", "colorfulness", "mean chroma", "ab L1 / gray", "ab L1 / E[ab|L]", "PSNR - gray (dB)"]
+    columns = ["model", "PSNR (dB)", "SSIM", "ab L1", "colorfulness", "mean chroma", "ab L1 / gray", "ab L1 / E[ab|L]",
+               "ab L1 / median(ab|L)", "PSNR - gray (dB)"]
     rows, data = [], []
 
     def add(label, metrics, chroma, run=None):
         row = [label, *[metrics.get(k) for k in keys], chroma, metrics["ab_l1"] / gray["ab_l1"],
-               metrics["ab_l1"] / ref["ab_l1"], metrics["psnr"] - gray["psnr"]]
+               metrics["ab_l1"] / ref["ab_l1"], metrics["ab_l1"] / ref_l1["ab_l1"], metrics["psnr"] - gray["psnr"]]
         rows.append(row)
         data.append({"model": label, "run": run, **dict(zip(["psnr", "ssim", "ab_l1", "colorfulness", "mean_chroma",
-                                                            "ab_l1_vs_gray", "ab_l1_vs_prior", "psnr_gain_db"], row[1:]))})
+                                                            "ab_l1_vs_gray", "ab_l1_vs_prior", "ab_l1_vs_median_prior",
+                                                            "psnr_gain_db"], row[1:]))})
 
     for name, r in ctx.runs.items():
         add(r.label, r.metrics, stats[name]["mean_chroma"], name)
-    add(lightness_prior.E_AB_GIVEN_L, ref, stats[lightness_prior.E_AB_GIVEN_L]["mean_chroma"])
+    for prior in priors.values():
+        add(prior.name, ctx.evals[prior.name].mean, stats[prior.name]["mean_chroma"])
     add(evaluation.GRAY, gray, 0.0)
-    rows.append(["ground truth", None, None, None, gray.get("colorfulness_true"), truth["mean_chroma"], None, None, None])
+    rows.append(["ground truth", None, None, None, gray.get("colorfulness_true"), truth["mean_chroma"], None, None, None, None])
     beat_gray = [r.label for n, r in ctx.runs.items() if r.metrics["ab_l1"] < gray["ab_l1"]]
     beat_prior = [r.label for n, r in ctx.runs.items() if r.metrics["ab_l1"] < ref["ab_l1"]]
+    beat_median = [r.label for n, r in ctx.runs.items() if r.metrics["ab_l1"] < ref_l1["ab_l1"]]
+    beat_gray_psnr = [r.label for n, r in ctx.runs.items() if r.metrics["psnr"] > gray["psnr"]]
+    grayer = [r.label for n, r in ctx.runs.items() if r.metrics["colorfulness"] < gray["colorfulness"]]
     text = markdown_table(columns, rows)
     text += (f"\nHeld-out photos: {len(ctx.splits['test'])} crops of photos no training crop comes from. "
-             f"E[ab | L] is fitted on the {len(ctx.splits['train'])} training crops ({prior.bins} lightness bins). "
-             f"Below gray's ab L1: {len(beat_gray)} of {len(ctx.runs)} models; below E[ab | L]'s: {len(beat_prior)}.\n")
+             f"E[ab | L] and median(ab | L) are fitted on the {len(ctx.splits['train'])} training crops "
+             f"({priors['mean'].bins} lightness bins); the median is the better context-free guess under the ab L1 error, "
+             f"the mean under the squared error. Below gray's ab L1: {len(beat_gray)} of {len(ctx.runs)} models; "
+             f"below E[ab | L]'s: {len(beat_prior)}; below median(ab | L)'s: {len(beat_median)}; above gray's PSNR: "
+             f"{len(beat_gray_psnr)}; grayer than gray (colorfulness): {len(grayer)}.\n")
     sections = [ex.Section("Every model against gray and E[ab | L] (held-out photos)", text,
-                           {"rows": data, "prior": prior.to_json(), "beats_gray_ab_l1": beat_gray, "beats_prior_ab_l1": beat_prior})]
+                           {"rows": data, "priors": {k: p.to_json() for k, p in priors.items()}, "beats_gray_ab_l1": beat_gray,
+                            "beats_prior_ab_l1": beat_prior, "beats_median_prior_ab_l1": beat_median,
+                            "beats_gray_psnr": beat_gray_psnr, "grayer_than_gray": grayer})]
     sections.append(claims_section(ctx, stats, truth))
     if "iizuka" in stats:
         hist = {}

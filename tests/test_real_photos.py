@@ -56,6 +56,35 @@ def test_lightness_prior_scores_better_than_gray_when_colour_follows_lightness()
     assert scored.mean["ab_l1"] < 0.2 * gray.mean["ab_l1"]
 
 
+def test_lightness_median_is_the_l1_reference_where_the_mean_loses_to_gray():
+    from colorization_tf.evaluation import evaluate_gray
+
+    rng = np.random.default_rng(1)
+    l = rng.uniform(40, 60, (4, 16, 16))  # all in bins 8-11
+    ab = np.zeros((4, 16, 16, 2))
+    vivid = rng.uniform(size=(4, 16, 16)) < 0.2  # a fifth of the pixels vivid, the rest gray
+    ab[vivid] = [60.0, 45.0]
+    data = [_batch(l[:2], ab[:2]), _batch(l[2:], ab[2:])]
+    mean = lightness_prior.fit_lightness_prior(data[:1], "zhang")
+    median = lightness_prior.fit_lightness_prior(data[:1], "zhang", statistic="median")
+    assert median.name == lightness_prior.MEDIAN_AB_GIVEN_L and median.to_json()["statistic"] == "median"
+    filled = median.counts > 0
+    np.testing.assert_allclose(median.ab[filled], 0.0, atol=lightness_prior.AB_STEP / 2)
+    assert np.all(mean.ab[filled, 0] > 5.0)  # the mean drifts towards the vivid fifth
+    gray = evaluate_gray(data[1:], "zhang").mean["ab_l1"]
+    assert lightness_prior.evaluate_lightness_prior(mean, data[1:], "zhang").mean["ab_l1"] > gray
+    assert lightness_prior.evaluate_lightness_prior(median, data[1:], "zhang").mean["ab_l1"] <= gray + 1e-6
+    with pytest.raises(ValueError, match="statistic"):
+        lightness_prior.fit_lightness_prior(data[:1], "zhang", statistic="mode")
+
+
+def test_lightness_median_of_a_known_sample():
+    l = np.full((1, 1, 5), 52.0)
+    ab = np.stack([np.array([[[-30.0, -10.0, 7.0, 20.0, 90.0]]]), np.array([[[5.0, 5.0, -64.0, 100.0, 3.0]]])], -1)
+    prior = lightness_prior.fit_lightness_prior([_batch(l, ab)], "zhang", statistic="median")
+    np.testing.assert_allclose(prior.predict(np.array([[52.0]])), [[7.0, 5.0]], atol=lightness_prior.AB_STEP / 2 + 1e-4)
+
+
 def test_hue_histogram_and_collapse():
     mod = _script()
     ab = np.array([[40.0, 10.0], [0.0, 50.0], [-30.0, 5.0], [-30.0, 4.0], [1.0, 1.0]])  # red, yellow, green x2, gray
@@ -94,6 +123,9 @@ def test_real_photos_tiny(tmp_path):
     assert report["splits"] == {"train": 12, "val": 6, "test": 6}  # the prepared split, by photo
     md = Path(result.markdown_path).read_text()
     assert f"| {lightness_prior.E_AB_GIVEN_L} |" in md and "ab L1 / E[ab|L]" in md
+    assert f"| {lightness_prior.MEDIAN_AB_GIVEN_L} |" in md and "ab L1 / median(ab|L)" in md
+    table = next(s for s in report["sections"] if s["title"].startswith("Every model against gray"))["data"]
+    assert set(table["priors"]) == {"mean", "median"} and "beats_gray_psnr" in table and "grayer_than_gray" in table
     claims = next(s for s in report["sections"] if s["title"] == "The papers' claims on real photos")["data"]["rows"]
     verdicts = {row[0].split(" (")[0]: row[1] for row in claims}
     assert verdicts["L1 is less sepia than MSE"] == "not run"

@@ -6,7 +6,9 @@ downloaded again and an unpacked tree (`<package>_<version>/`, renamed into plac
 is not unpacked again. The licence of an installed file is read from the package's machine-readable
 `usr/share/doc/<package>/copyright` (DEP-5): its `Files:` patterns name *source* paths
 (`nature/Aqua.jpg`) that are matched against the tail of the installed path
-(`usr/share/backgrounds/mate/nature/Aqua.jpg`), the most specific match winning.
+(`usr/share/backgrounds/mate/nature/Aqua.jpg`), the most specific match winning; `licence_note`
+adds what some packages say per file beside it (Plasma's metadata.json, Palapeli's .desktop files,
+LXQt's wallpaper `License`, Tux Paint's .txt notes).
 
 Reference:
     Debian policy, machine-readable copyright format 1.0
@@ -17,7 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
+import json
 import os
+import posixpath
+import re
 import shutil
 import subprocess
 import tempfile
@@ -168,15 +174,29 @@ def parse_copyright(text: str) -> list[dict[str, str]]:
 
 
 def _match_rank(pattern: str, path: str) -> int:
-    """0 no match; 1 a bare `*`; 2 basename match; 3 the pattern matches the path's tail."""
+    """0 no match; 1 a bare `*`; 2 basename match; 3 the pattern matches the path's tail.
+
+    A pattern without wildcards also matches the same path with another extension: packages that
+    convert their images at build time (GCompris: `.jpg` sources shipped as `.webp`) keep the
+    source names in their copyright file.
+    """
     if pattern in ("*", "./*"):
         return 1
     pattern = pattern.removeprefix("./")
     if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern):
         return 3
-    if "*" not in PurePosixPath(pattern).name and PurePosixPath(pattern).name == PurePosixPath(path).name:
-        return 2
-    return 0
+    source, extension = posixpath.splitext(pattern)
+    shipped = posixpath.splitext(path)[0]
+    if extension and not any(c in pattern for c in "*?[") and (shipped == source or shipped.endswith("/" + source)):
+        return 3
+    name = posixpath.basename(pattern)
+    return 2 if "*" not in name and name == posixpath.basename(path) else 0
+
+
+@functools.lru_cache(maxsize=8)
+def _copyright_paragraphs(copyright_file: str) -> list[dict[str, str]]:
+    """`parse_copyright` of a file, read once (GCompris' file has 4,500 lines and 120 photos)."""
+    return parse_copyright(Path(copyright_file).read_text(encoding="utf-8", errors="replace"))
 
 
 def file_licence(package_root, package: str, path: str) -> Licence:
@@ -195,7 +215,7 @@ def file_licence(package_root, package: str, path: str) -> Licence:
     if not copyright_file.is_file():
         return Licence("unknown", "", "")
     best, best_rank = Licence("unknown", "", ""), 0
-    for paragraph in parse_copyright(copyright_file.read_text(encoding="utf-8", errors="replace")):
+    for paragraph in _copyright_paragraphs(str(copyright_file)):
         for pattern in paragraph.get("Files", "").split():
             rank = _match_rank(pattern, path)
             if rank and rank >= best_rank:
@@ -203,6 +223,30 @@ def file_licence(package_root, package: str, path: str) -> Licence:
                 best = Licence(licence, paragraph.get("Copyright", "").replace("\n", "; "), pattern)
                 best_rank = rank
     return best
+
+
+def licence_note(package_root: Path, rel: str) -> str:
+    """Per-file licence details beside the copyright file: Plasma metadata, Palapeli .desktop files,
+    Tux Paint .txt notes, the `License` file of LXQt's wallpaper folder."""
+    parts = PurePosixPath(rel).parts
+    if "contents" in parts:
+        meta = package_root.joinpath(*parts[: parts.index("contents")], "metadata.json")
+        if meta.is_file():
+            plugin = json.loads(meta.read_text(encoding="utf-8")).get("KPlugin", {})
+            authors = ", ".join(a.get("Name", "") for a in plugin.get("Authors", []))
+            return f"metadata.json: License {plugin.get('License', '?')}, by {authors}"
+    path = package_root / rel
+    desktop = path.with_suffix(".desktop")
+    if desktop.is_file():  # Palapeli: X-KDE-PluginInfo-{Author,License,Website}=...
+        info = dict(re.findall(r"^X-KDE-PluginInfo-(\w+)=(.*)$", desktop.read_text(errors="replace"), re.M))
+        return (f"{desktop.name}: License {info.get('License', '?')}, by {info.get('Author', '?')}, "
+                f"{info.get('Website', '')}").rstrip(", ")
+    for note in (path.with_suffix(".txt"), path.with_name(path.stem.removesuffix("-back") + ".txt"),
+                 path.with_name("License")):  # LXQt: one notice for its wallpaper folder
+        if note.is_file():
+            lines = [ln.lstrip("# ").strip() for ln in note.read_text(errors="replace").splitlines()]
+            return f"{note.name}: " + " ".join(ln for ln in lines if ln)[:300]
+    return ""
 
 
 __all__ = [
@@ -215,4 +259,5 @@ __all__ = [
     "fetch_and_unpack",
     "parse_copyright",
     "file_licence",
+    "licence_note",
 ]

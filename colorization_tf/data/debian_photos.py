@@ -1,24 +1,29 @@
 """A real-photo dataset built offline from Debian packages: select photos, crop, split by photo.
 
 `build(out)` gets the packages of `PACKAGES` (`debian_packages.fetch_and_unpack`: `apt-get download`
-+ `dpkg-deb -x`, cached), looks at the images in each package's picture folders and keeps the
-photographs by a stated rule, measured on these packages (see `classify`):
++ `dpkg-deb -x`, cached), looks at the images in each package's picture folders (and inside the Qt
+resource bundles it names: GCompris ships its pictures in `.rcc` files, unpacked with
+`qt_resources.extract_rcc` into `<bundle>.d/` beside them, cached) and keeps the photographs by a
+stated rule, measured on these packages (see `classify`):
 
-1. a JPEG file (every drawing, diagram, frame, map, texture and most renders ship as PNG/WebP/SVG);
+1. a JPEG file, or a lossy WebP without alpha (every drawing, diagram, frame, map, texture and most
+   renders here ship as PNG, SVG or WebP with alpha; GCompris stores its photographs as lossy WebP);
 2. at least `MIN_PHOTO_SIDE` px on the shorter side and in colour (mean chroma >= the suite's
    grayscale threshold, as `files.check_image` decides);
 3. not flat: less than `MAX_FLAT_FRACTION` of the pixels of a 512-px copy have a luma gradient
    below `FLAT_GRADIENT` (renders and vector art have large noiseless areas; photos have grain);
 
-then `CURATED` decides what the rule cannot (JPEG renders with grain, a painting, colour-graded
-composites). A picture shipped several times (a Plasma wallpaper at many sizes, the same photo in two
-packages) counts once: the largest size, and a difference hash (`dhash`) to catch copies.
+then `CURATED` decides what the rule cannot (JPEG renders with grain, paintings, colour-graded
+composites; photographs whose clear skies WebP compression smoothed flat). A picture shipped
+several times (a Plasma wallpaper at many sizes, the same photo in two packages) counts once: the
+largest size, and a difference hash (`dhash`) to catch copies.
 
 Each photo is cut into square crops at `CROP_SCALES` of its shorter side (a grid of
 non-overlapping crops per scale), stored as JPEG (quality 95, no chroma subsampling) at
 `STORED_SIZE` px (never upsampled; crops under `MIN_CROP_SIDE` px are skipped), so that training can
 take 64-128 px views. Photos, not crops, are split (70/15/15, exact per package, ranked by hash:
-`splits.split_files` with `SPLIT_PROTOCOL`), so no photo has crops on two sides. Written to OUT:
+`splits.split_files` with `SPLIT_PROTOCOL`; a package of >= 5 photos on all three sides, see
+`split_photos`), so no photo has crops on two sides. Written to OUT:
 `<package>/<photo>_s<scale>_<n>.jpg`, `manifest.json` (package, version, file, licence and
 copyright of every photo), `rejected.tsv` (every file looked at and left out, with the reason),
 `prepare.json` and, last, `splits.json`. Running again reuses the cache and existing crops.
@@ -39,17 +44,26 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from colorization_tf.data import debian_packages, files, splits
+from colorization_tf.data import debian_packages, files, qt_resources, splits
 from colorization_tf.fileio import atomic_path, atomic_write_text
 
+_GCOMPRIS = "usr/share/gcompris-qt/rcc"
 PACKAGES = {
     "tuxpaint-data": ("usr/share/tuxpaint/templates", "usr/share/tuxpaint/starters"),
     "mate-backgrounds": ("usr/share/backgrounds/mate",),
     "lomiri-wallpapers-16.04": ("usr/share/backgrounds",),
     "lomiri-wallpapers-20.04": ("usr/share/backgrounds",),
     "plasma-workspace-wallpapers": ("usr/share/wallpapers",),
+    "gcompris-qt-data": tuple(f"{_GCOMPRIS}/{activity}.rcc" for activity in (
+        "clickgame", "details", "erase", "explore_farm_animals", "explore_monuments", "explore_world_animals",
+        "explore_world_music")),
+    "palapeli-data": ("usr/share/palapeli/collection",),
+    "lxqt-themes": ("usr/share/lxqt/wallpapers",),
+    "python3-sklearn": ("usr/lib/python3/dist-packages/sklearn/datasets/images",),
 }
-"""Debian packages that ship colour photographs: name -> folders (in the package) searched."""
+"""Debian packages that ship colour photographs: name -> folders or Qt `.rcc` bundles (in the
+package) searched. GCompris' other bundles hold drawings (lang, babyshapes: paintings with holes),
+planets with alpha (solar_system, gravity) or pictures under `MIN_PHOTO_SIDE` (categorization)."""
 
 EXAMINED_WITHOUT_PHOTOS = {
     "ukui-wallpapers": "12 wallpapers, all digital art (20.04.3-1.1)",
@@ -58,8 +72,18 @@ EXAMINED_WITHOUT_PHOTOS = {
     "lomiri-wallpapers": "2 PNG renders",
     "sway-backgrounds": "one logo wallpaper at 8 sizes",
     "mypaint-data-extras": "paper and canvas textures",
+    "jigzo-data": "12 puzzles whose photos are stored cut into packed pieces (whole only as 232-px thumbnails)",
+    "hugin-data": "help images: screenshots, one photo in many projections, thumbnails under 360 px",
+    "python3-matplotlib": "no photographs (Debian's build ships no grace_hopper.jpg; PNG plots only)",
+    "krita-data": "brushes, patterns and textures (PNG)",
+    "digikam-data": "one photo (about/images) among frames and strips: 11 MB for one photo",
+    "xfdesktop4-data": "Xfce wallpapers: digital art",
+    "kdegames-mahjongg-data-kf5": "tile sets and backgrounds, none 360 px or more",
+    "khangman": "screenshots; themes are drawings",
+    "kanagram": "screenshots; a chalkboard and a render as backgrounds",
+    "opencv-doc": "~25 small test photos (baboon, fruits, ...; most <= 640 px) for 96 MB: over the ~250 MB budget",
 }
-"""Packages looked at (Debian 12) and left out: no photographs."""
+"""Packages looked at (Debian 12) and left out: no photographs, or too few for their download."""
 
 MIN_PHOTO_SIDE = 360
 MAX_FLAT_FRACTION = 0.40
@@ -69,8 +93,8 @@ FLAT_CHECK_SIDE = 512
 HASH_SIDE = 16
 DUPLICATE_HAMMING = 16
 """Two pictures whose 256-bit difference hashes differ in at most this many bits are one photo
-(measured here: one picture at other sizes differs by 0 bits, two distinct photos by >= 60)."""
-RULE_VERSION = 2
+(measured here: one picture at other sizes differs by 0 bits, two distinct photos by >= 47)."""
+RULE_VERSION = 3
 """Bump when the rule changes: cached decisions of an older rule are recomputed."""
 
 _PLASMA = "usr/share/wallpapers/{}/contents/images/{}"
@@ -86,6 +110,17 @@ CURATED = {
     ("plasma-workspace-wallpapers", _PLASMA.format("SafeLanding", "5120x2880.jpg")): (False, "an illustration"),
     ("plasma-workspace-wallpapers", _PLASMA.format("Shell", "5120x2880.jpg")): (False, "a render with grain"),
     ("plasma-workspace-wallpapers", _PLASMA.format("Volna", "5120x2880.jpg")): (False, "a render (low-poly)"),
+    **{("gcompris-qt-data", f"{_GCOMPRIS}/details.rcc.d/*/{name}_background.webp"): (False, "a painting (Van Gogh)")
+       for name in ("*Gogh*", "Eglise_dAuvers-sur-Oise", "PortraitOfPereTanguy")},
+    **{("gcompris-qt-data", f"{_GCOMPRIS}/{bundle}.rcc.d/*/{name}.webp"):
+       (True, "a photograph whose clear sky, dark backdrop or water WebP has smoothed flat")
+       for bundle, name in (("clickgame", "sea5"), ("erase", "kingfisher"), ("explore_farm_animals", "duck"),
+                            ("explore_monuments", "bentPyramid"), ("explore_monuments", "redPyramid"),
+                            ("explore_monuments", "eiffelTower"), ("explore_monuments", "goldenTemple"),
+                            ("explore_monuments", "statueofLiberty"), ("explore_world_music", "ireland"))},
+    **{("lxqt-themes", f"usr/share/lxqt/wallpapers/{name}.png"): (True, "a photograph stored as PNG")
+       for name in ("appleflower", "butterfly", "cloud", "drop", "flowers", "Valendas")},
+    ("lxqt-themes", "usr/share/lxqt/wallpapers/waves-purple-logo.jpg"): (False, "a render with a logo"),
 }
 """Decisions the rule cannot make, checked by eye on contact sheets of every candidate (paths may be
 `fnmatch` patterns)."""
@@ -97,7 +132,9 @@ MIN_CROP_SIDE = 128
 CROP_NAME = re.compile(r".+_s\d_\d+\.jpg")
 JPEG_OPTIONS = {"quality": 95, "subsampling": 0}
 SPLIT_PROTOCOL = splits.SplitProtocol("debian-photos", (0.70, 0.15, 0.15), exact=True,
-                                      description="70/15/15 of the photos, exact per package")
+                                      description="70/15/15 of the photos, exact per package; "
+                                                  "a package of >= 5 photos on all three sides")
+MIN_PHOTOS_ON_ALL_SIDES = 5
 
 
 def _luma_small(path: str) -> np.ndarray:
@@ -128,6 +165,13 @@ def hash_distance(a: str, b: str) -> int:
     return bin(int(a, 16) ^ int(b, 16)).count("1")
 
 
+def _is_lossy_webp(path: str) -> bool:
+    """True if the WebP file holds a lossy (VP8) bitstream, not a lossless (VP8L) one."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    return b"VP8 " in head and b"VP8L" not in head
+
+
 def classify(path) -> tuple[bool, str, str | None]:
     """The stated rule (module docstring) on one file.
 
@@ -137,11 +181,13 @@ def classify(path) -> tuple[bool, str, str | None]:
     path = str(path)
     try:
         with Image.open(path) as image:
-            kind = image.format
+            kind, has_alpha = image.format, "A" in image.getbands() or "transparency" in image.info
     except Exception:  # noqa: BLE001 -- anything PIL cannot open is not a photo for us
         return False, "not an image PIL can open", None
-    if kind != "JPEG":
-        return False, f"file type {kind} (photographs here are JPEG)", None
+    if kind == "WEBP" and (has_alpha or not _is_lossy_webp(path)):
+        return False, "WebP with alpha or lossless (photographs here are JPEG or lossy WebP)", None
+    if kind not in ("JPEG", "WEBP"):
+        return False, f"file type {kind} (photographs here are JPEG or lossy WebP)", None
     problem = files.check_image(path, min_size=MIN_PHOTO_SIDE)
     if problem:
         return False, problem, None
@@ -153,10 +199,19 @@ def classify(path) -> tuple[bool, str, str | None]:
 
 
 def candidates(package: debian_packages.UnpackedPackage, folders) -> list[str]:
-    """Image files (posix, relative to the package root) in `folders`, one per Plasma wallpaper."""
+    """Image files (posix, relative to the package root) in `folders`, one per Plasma wallpaper.
+
+    A `.rcc` entry is a Qt resource bundle: its images are unpacked into `<bundle>.d/` (once) and
+    listed from there.
+    """
     found = []
     for folder in folders:
         base = package.root / folder
+        if folder.endswith(".rcc") and base.is_file():
+            try:
+                base = qt_resources.extract_rcc(base, base.with_name(base.name + ".d"), files.is_image_file)
+            except qt_resources.ResourceError as err:
+                raise debian_packages.PackageError(f"{err}; delete {package.deb} to download it again") from err
         if base.is_dir():
             found += [Path(p).relative_to(package.root).as_posix() for p in files.list_image_files(base)]
     largest = {}
@@ -176,27 +231,12 @@ def candidates(package: debian_packages.UnpackedPackage, folders) -> list[str]:
 
 
 def photo_id(rel: str) -> str:
-    """A file-name-safe id: the Plasma wallpaper's name, else the file's stem."""
+    """A file-name-safe id: the Plasma wallpaper's name, else the file's stem (after its bundle's name)."""
     parts = PurePosixPath(rel).parts
     stem = parts[parts.index("contents") - 1] if "contents" in parts else PurePosixPath(rel).stem
+    bundle = next((p for p in parts if p.endswith(".rcc.d")), None)
+    stem = f"{bundle.removesuffix('.rcc.d')}-{stem}" if bundle else stem
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
-
-
-def licence_note(package_root: Path, rel: str) -> str:
-    """Per-file licence details beside the copyright file: Plasma metadata, Tux Paint .txt notes."""
-    parts = PurePosixPath(rel).parts
-    if "contents" in parts:
-        meta = package_root.joinpath(*parts[: parts.index("contents")], "metadata.json")
-        if meta.is_file():
-            plugin = json.loads(meta.read_text(encoding="utf-8")).get("KPlugin", {})
-            authors = ", ".join(a.get("Name", "") for a in plugin.get("Authors", []))
-            return f"metadata.json: License {plugin.get('License', '?')}, by {authors}"
-    path = package_root / rel
-    for note in (path.with_suffix(".txt"), path.with_name(path.stem.removesuffix("-back") + ".txt")):
-        if note.is_file():
-            lines = [ln.lstrip("# ").strip() for ln in note.read_text(errors="replace").splitlines()]
-            return f"{note.name}: " + " ".join(ln for ln in lines if ln)[:300]
-    return ""
 
 
 def crop_boxes(width: int, height: int) -> list[tuple[int, tuple[int, int, int, int]]]:
@@ -217,6 +257,22 @@ def crop_boxes(width: int, height: int) -> list[tuple[int, tuple[int, int, int, 
                 left = (width - side) // 2 if nx == 1 else round(i * (width - side) / (nx - 1))
                 boxes.append((k, (left, top, left + side, top + side)))
     return boxes
+
+
+def split_photos(keys: list[str], seed: int) -> dict[str, list[str]]:
+    """Photos (`<package>/<id>`) to train/val/test: `SPLIT_PROTOCOL` (70/15/15 exact per package,
+    ranked by hash), then a package of at least `MIN_PHOTOS_ON_ALL_SIDES` photos left without a val or
+    test photo by the rounding (5 photos: 4/0/1) gives that side its last-ranked train photo."""
+    by_photo = splits.split_files(keys, SPLIT_PROTOCOL, seed=seed)
+    side = {key: name for name, chosen in by_photo.items() for key in chosen}
+    for package in sorted({key.split("/")[0] for key in keys}):
+        mine = [key for key in keys if key.split("/")[0] == package]
+        if len(mine) < MIN_PHOTOS_ON_ALL_SIDES:
+            continue
+        for empty in [name for name in ("val", "test") if not any(side[k] == name for k in mine)]:
+            train = sorted((k for k in mine if side[k] == "train"), key=lambda k: splits.hash_fraction(k, seed))
+            side[train[-1]] = empty
+    return {name: [key for key in keys if side[key] == name] for name in splits.SPLIT_NAMES}
 
 
 def _write_crops(source: Path, targets: list[tuple[Path, tuple]]) -> None:
@@ -283,7 +339,7 @@ def _decide(packages, folders: dict, cache: Path) -> tuple[list[dict], list[tupl
             photos.append({"id": pid, "package": package.name, "version": package.version,
                            "deb": package.deb.name, "path": rel, "width": width, "height": height,
                            "licence": licence.licence, "copyright": licence.copyright,
-                           "licence_note": licence_note(package.root, rel), "selected_by": reason})
+                           "licence_note": debian_packages.licence_note(package.root, rel), "selected_by": reason})
     atomic_write_text(decisions_file, json.dumps(decisions, indent=0))
     return photos, rejected
 
@@ -328,7 +384,7 @@ def build(out, *, cache=None, download=None, packages: dict | None = None, seed:
         list(pool.map(lambda job: _write_crops(*job), jobs))
     _remove_stale_crops(out, folders, {t for targets in crops_of.values() for t in targets})
     keys = [f"{p['package']}/{p['id']}" for p in photos]
-    by_photo = splits.split_files(keys, SPLIT_PROTOCOL, seed=seed)
+    by_photo = split_photos(keys, seed)
     side = {key: name for name, chosen in by_photo.items() for key in chosen}
     result = {name: [] for name in splits.SPLIT_NAMES}
     for photo, key in zip(photos, keys):
@@ -355,7 +411,8 @@ def build(out, *, cache=None, download=None, packages: dict | None = None, seed:
 
 
 def _rule_description() -> dict:
-    return {"file_type": "JPEG", "min_side": MIN_PHOTO_SIDE, "gray_threshold": files.DEFAULT_GRAY_THRESHOLD,
+    return {"file_type": "JPEG or lossy WebP without alpha", "min_side": MIN_PHOTO_SIDE,
+            "gray_threshold": files.DEFAULT_GRAY_THRESHOLD,
             "max_flat_fraction": MAX_FLAT_FRACTION, "flat_gradient": FLAT_GRADIENT,
             "flat_check_side": FLAT_CHECK_SIDE, "duplicate_hamming": DUPLICATE_HAMMING,
             "curated": [{"package": p, "path": r, "photo": v, "why": w} for (p, r), (v, w) in CURATED.items()]}
@@ -376,4 +433,4 @@ def _summary_text(summary: dict, out: Path) -> str:
 
 
 __all__ = ["PACKAGES", "EXAMINED_WITHOUT_PHOTOS", "CURATED", "classify", "flat_fraction", "dhash",
-           "candidates", "crop_boxes", "build"]
+           "candidates", "crop_boxes", "split_photos", "build"]

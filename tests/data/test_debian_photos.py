@@ -2,7 +2,9 @@
 
 import importlib.util
 import json
+import io
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from colorization_tf.data import debian_packages, debian_photos, splits
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "fake-photos"
 FOLDER = "usr/share/backgrounds/fake"
+BUNDLE = "usr/share/fake/bundle.rcc"
 needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")
 
 COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
@@ -28,6 +31,10 @@ Files: fake/photo_b.jpg
 Copyright: 2021 Photographer B
  and a second line
 License: CC-BY-4.0
+
+Files: src/resource/photo_d.jpg
+Copyright: 2022 Photographer D
+License: CC0-1.0
 
 License: GPL-2+
  This is free software.
@@ -56,9 +63,36 @@ def art_like(height=400, width=480):
     return img
 
 
+def qt_bundle(files: dict[str, bytes]) -> bytes:
+    """A Qt binary resource bundle, format 1, files stored (layout in qt_resources' docstring; the
+    reader is checked on bundles written by Qt itself in test_qt_resources)."""
+    tree = {}
+    for path, data in files.items():
+        *folders, name = path.split("/")
+        node = tree
+        for part in folders:
+            node = node.setdefault(part, {})
+        node[name] = data
+    names, blobs, nodes, pending, index = bytearray(), bytearray(), bytearray(), [("", tree)], 0
+    while index < len(pending):  # breadth first: a folder's children get consecutive node indices
+        name, value = pending[index]
+        index += 1
+        name_offset = len(names)
+        names += struct.pack(">HI", len(name), 0) + name.encode("utf-16-be")
+        if isinstance(value, dict):
+            nodes += struct.pack(">IHII", name_offset, 2, len(value), len(pending))
+            pending += sorted(value.items())
+        else:
+            nodes += struct.pack(">IHHHI", name_offset, 0, 0, 0, len(blobs))
+            blobs += struct.pack(">I", len(value)) + value
+    tree_at, data_at, names_at = 20 + len(blobs) + len(names), 20, 20 + len(blobs)
+    return b"qres" + struct.pack(">4I", 1, tree_at, data_at, names_at) + bytes(blobs) + bytes(names) + bytes(nodes)
+
+
 @pytest.fixture(scope="module")
 def fake_deb(tmp_path_factory):
-    """A .deb with 3 photos, a smaller copy of one, a render (JPEG), a drawing (PNG), a gray photo."""
+    """A .deb with 3 photos, a smaller copy of one, a render (JPEG), a drawing (PNG), a gray photo,
+    and a Qt bundle with a photo (lossy WebP), a cut-out (WebP with alpha) and a lossless WebP."""
     root = tmp_path_factory.mktemp("pkg") / "tree"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN" / "control").write_text(
@@ -73,6 +107,16 @@ def fake_deb(tmp_path_factory):
     Image.fromarray(photo_like(5)).save(folder / "drawing.png")
     gray = np.repeat(photo_like(6).mean(-1, keepdims=True), 3, -1).astype(np.uint8)
     Image.fromarray(gray).save(folder / "gray_photo.jpg", quality=92)
+    webps, cutout = {}, np.dstack([photo_like(8), np.zeros((400, 480), np.uint8)])
+    cutout[100:300, 140:340, 3] = 255  # opaque only in the middle: a cut-out
+    for name, image, options in (("photo_d", Image.fromarray(photo_like(7)), {"quality": 90}),
+                                 ("cutout", Image.fromarray(cutout), {"quality": 90}),
+                                 ("lossless", Image.fromarray(photo_like(9)), {"lossless": True})):
+        buffer = io.BytesIO()
+        image.save(buffer, format="WEBP", **options)
+        webps[f"game/src/resource/{name}.webp"] = buffer.getvalue()
+    (root / BUNDLE).parent.mkdir(parents=True)
+    (root / BUNDLE).write_bytes(qt_bundle({**webps, "game/src/resource/notes.txt": b"not an image"}))
     doc = root / "usr" / "share" / "doc" / PACKAGE
     doc.mkdir(parents=True)
     (doc / "copyright").write_text(COPYRIGHT)
@@ -99,16 +143,20 @@ def fake_download(fake_deb):
 def test_build_from_fake_deb(tmp_path, fake_download, monkeypatch):
     monkeypatch.setitem(debian_photos.CURATED, (PACKAGE, f"{FOLDER}/photo_c.jpg"), (False, "curated out"))
     out = tmp_path / "out"
-    summary = debian_photos.build(out, download=fake_download, packages={PACKAGE: (FOLDER,)}, verbose=False)
+    summary = debian_photos.build(out, download=fake_download, packages={PACKAGE: (FOLDER, BUNDLE)}, verbose=False)
     assert fake_download.calls == [PACKAGE]
 
     manifest = json.loads((out / "manifest.json").read_text())
     photos = {Path(p["path"]).name: p for p in manifest["photos"]}
-    assert sorted(photos) == ["photo_a.jpg", "photo_b.jpg"]  # rule + curated list + duplicate check
+    assert sorted(photos) == ["photo_a.jpg", "photo_b.jpg", "photo_d.webp"]  # rule + curated + duplicates
     assert photos["photo_a.jpg"]["version"] == "1.0-1" and photos["photo_a.jpg"]["package"] == PACKAGE
     assert photos["photo_a.jpg"]["licence"] == "GPL-2+"
     assert photos["photo_b.jpg"]["licence"] == "CC-BY-4.0"
     assert photos["photo_b.jpg"]["copyright"] == "2021 Photographer B; and a second line"
+    # from the bundle, unpacked beside it; licensed under its source name (.jpg in the copyright file)
+    assert photos["photo_d.webp"]["path"] == f"{BUNDLE}.d/game/src/resource/photo_d.webp"
+    assert photos["photo_d.webp"]["id"] == "bundle-photo_d"
+    assert photos["photo_d.webp"]["licence"] == "CC0-1.0"
     rejected = {line.split("\t")[1].rsplit("/", 1)[1]: line.split("\t")[2]
                 for line in (out / "rejected.tsv").read_text().splitlines()[1:]}
     assert rejected["drawing.png"].startswith("file type PNG")
@@ -116,10 +164,13 @@ def test_build_from_fake_deb(tmp_path, fake_download, monkeypatch):
     assert rejected["gray_photo.jpg"].startswith("grayscale")
     assert rejected["photo_c.jpg"] == "curated: curated out"
     assert rejected["photo_a_small.jpg"] == f"duplicate of {PACKAGE}/{FOLDER}/photo_a.jpg"
+    assert rejected["cutout.webp"].startswith("WebP with alpha or lossless")
+    assert rejected["lossless.webp"].startswith("WebP with alpha or lossless")
+    assert "notes.txt" not in rejected  # not an image: not looked at
 
     # 480x400 photos: one 400-px crop (stored at 256) + 2x2 crops of 200 px; 100-px crops are too small
     crops = sorted((out / PACKAGE).glob("*.jpg"))
-    assert len(crops) == 2 * 5 == summary["crops"]
+    assert len(crops) == 3 * 5 == summary["crops"]
     sizes = {Image.open(c).size for c in crops}
     assert sizes == {(256, 256), (200, 200)}  # downscaled, never upscaled
 
@@ -134,7 +185,7 @@ def test_build_from_fake_deb(tmp_path, fake_download, monkeypatch):
 @needs_dpkg
 def test_rerun_is_cached_and_idempotent(tmp_path, fake_download):
     out = tmp_path / "out"
-    kwargs = {"download": fake_download, "packages": {PACKAGE: (FOLDER,)}, "verbose": False}
+    kwargs = {"download": fake_download, "packages": {PACKAGE: (FOLDER, BUNDLE)}, "verbose": False}
     first = debian_photos.build(out, **kwargs)
     stamps = {p: p.stat().st_mtime_ns for p in (out / PACKAGE).glob("*.jpg")}
     split_text = (out / "splits.json").read_text()
@@ -169,9 +220,9 @@ def test_cached_debs_need_no_apt(tmp_path, fake_deb, monkeypatch):
     debs.mkdir(parents=True)
     shutil.copy(fake_deb, debs)
     monkeypatch.setattr(debian_packages.shutil, "which", lambda name: None if name == "apt-get" else "/usr/bin/x")
-    summary = debian_photos.build(tmp_path / "out", cache=tmp_path / "cache", packages={PACKAGE: (FOLDER,)},
-                                  verbose=False)
-    assert summary["photos"] == 3
+    summary = debian_photos.build(tmp_path / "out", cache=tmp_path / "cache",
+                                  packages={PACKAGE: (FOLDER, BUNDLE)}, verbose=False)
+    assert summary["photos"] == 4
 
 
 def test_crop_boxes_fit_and_skip_small_crops():
@@ -188,6 +239,10 @@ def test_licence_matching_prefers_the_specific_pattern(tmp_path):
     assert debian_packages.file_licence(tmp_path, "p", "usr/share/x/photo_b.jpg").licence == "CC-BY-4.0"  # by name
     assert debian_packages.file_licence(tmp_path, "p", "usr/share/other/a.png").licence == "CC-BY-4.0"  # tail glob
     assert debian_packages.file_licence(tmp_path, "p", "usr/share/x/photo_a.jpg").licence == "GPL-2+"
+    # a source listed as .jpg and shipped converted (.webp) keeps its licence; a glob does not stretch so
+    assert debian_packages.file_licence(tmp_path, "p", "usr/x.rcc.d/src/resource/photo_d.webp").licence == "CC0-1.0"
+    assert debian_packages.file_licence(tmp_path, "p", "usr/share/other/a.webp").licence == "GPL-2+"
+    assert debian_packages.file_licence(tmp_path, "p", "usr/share/resource/photo_d.webp").licence == "GPL-2+"
     assert debian_packages.file_licence(tmp_path, "q", "a.jpg").licence == "unknown"
 
 
@@ -201,3 +256,40 @@ def test_apt_failure_says_to_update_the_lists(tmp_path, monkeypatch):
     with pytest.raises(debian_packages.PackageError, match=r"apt-get update.*Unable to locate package nope"):
         debian_packages.apt_download("nope", tmp_path / "debs")
     assert list((tmp_path / "debs").iterdir()) == []  # nothing half-written left in the cache
+
+
+def test_licence_note_reads_desktop_files_and_folder_notices(tmp_path):
+    folder = tmp_path / "usr" / "share" / "palapeli" / "collection"
+    folder.mkdir(parents=True)
+    (folder / "castle.desktop").write_text(
+        "[Desktop Entry]\nName=Castle\nX-KDE-PluginInfo-Author=Eric P\nX-KDE-PluginInfo-Email=\n"
+        "X-KDE-PluginInfo-Website=http://commons.wikimedia.org/wiki/Image:Castle.jpg\nX-KDE-PluginInfo-License=FDL\n")
+    note = debian_packages.licence_note(tmp_path, "usr/share/palapeli/collection/castle.jpg")
+    assert note == "castle.desktop: License FDL, by Eric P, http://commons.wikimedia.org/wiki/Image:Castle.jpg"
+    assert debian_packages.licence_note(tmp_path, "usr/share/palapeli/collection/other.jpg") == ""
+    (folder / "License").write_text("Copyright 2022: LXQt Project Team\nLicensed under CC-BY-SA-3.0\n\nCredits: ...\n")
+    assert debian_packages.licence_note(tmp_path, "usr/share/palapeli/collection/other.jpg") == (
+        "License: Copyright 2022: LXQt Project Team Licensed under CC-BY-SA-3.0 Credits: ...")
+
+
+def test_split_puts_a_package_of_five_photos_on_every_side():
+    keys = [f"five/photo{i}" for i in range(5)] + [f"four/photo{i}" for i in range(4)] + [
+        f"many/photo{i}" for i in range(40)]
+    by_photo = debian_photos.split_photos(keys, seed=42)
+    assert sorted(sum(by_photo.values(), [])) == sorted(keys)  # each photo on exactly one side
+    counts = {p: [sum(k.startswith(p + "/") for k in by_photo[s]) for s in splits.SPLIT_NAMES]
+              for p in ("five", "four", "many")}
+    assert counts["five"] == [3, 1, 1]  # plain 70/15/15 rounding gives 4/0/1
+    assert counts["four"] == [3, 0, 1]  # too few: left as the protocol rounds
+    assert counts["many"] == [28, 6, 6]
+    plain = splits.split_files(keys, debian_photos.SPLIT_PROTOCOL, seed=42)  # others exactly as the protocol
+    for side in splits.SPLIT_NAMES:
+        assert [k for k in by_photo[side] if k[:5] != "five/"] == [k for k in plain[side] if k[:5] != "five/"]
+
+
+def test_a_damaged_bundle_is_a_package_error_naming_it(tmp_path):
+    (tmp_path / "usr" / "share" / "fake").mkdir(parents=True)
+    (tmp_path / BUNDLE).write_bytes(b"qres" + bytes(12))  # a header whose tables point nowhere
+    package = debian_packages.UnpackedPackage(PACKAGE, "1.0-1", tmp_path / "fake.deb", tmp_path)
+    with pytest.raises(debian_packages.PackageError, match=r"bundle.rcc.*delete .*fake.deb"):
+        debian_photos.candidates(package, (BUNDLE,))
