@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization_tf import color
+from colorization_tf.data.targets import split_element
 from colorization_tf.fileio import atomic_write_text
 
 GRAY = "gray (zero ab)"
@@ -78,15 +79,24 @@ def _named_outputs(model, outputs) -> dict[str, tf.Tensor]:
     return {model.output_names[0]: outputs}
 
 
-def decode_logits(logits, size) -> tf.Tensor:
+def decode_logits(logits, size, bin_width: float, gamut: str = "zhang") -> tf.Tensor:
     """ab-bin logits `[B, h, w, Q]` -> ab in Lab units `[B, size[0], size[1], 2]`.
 
-    Annealed-mean decoding (Zhang et al. 2016, T = 0.38) with the bin width inferred from Q,
-    upsampled bilinearly to `size`: `models.heads.logits_to_ab`, the suite's one decoder.
+    Annealed-mean decoding (Zhang et al. 2016, T = 0.38), upsampled bilinearly to `size`:
+    `models.heads.logits_to_ab`, the suite's one decoder.
+
+    Args:
+        logits: classification-head output.
+        size: (height, width) of the result.
+        bin_width: the ab grid width the model was built with (never inferred from Q: several
+            widths give the same bin count, e.g. 21 and 22 both give 65 "zhang" bins).
+        gamut: the model's bin set (see `quantize.ab_bin_centers`).
     """
     from colorization_tf.models import heads
 
-    return heads.logits_to_ab(logits, size)
+    logits = tf.convert_to_tensor(logits)
+    decode = heads.default_decode(int(logits.shape[-1]), gamut=gamut, bin_width=bin_width)
+    return heads.logits_to_ab(logits, size, decode)
 
 
 def predict_lab(model, l_enc, normalization) -> tuple[tf.Tensor, tf.Tensor | None]:
@@ -116,10 +126,8 @@ def predict_lab(model, l_enc, normalization) -> tuple[tf.Tensor, tf.Tensor | Non
 
 def _split_batch(batch):
     """`(L_enc, ab_enc)` or `(L_enc, {"ab": ab_enc, "scene": labels})` -> (L_enc, ab_enc, labels)."""
-    l_enc, target = batch[0], batch[1]
-    if isinstance(target, Mapping):
-        return l_enc, target["ab"], target.get("scene")
-    return l_enc, target, None
+    l_enc, target = split_element(batch)
+    return l_enc, target.ab, target.scene
 
 
 def image_metrics(l, ab_true, ab_pred) -> list[dict[str, float]]:

@@ -654,14 +654,6 @@ def _fresh(spec):
     return keras.saving.serialize_keras_object(spec)
 
 
-TRAINING_KEYS = (
-    "model", "model_kwargs", "loss", "loss_weights", "optimizer", "optimizer_kwargs", "learning_rate",
-    "batch_size", "image_size", "normalization", "seed", "gan", "class_weights", "classes", "bin_width", "augment",
-)
-"""`RunConfig` fields that change what a run trains (its work directory's digest). Not `epochs`:
-more epochs continue a run; not `stop_after`, `metrics`, `label`, `paper`, `export`."""
-
-
 def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, init_digest: str | None = None) -> str:
     """A short digest of a resolved run's training-relevant configuration and training files.
 
@@ -678,7 +670,9 @@ def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, in
     import hashlib
     import json
 
-    fields = {key: _fresh(getattr(run, key)) for key in TRAINING_KEYS}
+    from colorization_tf.training import SAME_RUN_KEYS  # the one list of what makes the same run
+
+    fields = {key: _fresh(getattr(run, key)) for key in SAME_RUN_KEYS if hasattr(run, key)}
     fields["batch_size"] = batch_size or run.batch_size
     fields["init_from"] = init_digest if run.init_from else None
     fields["train_files"] = hashlib.sha1("\n".join(sorted(os.path.abspath(os.fspath(p)) for p in train_paths)).encode()).hexdigest()
@@ -1178,9 +1172,13 @@ def main(make_config: Callable, argv=None, description: str | None = None, add_a
         add_arguments(parser)
     args = parser.parse_args(argv)
     cfg = apply_args(make_config(args), args)
+    from colorization_tf.training import ResumeError
+
     start = time.perf_counter()
     try:
         result = run_experiment(cfg)
+    except ResumeError as err:  # a work directory this run cannot resume: the message says how to continue
+        raise SystemExit(f"{cfg.paper}: error: {err}") from None
     except OSError as err:  # disk full, read-only results folder: one line; finished runs resume
         raise SystemExit(f"{cfg.paper}: error: cannot write {err.filename or cfg.results_dir}: {err.strerror or err} "
                          "(the work done so far is kept; run again to continue)") from None

@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from colorization_tf import color, evaluation
+from colorization_tf.data.targets import split_element
 
 E_AB_GIVEN_L = "E[ab | L] (mean chroma per lightness)"
 """Row name of the mean prior in the tables."""
@@ -114,8 +115,8 @@ def fit_lightness_prior(dataset, normalization, bins: int = LIGHTNESS_BINS, stat
     sums = np.zeros((bins, 2), np.float64)
     histograms = np.zeros((2, bins * n_steps), np.float64) if statistic == "median" else None
     for batch in dataset:
-        l_enc, target = batch[0], batch[1]
-        ab_enc = target["ab"] if isinstance(target, dict) else target
+        l_enc, target = split_element(batch)
+        ab_enc = target.ab
         idx = bin_index(np.asarray(norm.decode_l(l_enc))[..., 0], bins).reshape(-1)
         ab = np.asarray(norm.decode_ab(ab_enc), np.float64).reshape(-1, 2)
         counts += np.bincount(idx, minlength=bins)

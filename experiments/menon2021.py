@@ -3,7 +3,7 @@
 Runs: the U-Net trained with L1 + 1e-3 * SSIM-loss, then fine-tuned from it with MSE + 1e-3 *
 SSIM-loss; the GAN variant: the same U-Net pretrained with L1 as the generator, then trained
 against a 70x70 PatchGAN with GAN + 100 * L1 (pix2pix recipe, Adam 2e-4, betas 0.5/0.999).
-Mixed precision and loss scaling are chosen by `training.py` (on a GPU: mixed_float16, both
+Mixed precision and loss scaling are chosen by `colorization_tf.training` (on a GPU: mixed_float16, both
 optimizers loss-scaled). The PSNR/SSIM table follows their Table 1, with the NTIRE 2019 rows
 they quote; this suite's rows are scored twice: on each test image at its own full resolution
 (DIV2K validation images, as NTIRE scored them) through the any-size export (the U-Net runs at the

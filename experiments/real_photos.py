@@ -10,9 +10,10 @@ these photos: L1 less sepia than MSE, rebalanced classification more colourful t
 the U-Net ahead of the autoencoder, and no hue collapse in Iizuka et al.'s outputs.
 
 Budget: every run trains at 64 px for a fixed number of epochs (`EPOCHS`) chosen to take about
-5-10 minutes on 2 idle CPU cores (all seven: under an hour); `--quick` shrinks it to seconds per run.
+3-10 minutes on 2 CPU cores (all seven: under an hour), and is scored with the weights of its best
+epoch on the validation photos; `--quick` shrinks it to seconds per run.
 
-    python datasets/prepare.py debian-photos --out data/debian-photos   # once, ~80 s
+    python datasets/prepare.py debian-photos --out data/debian-photos   # once, 2-3 minutes
     python experiments/real_photos.py                                   # the full run
     python experiments/real_photos.py --quick                           # wiring check
 
@@ -29,36 +30,44 @@ from __future__ import annotations
 import os
 import sys
 
+import keras
 import numpy as np
 
 from colorization_tf import evaluation
 from colorization_tf import experiment as ex
 from colorization_tf import lightness_prior
 from colorization_tf.color import get_normalization
+from colorization_tf.data.targets import split_element
 from colorization_tf.evaluation import markdown_table
-from colorization_tf.models.iizuka import iizuka_losses, iizuka_metrics
+from colorization_tf.models.iizuka import IIZUKA_ALPHA_ORIGINAL, iizuka_losses
 
 DEFAULT_DATA = os.path.join("data", "debian-photos")
 PREPARE_COMMAND = "python datasets/prepare.py debian-photos --out data/debian-photos"
 IMAGE_SIZE = 64
 BATCH_SIZE = 16
-SCENE_ALPHA = 5.0
-"""Lee et al.'s weight of the scene cross-entropy (as the demo)."""
+SCENE_ALPHA = IIZUKA_ALPHA_ORIGINAL
+"""Weight of the scene cross-entropy: Iizuka et al.'s 1/300, the weight for their mean squared colour
+error. (Lee et al.'s 5 balanced a colour error *summed* over the image; against the mean it made the
+cross-entropy on these stand-in labels, the Debian package, 250x the colour loss, and the colours
+stopped improving after a few epochs.)"""
+
+SELECT_BEST = {"iizuka": "val_ab_ab_l1", "eccv16_classification": "val_loss"}
+"""The validation value each run keeps its best epoch by (`RunConfig.select_best`): the ab L1 error on
+the validation photos (Iizuka et al.'s model names it after its "ab" output), or the validation loss
+for the classification head, whose logits the ab L1 metric cannot read. Default: "val_ab_l1"."""
 
 EPOCHS = {
-    "polychromify": 30,
-    "iizuka": 10,
-    "eccv16_regression": 8,
-    "eccv16_classification": 8,
-    "unet_l1": 5,
-    "unet_mse": 5,
-    "cs520_cnn": 20,
+    "polychromify": 6,
+    "iizuka": 3,
+    "eccv16_regression": 2,
+    "eccv16_classification": 2,
+    "unet_l1": 2,
+    "unet_mse": 2,
+    "cs520_cnn": 5,
 }
-"""Epochs per run (~60 steps of 16 crops each at 64 px): the CPU budget, ~5-10 minutes per run on 2
-idle cores. Estimated, not yet timed at full budget: PolyChromify measured 0.75-1.3 s/step at 64 px
-on a 2-core machine at load ~8 (so ~0.2 s/step idle, ~11 s/epoch), the others scaled by their
-`--quick` training times relative to it (CS520 ~1.6x, Iizuka ~3.6x, ECCV16 ~4.5x, U-Net ~8x). On a
-GPU, pass `--epochs` to train all of them longer."""
+"""Epochs per run (219 steps of 16 crops each at 64 px over the 3,505 training crops): the CPU budget,
+~3-10 minutes per run on 2 cores (timed in the README's real-photo section). Each run keeps its best
+epoch on the validation photos (`SELECT_BEST`). On a GPU, pass `--epochs` to train all of them longer."""
 
 CHROMA_MIN = 5.0
 """Pixels with chroma (|ab|, Lab units) below this count as gray in the hue histogram."""
@@ -72,18 +81,19 @@ COLLAPSE_EXCESS = 0.30
 
 def _runs() -> list[ex.RunConfig]:
     losses, weights = iizuka_losses(SCENE_ALPHA)
-    scene_metrics = iizuka_metrics()
+    scene_metrics = {"ab": ["ab_l1"], "scene": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}
     spec = [
         ("polychromify", "polychromify", "mse", {}, "PolyChromify (autoencoder, MSE)"),
-        ("iizuka", "iizuka_lee128", losses, {"loss_weights": weights, "metrics": scene_metrics}, "Iizuka et al. (lee128, MSE + 5 CE)"),
+        ("iizuka", "iizuka_lee128", losses, {"loss_weights": weights, "metrics": scene_metrics}, "Iizuka et al. (lee128, MSE + CE/300)"),
         ("eccv16_regression", "eccv16_regression", "mse", {}, "ECCV16 regression (MSE)"),
-        ("eccv16_classification", "eccv16_classification", "wce", {}, "ECCV16 classification (rebalanced CE)"),
+        ("eccv16_classification", "eccv16_classification", "wce", {"metrics": None}, "ECCV16 classification (rebalanced CE)"),
         ("unet_l1", "resnet_unet", "l1", {}, "ResNet34 U-Net (L1)"),
         ("unet_mse", "resnet_unet", "mse", {}, "ResNet34 U-Net (MSE)"),
         ("cs520_cnn", "cs520_cnn", "mse", {}, "CS520 CNN (MSE)"),
     ]
     return [ex.RunConfig(name, model, loss=loss, learning_rate=1e-3, epochs=EPOCHS[name], batch_size=BATCH_SIZE,
-                         image_size=IMAGE_SIZE, label=label, **extra)
+                         image_size=IMAGE_SIZE, label=label, select_best=SELECT_BEST.get(name, "val_ab_l1"),
+                         **{"metrics": ["ab_l1"], **extra})
             for name, model, loss, extra, label in spec]
 
 
@@ -121,8 +131,8 @@ def _predictions(ctx: ex.ExperimentContext, name: str, size: int, priors: dict) 
     norm = ctx.runs[name].normalization if name in ctx.runs else "zhang"
     preds, truths = [], []
     for batch in ctx.dataset("test", size, norm):
-        l_enc, target = batch[0], batch[1]
-        ab_enc = target["ab"] if isinstance(target, dict) else target
+        l_enc, target = split_element(batch)
+        ab_enc = target.ab
         if name in ctx.runs:
             ab, _ = evaluation.predict_lab(ctx.models[name], l_enc, norm)
         else:

@@ -158,7 +158,7 @@ def failed_write_checks(folder, mode: str, images=None) -> dict:
     model = build_tiny_colorizer(16)
     model.compile("adam", "mse")
     writers = {
-        "checkpoint": lambda: training.save_checkpoint(folder / "ckpt" / "ckpt-00001.npz", model, 1, {}),
+        "checkpoint": lambda: training.save_checkpoint(folder / "ckpt", model, 1, {}),
         "export": lambda: export.export_saved_model(model, folder / "export", TINY_SPEC, save_keras=False),
         "results": lambda: evaluation.write_json(folder / "results" / "results.json", results_table(0)[0]),
         "prepare": lambda: load_prepare().main(["folder", "--src", str(images), "--out", str(folder / "prepared")]),
@@ -166,7 +166,7 @@ def failed_write_checks(folder, mode: str, images=None) -> dict:
                                       "--quiet"]),
     }
     readers = {
-        "checkpoint": lambda: training.load_checkpoint(folder / "ckpt" / "ckpt-00001.npz")["epoch"] == 1,
+        "checkpoint": lambda: training.load_checkpoint(training.list_checkpoints(folder / "ckpt")[-1][1])["epoch"] == 1,
         "export": lambda: export.Colorizer(folder / "export")(np.zeros((1, 8, 8, 3), np.uint8)).shape == (1, 8, 8, 3),
         "results": lambda: json.loads((folder / "results" / "results.json").read_text())["version"] == 0,
         "prepare": lambda: json.loads((folder / "prepared" / "prepare.json").read_text())["images"] == 3,
@@ -186,12 +186,18 @@ def failed_write_checks(folder, mode: str, images=None) -> dict:
     def failing_replace(src, dst):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
 
-    real_exchange = fileio._exchange
+    import tensorflow as tf
+
+    def failing_checkpoint(*args, **kwargs):  # TensorFlow writes checkpoints in C++, past os.replace
+        raise tf.errors.ResourceExhaustedError(None, None, f"{folder}/ckpt/checkpoints: {os.strerror(errno.ENOSPC)}")
+
+    real_exchange, real_checkpoint = fileio._exchange, tf.train.CheckpointManager.save
     for name, write in writers.items():
         stderr = io.StringIO()
-        if mode == "inject":  # every commit (file rename, folder swap) fails as on a full disk
+        if mode == "inject":  # every commit (file rename, folder swap, checkpoint) fails as on a full disk
             os.replace = failing_replace
             fileio._exchange = failing_replace
+            tf.train.CheckpointManager.save = failing_checkpoint
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
                 status = write()
@@ -199,7 +205,7 @@ def failed_write_checks(folder, mode: str, images=None) -> dict:
         except OSError as err:
             error = f"{type(err).__name__}: {err}"
         finally:
-            os.replace, fileio._exchange = real_replace, real_exchange
+            os.replace, fileio._exchange, tf.train.CheckpointManager.save = real_replace, real_exchange, real_checkpoint
         try:
             previous_ok = bool(readers[name]())
         except Exception as err:  # noqa: BLE001 -- reported to the test

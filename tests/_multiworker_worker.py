@@ -53,15 +53,18 @@ def main():
     sleep = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
     hardware = training.select_hardware(precision="float32")
     data = epoch_data()
+    # The L images this worker's replica receives from the first epoch's global batches. Taken before
+    # training: each step is a collective, and after `train` the chief may still be busy with what only
+    # it does (writing the work directory, tearing down) for longer than the test's collective timeout.
+    keras.utils.set_random_seed(config(epochs).seed)  # the global seed `train` sets: the same shuffle
+    seen = [tf.concat(hardware.strategy.experimental_local_results(x), 0).numpy()
+            for x, _ in distribute.distribute_dataset(hardware.strategy, data(0))]
     try:
         model, history = training.train(build, data, validation_data(), config(epochs), workdir,
                                          hardware=hardware, callbacks=[SlowEpochs(sleep)] if sleep else None)
     except distribute.WorkerLost as err:
         print(f"worker error: {err}", file=sys.stderr, flush=True)
         sys.exit(3)
-    # The L images this worker's replica receives from the first epoch's global batches.
-    seen = [tf.concat(hardware.strategy.experimental_local_results(x), 0).numpy()
-            for x, _ in distribute.distribute_dataset(hardware.strategy, data(0))]
     np.savez(out, *[v.numpy() for v in model.variables], seen=np.stack(seen),
              epochs=np.asarray(history["epoch"]), val_loss=np.asarray(history["val_loss"]), chief=np.asarray(distribute.is_chief()))
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 from PIL import Image
 
 from colorization_tf import console, experiment
-from colorization_tf.data import pipeline
+from colorization_tf.data import decode
 
 REPO = Path(__file__).resolve().parents[1]
 START_UP_LINES = """WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
@@ -44,12 +44,12 @@ def test_libjpeg_warnings_are_captured_not_loose_on_stderr(capfd):
     """libjpeg writes "Corrupt JPEG data: ..." from C straight to file descriptor 2; the capture takes it."""
     capfd.readouterr()
     with console.captured_stderr() as captured:
-        image = pipeline.decode_image_bounded(tf.constant(_corrupt_jpeg()))
+        image = decode.decode_image_bounded(tf.constant(_corrupt_jpeg()))
     assert image.shape == (40, 48, 3)
     assert "Corrupt JPEG data:" in captured.text and "extraneous bytes before marker 0xd9" in captured.text
     assert "Corrupt JPEG" not in capfd.readouterr().err
     # Without the capture the same decode writes the line to the process's stderr (what a user saw).
-    pipeline.decode_image_bounded(tf.constant(_corrupt_jpeg()))
+    decode.decode_image_bounded(tf.constant(_corrupt_jpeg()))
     assert "Corrupt JPEG data" in capfd.readouterr().err
 
 

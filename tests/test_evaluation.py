@@ -67,7 +67,7 @@ def test_wider_bin_classifier_is_decoded_with_the_exports_decoder():
     assert ab.shape == (2, 16, 16, 2) and scene_logits.shape == (2, 3)
     np.testing.assert_allclose(ab.numpy(), heads.predict_ab(model, l_enc, norm).numpy(), atol=1e-6)
     raw = model(l_enc)["logits"]
-    np.testing.assert_allclose(evaluation.decode_logits(raw, (16, 16)).numpy(), ab.numpy(), atol=1e-6)
+    np.testing.assert_allclose(evaluation.decode_logits(raw, (16, 16), bin_width=20.0).numpy(), ab.numpy(), atol=1e-6)
     coarse = quantize.annealed_mean(raw, centers).numpy()  # Lab units at the logits' 1/4 resolution
     np.testing.assert_allclose(tf.image.resize(coarse, (16, 16)).numpy(), ab.numpy(), atol=1e-4)
     result = evaluation.evaluate_model(model, ds, norm)
@@ -83,3 +83,14 @@ def test_markdown_table_and_atomic_json(tmp_path):
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
     env = evaluation.environment_info()
     assert env["packages"]["tensorflow"] == tf.__version__
+
+
+def test_decode_logits_uses_the_callers_bin_width_not_one_inferred_from_q():
+    """Widths 21 and 22 both give 65 "zhang" bins: inferring from Q would pick 21."""
+    centers_22 = quantize.ab_bin_centers(22.0)
+    assert len(quantize.ab_bin_centers(21.0)) == len(centers_22) == 65
+    logits = tf.random.stateless_normal([1, 4, 4, 65], seed=[1, 2]) * 3.0
+    expected = quantize.annealed_mean(logits, centers_22).numpy()
+    np.testing.assert_allclose(evaluation.decode_logits(logits, (4, 4), bin_width=22.0).numpy(), expected, atol=1e-4)
+    wrong = quantize.annealed_mean(logits, quantize.ab_bin_centers(21.0)).numpy()
+    assert np.abs(wrong - expected).max() > 0.5  # the widths decode differently: the test can fail

@@ -138,6 +138,21 @@ def test_run_digest_names_training_config_not_epochs():
     assert ex.run_digest(base, [p.replace("/data/", "/other/") for p in paths]) != digest
 
 
+def test_one_list_says_what_makes_the_same_run():
+    """`training.SAME_RUN_KEYS` names fields of the run (RunConfig) or of its training (TrainConfig);
+    the TrainConfig fields it leaves out are exactly those a resume may change."""
+    import dataclasses
+
+    from colorization_tf import training
+
+    run_fields = {f.name for f in dataclasses.fields(ex.RunConfig)}
+    train_fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
+    assert set(training.SAME_RUN_KEYS) <= run_fields | train_fields
+    assert training.RESUMABLE_CONFIG_KEYS == train_fields - set(training.SAME_RUN_KEYS)
+    assert {"epochs", "checkpoint_every", "strategy", "verbose"} <= training.RESUMABLE_CONFIG_KEYS
+    assert {"loss", "learning_rate", "seed", "precision"}.isdisjoint(training.RESUMABLE_CONFIG_KEYS)
+
+
 def test_validation_carved_from_train_by_hash():
     train = [f"/d/{c}/{i}.png" for c in ("beach", "forest") for i in range(60)] + ["/d/tiny/a.png", "/d/tiny/b.png"]
     kept, val = ex.carve_validation(train, seed=3)

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from colorization_tf.data import files, pipeline
+from colorization_tf.data import decode, files, pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,7 +112,7 @@ def test_tf_data_map_drops_exactly_what_the_decoder_refuses(tmp_path):
         path.write_bytes(data)
         paths.append(str(path))
         try:
-            pipeline.decode_image_bounded(tf.constant(data), min_shape=(32, 32))
+            decode.decode_image_bounded(tf.constant(data), min_shape=(32, 32))
             accepted += 1
         except tf.errors.InvalidArgumentError:
             pass
@@ -140,28 +140,28 @@ def test_short_headers_are_refused_not_unicode_errors(name, header_end):
     UnicodeDecodeError that `tf.strings.substr` past the end of a short file raised eagerly."""
     data = SEEDS[name]
     for length in range(0, 34):
-        for call in (pipeline.image_header_shape, pipeline.decode_image_bounded):
+        for call in (decode.image_header_shape, decode.decode_image_bounded):
             try:
                 call(tf.constant(data[:length]))
             except tf.errors.InvalidArgumentError:
                 pass
     with pytest.raises(tf.errors.InvalidArgumentError, match="image header truncated"):
-        pipeline.image_header_shape(tf.constant(data[: header_end - 1]))
-    assert pipeline.image_header_shape(tf.constant(data[:header_end])).numpy().min() > 0
+        decode.image_header_shape(tf.constant(data[: header_end - 1]))
+    assert decode.image_header_shape(tf.constant(data[:header_end])).numpy().min() > 0
 
 
 def test_animated_webp_is_refused_by_the_pipeline_and_loaded_by_pil(tmp_path):
     """TF 2.21's WebP decoder corrupts the heap on an animated WebP (the process aborted): refused first."""
     data = SEEDS["webp_animated.webp"]
     with pytest.raises(tf.errors.InvalidArgumentError, match="animated WebP"):
-        pipeline.decode_image_bounded(tf.constant(data))
+        decode.decode_image_bounded(tf.constant(data))
     (tmp_path / "anim.webp").write_bytes(data)
     assert files.load_image_rgb(tmp_path / "anim.webp").shape == (24, 32, 3)  # first frame
 
 
 def test_os2_bmp_header_size_is_read():
     """The 12-byte OS/2 BITMAPCOREHEADER has 16-bit sides (read as 32-bit, 8x4 claimed 1572865 x 262152)."""
-    np.testing.assert_array_equal(pipeline.image_header_shape(tf.constant(SEEDS["bmp_os2_core_header.bmp"])), [4, 8])
+    np.testing.assert_array_equal(decode.image_header_shape(tf.constant(SEEDS["bmp_os2_core_header.bmp"])), [4, 8])
 
 
 def test_16bit_image_converts_in_bounded_memory(tmp_path):
@@ -180,7 +180,7 @@ def test_16bit_image_converts_in_bounded_memory(tmp_path):
 
 
 def _gif_frame_extent_reference(data: bytes) -> tuple[int, int]:
-    """The GIF block walk in plain Python: the oracle for `pipeline.gif_frame_extent` (TF ops)."""
+    """The GIF block walk in plain Python: the oracle for `decode.gif_frame_extent` (TF ops)."""
     height = width = 0
     size = len(data)
     position = 13 + (3 * 2 ** ((data[10] & 0x07) + 1) if size > 10 and data[10] & 0x80 else 0)
@@ -207,7 +207,7 @@ def _gif_frame_extent_reference(data: bytes) -> tuple[int, int]:
 
 
 def _extent(data: bytes) -> tuple[int, int]:
-    return tuple(int(v) for v in pipeline.gif_frame_extent(tf.constant(data)).numpy())
+    return tuple(int(v) for v in decode.gif_frame_extent(tf.constant(data)).numpy())
 
 
 def test_gif_frames_larger_than_the_screen_are_bounded(tmp_path):
@@ -215,10 +215,10 @@ def test_gif_frames_larger_than_the_screen_are_bounded(tmp_path):
     9000x9000 one, 243 MB from a 60 KB file) through the max_pixels check."""
     data = corpus.gif_screen_smaller_than_frames(300, 200)
     assert _extent(data) == _gif_frame_extent_reference(data) == (200, 300)
-    np.testing.assert_array_equal(pipeline.image_header_shape(tf.constant(data)), [200, 300])
+    np.testing.assert_array_equal(decode.image_header_shape(tf.constant(data)), [200, 300])
     with pytest.raises(tf.errors.InvalidArgumentError, match="image too large"):
-        pipeline.decode_image_bounded(tf.constant(data), max_pixels=10_000)
-    assert pipeline.decode_image_bounded(tf.constant(data)).shape == (200, 300, 3)
+        decode.decode_image_bounded(tf.constant(data), max_pixels=10_000)
+    assert decode.decode_image_bounded(tf.constant(data)).shape == (200, 300, 3)
     (tmp_path / "frames.gif").write_bytes(data)
     assert list(pipeline.build_image_dataset([str(tmp_path / "frames.gif")], 16, max_pixels=10_000)) == []
     for cut in range(len(data)):  # the walk stops where a truncated file ends
@@ -249,10 +249,10 @@ def test_gif_walk_is_bounded():
     """A GIF of a million 1-byte sub-blocks would take a million steps: refused as unbounded instead."""
     screen = b"GIF89a" + (4).to_bytes(2, "little") * 2 + b"\x00\x00\x00"
     descriptor = b"\x2c" + b"\x00" * 4 + (4).to_bytes(2, "little") * 2 + b"\x00" + b"\x02"
-    data = screen + descriptor + b"\x01\x00" * (pipeline.GIF_WALK_MAX_STEPS + 10) + b"\x00\x3b"
+    data = screen + descriptor + b"\x01\x00" * (decode.GIF_WALK_MAX_STEPS + 10) + b"\x00\x3b"
     assert _extent(data) == (2**31, 2**31)
     with pytest.raises(tf.errors.InvalidArgumentError, match="image too large"):
-        pipeline.decode_image_bounded(tf.constant(data))
+        decode.decode_image_bounded(tf.constant(data))
 
 
 @pytest.mark.parametrize("name", ["tiff_multipage.tif", "gif_animated.gif", "webp_animated.webp"])

@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 from colorization_tf import cli, color, export, losses, models, quantize, training
-from colorization_tf.data import files, photos, pipeline, synthetic
+from colorization_tf.data import decode, files, photos, pipeline, synthetic
 from colorization_tf.models import heads
 
 SIZE = 32
@@ -110,7 +110,7 @@ def test_every_model_trains_exports_and_serves_any_size(name, scenes, tmp_path):
 
     # At the model's own size the export must agree with "L -> model -> decode -> RGB" computed here
     # on the same pixels. See `EXPORT_VS_REFERENCE_ATOL` for the bound.
-    image = pipeline.decode_and_resize(tf.constant(scenes.paths[0]), SIZE).numpy()
+    image = decode.decode_and_resize(tf.constant(scenes.paths[0]), SIZE).numpy()
     _assert_export_matches_reference(serve, model, spec.normalization, image, tmp_path / "same_pixels.png")
 
 
@@ -135,7 +135,7 @@ is now checked separately, against the bound of its own storage format."""
 
 PIPELINE_L_ATOL = 2.0**-5
 """Half the float16 spacing on [64, 128), the largest rounding of an L in [0, 100] that the
-pipeline's float16 Lab cache makes (`pipeline.lab16_from_resized`)."""
+pipeline's float16 Lab cache makes (`targets.lab16_from_resized`)."""
 
 
 def _assert_export_matches_reference(serve, model, normalization, image, png_path):

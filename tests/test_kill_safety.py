@@ -81,11 +81,15 @@ def test_sigkill_while_checkpointing_leaves_readable_checkpoints_to_resume_from(
     from tests._tiny_models import tiny_data
 
     last = saved[-1][0]
+    # What a write killed half-way leaves (planted too: the kill may land between writes): TensorFlow's temporaries.
+    (workdir / "checkpoints" / f"ckpt-{last + 1}_temp").mkdir(exist_ok=True)
+    (workdir / "checkpoints" / f"ckpt-{last + 1}_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half")
     data = tf.data.Dataset.from_tensor_slices(tiny_data(n=8, size=16)).batch(4)
     config = tiny_training_config(epochs=last + 1)
     _, history = training.train(lambda: build_tiny_colorizer(16), data, None, config, workdir)
     assert history["epoch"][-2:] == [last, last + 1]  # the next run continued from the last checkpoint
     assert training.list_checkpoints(workdir)[-1][0] == last + 1 and not _hidden(workdir)
+    assert not list((workdir / "checkpoints").glob("*_temp*"))  # the next run removed what the killed one left
 
 
 def test_sigkill_while_exporting_leaves_the_previous_export_whole(tmp_path):

@@ -64,9 +64,8 @@ def test_two_workers_fail_clearly_when_one_dies_resume_and_match_one_worker(tmp_
     workdir = tmp_path / "run"
     procs = _launch(workdir, tmp_path, sleep=0.5, tag="first")
     try:
-        checkpoint = workdir / training.CHECKPOINT_DIR / training.CHECKPOINT_PATTERN.format(epoch=KILL_AFTER_EPOCH)
         deadline = time.monotonic() + 120
-        while not checkpoint.exists():
+        while KILL_AFTER_EPOCH not in [e for e, _ in training.list_checkpoints(workdir)]:
             assert all(p.poll() is None for p in procs), (tmp_path / "first-0.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "no checkpoint within 120 s"
             time.sleep(0.1)

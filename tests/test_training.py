@@ -1,8 +1,10 @@
 """The training runner: hardware policy, loss scaling, distribution, checkpoints, NaN guard, resume."""
 
+import errno
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorization_tf import fileio, training
+from colorization_tf import training
 from tests._tiny_models import build_tiny_colorizer, build_tiny_discriminator, tiny_data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,35 +115,149 @@ def test_train_writes_logs_figures_and_resumes_without_redoing(tmp_path):
     assert len((tmp_path / "training_log.csv").read_text().strip().splitlines()) == 4
 
 
-def test_checkpoint_write_crash_keeps_previous_checkpoint(tmp_path, monkeypatch):
-    model = build_tiny_colorizer(16)
+def _trained_tiny(steps=1, build=build_tiny_colorizer):
+    model = build(16)
     training.compile_model(model, _quiet_config())
     l_enc, ab_enc = tiny_data(n=4)
-    model.train_on_batch(l_enc, ab_enc)
-    good = training.save_checkpoint(tmp_path / "checkpoints" / "ckpt-00001.npz", model, 1, {"loss": [1.0]})
-    saved = [v.numpy().copy() for v in model.variables]
-    model.train_on_batch(l_enc, ab_enc)
+    for _ in range(steps):
+        model.train_on_batch(l_enc, ab_enc)
+    return model
 
-    def crash(*args, **kwargs):
-        raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(fileio.os, "fsync", crash)
-    with pytest.raises(OSError, match="simulated"):
-        training.save_checkpoint(tmp_path / "checkpoints" / "ckpt-00002.npz", model, 2, {"loss": [1.0, 0.5]})
+def _values(model) -> dict:
+    return {f"{group}/{key}": v.numpy().copy() for group, variables in training.state_variables(model).items()
+            for key, v in variables.items()}
+
+
+def test_a_damaged_newest_checkpoint_is_skipped_and_a_write_failure_leaves_the_previous_one(tmp_path, monkeypatch):
+    model = _trained_tiny()
+    writer = training.CheckpointWriter(tmp_path, model, keep=3)
+    good = writer.save(1, {"loss": [1.0]})
+    saved = _values(model)
+    model.train_on_batch(*tiny_data(n=4))
+
+    def full_disk(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "ckpt-2_temp/part-00000: No space left on device")
+
+    (tmp_path / "checkpoints" / "ckpt-2_temp").mkdir()  # what the failed write would leave
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", full_disk)
+    with pytest.raises(OSError, match="No space left on device") as err:
+        writer.save(2, {"loss": [1.0, 0.5]})
+    assert err.value.errno == errno.ENOSPC
     monkeypatch.undo()
-    assert [e for e, _ in training.list_checkpoints(tmp_path)] == [1]
-    assert list((tmp_path / "checkpoints").iterdir()) == [good]  # no temp file left behind
-    # A damaged newest file (e.g. copied half-way by hand) is skipped in favour of the older one.
-    (tmp_path / "checkpoints" / "ckpt-00003.npz").write_bytes(good.read_bytes()[:100])
-    with pytest.warns(UserWarning, match="unreadable checkpoint"):
-        state, path = training.latest_checkpoint(tmp_path)
-    assert path == good and state["epoch"] == 1
+    assert training.list_checkpoints(tmp_path) == [(1, good)] and good == tmp_path / "checkpoints" / "ckpt-1"
+    assert not (tmp_path / "checkpoints" / "ckpt-2_temp").exists()
+    # A damaged newest checkpoint (e.g. copied half-way by hand) is skipped in favour of the older one.
+    writer.save(2, {"loss": [1.0, 0.5]})
+    data = next((tmp_path / "checkpoints").glob("ckpt-2.data-*"))
+    data.write_bytes(data.read_bytes()[:100])
     fresh = build_tiny_colorizer(16)
     training.compile_model(fresh, _quiet_config())
-    training._apply_state(fresh, state)
-    for var, value in zip(fresh.variables, saved):
-        np.testing.assert_array_equal(var.numpy(), value)
+    with pytest.warns(UserWarning, match="unreadable checkpoint"):
+        epoch, history = training.restore_checkpoint(fresh, tmp_path)
+    assert epoch == 1 and history == {"loss": [1.0]}
+    restored = _values(fresh)
+    assert restored.keys() == saved.keys()
+    for key, value in saved.items():
+        np.testing.assert_array_equal(restored[key], value, err_msg=key)
     assert fresh.optimizer.iterations.numpy() == 1
+
+
+def _tiny_with_extra_layer(image_size=16):
+    """The tiny colorizer with a 1x1 conv "conv0" in front: every later variable moves one layer down."""
+    inp = keras.Input((image_size, image_size, 1), name="L")
+    x = keras.layers.Conv2D(1, 1, name="conv0")(inp)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.Conv2D(2, 3, padding="same", name="conv2")(x)
+    return keras.Model(inp, keras.layers.Activation("tanh", dtype="float32", name="ab")(x), name="tiny_colorizer")
+
+
+def test_checkpoint_variables_are_matched_by_name_not_position(tmp_path):
+    """A layer added in front of the others shifts every variable's position; each still gets its own
+    value (weights and optimizer slots), the new layer keeps its initial one, and a warning names it."""
+    old = _trained_tiny(steps=2)
+    training.save_checkpoint(tmp_path, old, 1, {"loss": [1.0]})
+    new = _trained_tiny(steps=0, build=_tiny_with_extra_layer)
+    assert new.variables[0].path == "conv0/kernel" and old.variables[0].path == "conv1/kernel"
+    conv0 = new.get_layer("conv0").kernel.numpy().copy()
+    with pytest.warns(UserWarning, match=r"not in the checkpoint \(left as initialised\): \['model/conv0/kernel'"):
+        epoch, _ = training.restore_checkpoint(new, tmp_path)
+    assert epoch == 1
+    before, after = _values(old), _values(new)
+    new_keys = {"model/conv0/kernel", "model/conv0/bias"}
+    new_keys |= {f"optimizer/conv0/{v}/{slot}" for v in ("kernel", "bias") for slot in ("momentum", "velocity")}
+    assert set(after) - set(before) == new_keys
+    for key, value in before.items():
+        np.testing.assert_array_equal(after[key], value, err_msg=key)
+    np.testing.assert_array_equal(new.get_layer("conv0").kernel.numpy(), conv0)
+    assert new.optimizer.iterations.numpy() == 2
+    # A variable whose shape changed is an error naming it.
+    wider = build_tiny_colorizer(16, filters=8)
+    training.compile_model(wider, _quiet_config())
+    with pytest.raises(ValueError, match=r"model/conv1/kernel has shape \(3, 3, 1, 4\) in the checkpoint, \(3, 3, 1, 8\)"):
+        training.restore_checkpoint(wider, tmp_path)
+
+
+def test_old_npz_run_directory_fails_with_how_to_continue(tmp_path, capsys):
+    """A run directory of the `.npz` format (colorization-tf before TensorFlow checkpoints) does not
+    resume silently from scratch: the error names the file and says what to do."""
+    model = build_tiny_colorizer(16)
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    meta = {"epoch": 3, "history": {"loss": [3.0, 2.0, 1.0], "epoch": [1, 2, 3]}, "optimizer_built": False}
+    np.savez(folder / "ckpt-00003.npz", meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+             **{f"model_{i:05d}": v.numpy() for i, v in enumerate(model.variables)})
+    with pytest.raises(training.ResumeError) as err:
+        training.train(lambda: build_tiny_colorizer(16), _dataset(), None, _quiet_config(epochs=4), tmp_path)
+    message = str(err.value)
+    assert "ckpt-00003.npz" in message and "old .npz format" in message
+    assert f"delete {str(folder)!r}" in message and "new work directory" in message
+    assert sorted(p.name for p in folder.iterdir()) == ["ckpt-00003.npz"]  # nothing written or removed
+    # Doing what it says continues.
+    shutil.rmtree(folder)
+    _, history = training.train(lambda: build_tiny_colorizer(16), _dataset(), None, _quiet_config(epochs=1), tmp_path)
+    assert history["epoch"] == [1]
+
+
+def test_experiment_script_reports_a_run_it_cannot_resume_in_one_line(tmp_path, monkeypatch):
+    from colorization_tf import experiment
+    from tests._scripts import load_script
+
+    def old_run_directory(cfg):
+        raise training.ResumeError("Work directory 'x' holds checkpoints in the old .npz format; delete 'x/checkpoints'")
+
+    monkeypatch.setattr(experiment, "run_experiment", old_run_directory)
+    with pytest.raises(SystemExit, match=r"error: Work directory 'x' holds checkpoints in the old \.npz format[^\n]*$"):
+        load_script("experiments/cs520.py", "exp_cs520").main(["--quick", "--out", str(tmp_path)])
+
+
+def test_gan_checkpoint_holds_both_optimizers_and_the_loss_scale(tmp_path):
+    """Under mixed_float16 a GAN's checkpoint holds both networks, both optimizers' slots and both
+    loss scales; a fresh GAN restored from it has every one of them back."""
+    training.select_hardware(precision="mixed_float16")
+    l_enc, ab_enc = tiny_data(n=4)
+    gan = _gan()
+    training.compile_model(gan, _quiet_config(precision="mixed_float16"))
+    for _ in range(3):
+        gan.train_on_batch(l_enc, ab_enc)
+    groups = training.state_variables(gan)
+    assert set(groups) == {"model", "optimizer", "d_optimizer"}
+    for role in ("optimizer", "d_optimizer"):
+        assert {"dynamic_scale", "step_counter", "inner/iteration"} <= set(groups[role])
+    assert "inner/generator/conv1/kernel/momentum" in groups["optimizer"] and "generator/conv1/kernel" in groups["model"]
+    assert "inner/discriminator/conv2d_1/kernel/velocity" in groups["d_optimizer"]
+    assert {"discriminator/conv2d/kernel", "discriminator/conv2d_1/bias"} <= set(groups["model"])  # counted in the model
+    assert float(gan.optimizer.dynamic_scale.numpy()) < 2.0**15  # moved from its initial value
+    training.save_checkpoint(tmp_path, gan, 1, {})
+    saved = _values(gan)
+    fresh = _gan()
+    training.compile_model(fresh, _quiet_config(precision="mixed_float16"))
+    assert training.restore_checkpoint(fresh, tmp_path)[0] == 1
+    restored = _values(fresh)
+    assert restored.keys() == saved.keys()
+    for key, value in saved.items():
+        np.testing.assert_array_equal(restored[key], value, err_msg=key)
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
@@ -159,10 +275,13 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     summary = json.loads((tmp_path / "train_summary.json").read_text())
     assert summary["status"] == "stopped_on_nan" and summary["nan_epoch"] == 3
     assert history["epoch"] == [1, 2]
-    state = training.load_checkpoint(training.list_checkpoints(tmp_path)[-1][1])
-    assert all(np.isfinite(v).all() for v in state["model"])
-    for var, value in zip(model.variables, state["model"]):
-        np.testing.assert_array_equal(var.numpy(), value)
+    assert training.load_checkpoint(training.list_checkpoints(tmp_path)[-1][1])["epoch"] == 2
+    checkpointed = build_tiny_colorizer(16)
+    training.compile_model(checkpointed, config)
+    training.restore_checkpoint(checkpointed, tmp_path)
+    for var, value in zip(model.variables, checkpointed.variables):
+        assert np.isfinite(value.numpy()).all()
+        np.testing.assert_array_equal(var.numpy(), value.numpy())
 
 
 def test_epoch_callable_with_python_ints_gets_each_epochs_data(tmp_path):
@@ -191,11 +310,13 @@ def test_resume_after_kill_reaches_the_same_weights(tmp_path):
     epochs = 4
     reference = _run_worker(tmp_path / "uninterrupted", tmp_path / "a.npz", epochs)
     victim = _run_worker(tmp_path / "killed", tmp_path / "b.npz", epochs, sleep=0.6)
-    target = tmp_path / "killed" / "checkpoints" / "ckpt-00002.npz"
+    def reached_2():
+        return 2 in [e for e, _ in training.list_checkpoints(tmp_path / "killed")]
+
     deadline = time.time() + 120
-    while not target.exists() and victim.poll() is None and time.time() < deadline:
+    while not reached_2() and victim.poll() is None and time.time() < deadline:
         time.sleep(0.02)
-    assert target.exists(), victim.stderr.read().decode()[-2000:] if victim.poll() is not None else "timeout"
+    assert reached_2(), victim.stderr.read().decode()[-2000:] if victim.poll() is not None else "timeout"
     victim.send_signal(signal.SIGKILL)
     assert victim.wait() == -signal.SIGKILL
     assert not (tmp_path / "b.npz").exists()
@@ -274,7 +395,7 @@ def test_resume_with_a_different_training_config_is_refused(tmp_path):
     """A workdir's checkpoint only resumes a run with the same loss/optimizer/lr/...; run-length and
     logging settings may change."""
     training.train(lambda: build_tiny_colorizer(16), _dataset(), None, _quiet_config(loss="mse"), tmp_path)
-    before = {path.name: path.read_bytes() for _, path in training.list_checkpoints(tmp_path)}
+    before = {path.name: path.read_bytes() for path in (tmp_path / "checkpoints").iterdir()}
     changed = _quiet_config(epochs=2, loss="l1", learning_rate=1e-3, optimizer="sgd")
     with pytest.raises(ValueError) as err:
         training.train(lambda: build_tiny_colorizer(16), _dataset(), None, changed, tmp_path)
@@ -283,7 +404,7 @@ def test_resume_with_a_different_training_config_is_refused(tmp_path):
     for key, old, new in (("loss", "'mse'", "'l1'"), ("learning_rate", "0.01", "0.001"), ("optimizer", "'adam'", "'sgd'")):
         assert f"{key}: checkpoint {old} vs now {new}" in message
     assert "epochs" not in message  # a longer run is a legitimate resume
-    assert {path.name: path.read_bytes() for _, path in training.list_checkpoints(tmp_path)} == before
+    assert {path.name: path.read_bytes() for path in (tmp_path / "checkpoints").iterdir()} == before
     # Only resumable keys changed: it continues from the checkpoint.
     same = _quiet_config(epochs=2, loss="mse", name="renamed", verbose=0, checkpoint_every=2, keep_checkpoints=3,
                          validation_steps=1, jit_compile=False)

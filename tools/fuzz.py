@@ -8,8 +8,8 @@
 Inputs are the seed corpus of `tools/fuzz_corpus.py` (every format `colorize` claims and their
 awkward variants, made in code), then random mutations of it. Each file input goes through:
 
-    header   `pipeline.image_header_shape`            may raise tf InvalidArgumentError only
-    decode   `pipeline.decode_image_bounded`          InvalidArgumentError only; uint8 [H, W, 3] within max_pixels
+    header   `decode.image_header_shape`              may raise tf InvalidArgumentError only
+    decode   `decode.decode_image_bounded`            InvalidArgumentError only; uint8 [H, W, 3] within max_pixels
     load     `files.load_image_rgb`                   `files.ImageError` only, one line naming the file
     scan     `files.check_image`                      returns None or a one-line reason, never raises
     upload   `serve.codec.decode_image_bytes`          `RequestError` only: a 4xx, one line naming the upload
@@ -92,7 +92,7 @@ def check_file(data: bytes, path: Path) -> dict[str, tuple[str, float, str]]:
         error), or "crash" (anything else: the detail says what).
     """
     tf = _tf()
-    from colorization_tf.data import files, pipeline
+    from colorization_tf.data import decode as bounded, files
     from colorization_tf.serve import codec
     from colorization_tf.serve.codec import RequestError
 
@@ -117,11 +117,11 @@ def check_file(data: bytes, path: Path) -> dict[str, tuple[str, float, str]]:
         results[name] = (outcome, time.perf_counter() - start, detail or "")
 
     def header():
-        shape = pipeline.image_header_shape(tf.constant(data)).numpy()
+        shape = bounded.image_header_shape(tf.constant(data)).numpy()
         return "" if shape.shape == (2,) else f"header shape {shape}"
 
     def decode():
-        image = pipeline.decode_image_bounded(tf.constant(data), min_shape=DECODE_MIN_SHAPE)
+        image = bounded.decode_image_bounded(tf.constant(data), min_shape=DECODE_MIN_SHAPE)
         height, width, channels = image.shape
         if image.dtype != tf.uint8 or channels != 3 or height * width > files.MAX_PIXELS:
             return f"decoded {image.dtype.name} {image.shape}"

@@ -4,8 +4,13 @@ Modules:
     files       `find_images` (flat or class folders), `scan_images` (unusable-image report with
                 bounded decoding, both cores), `load_image_rgb` (safe 8-bit RGB reader, `ImageError`)
     splits      `split_files(paths, protocol, seed)`: per-paper protocols, stable when files are added
-    pipeline    `build_dataset(...)`: files -> batches of (encoded L, encoded ab [+ scene label]),
-                plus each map function (`decode_and_resize`, `augment`, `to_model_targets`, ...)
+    decode      image bytes -> uint8 RGB: header check before any pixel (`image_header_shape`),
+                bounded decoding (`decode_image_bounded`), fixed-size resize (`decode_and_resize`)
+    augment     random crops and flips of batches (`augment_batch`, `random_windows`)
+    targets     `Targets(ab, extras)`, the one unpacking of a dataset's targets, and their encoding
+                (`to_model_targets`)
+    pipeline    `build_dataset(paths, PipelineConfig(...))`: files -> batches of (encoded L,
+                encoded ab [+ scene label])
     decodable   the pipeline's decoder as a file check, the files known to decode (known dataset
                 lengths), and the named report of files the pipeline drops
     synthetic   the embedded default: deterministic landscape-like scenes in 7 classes

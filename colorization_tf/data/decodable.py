@@ -3,7 +3,7 @@
 PIL and TensorFlow disagree on damaged files: a BMP with bytes inserted before its pixels, or a GIF
 with a broken block, is read by PIL and refused by `tf.io.decode_image`. A scan or a dataset builder
 that trusted PIL alone would lay out files that the tf.data pipeline then drops. This module is the
-one place that asks the pipeline's decoder (`pipeline.decode_image_bounded`, the same bounded header
+one place that asks the pipeline's decoder (`decode.decode_image_bounded`, the same bounded header
 check and decode) about a file, and remembers the answer:
 
 - `decode_error(path)`: why the pipeline cannot decode a file, or None (a full-size decode; the
@@ -13,7 +13,9 @@ check and decode) about a file, and remembers the answer:
   `files.scan_images`), keyed by size and modification time so that a changed file is checked again;
   files of a folder that `datasets/prepare.py` completed (its `prepare.json`, written last, says
   every file was checked, and no file is newer than it) count as checked too;
-- `DropReport`: the pipeline's record of files it dropped anyway; each is named once in a warning.
+- `DropReport`: the pipeline's record of files it dropped anyway; each is named once in a warning
+  (`name_dropped`), or, in the portable pipelines that tf.data service workers run, by a TensorFlow
+  print on the worker that drops it (`load_each_or_name_it`).
 
 A dataset whose files are all known to decode has a known length (`pipeline.build_dataset` asserts
 it), so Keras shows `13/13` with an ETA from the first epoch.
@@ -26,6 +28,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -33,6 +36,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from colorization_tf import console
+from colorization_tf.data.decode import decode_image_bounded
 from colorization_tf.data.files import MAX_PIXELS
 
 log = logging.getLogger("colorization_tf.data")
@@ -68,8 +72,6 @@ def _message(err: tf.errors.OpError) -> str:
 
 @functools.cache
 def _decoder(max_pixels: int):
-    from colorization_tf.data.pipeline import decode_image_bounded  # pipeline imports this module
-
     @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
     def decode(path):
         return tf.shape(decode_image_bounded(tf.io.read_file(path), max_pixels=max_pixels))
@@ -197,6 +199,62 @@ class DropReport:
             log.warning("Skipped %s: %s (%d of %d files dropped so far)", path, reason, count, len(self.paths))
 
 
+def name_dropped(dataset, report: DropReport):
+    """`(index, *element)` after `ignore_errors` -> `element`, calling `report.report(first, stop)`
+    for every run of missing indices (a sentinel index `len(report.paths)` closes the stream to catch
+    the tail)."""
+    total = len(report.paths)
+    sentinel = tuple(tf.zeros(spec.shape, spec.dtype) for spec in dataset.element_spec)
+    dataset = dataset.concatenate(tf.data.Dataset.from_tensors((tf.constant(total, tf.int64), *sentinel[1:])))
+
+    def with_previous(previous, element):
+        return element[0], (previous, *element)
+
+    def check(previous, index, *element):
+        reported = tf.cond(
+            index - previous > 1,
+            lambda: tf.py_function(lambda a, b: report.report(a, b) or 0, [previous + 1, index], tf.int64),
+            lambda: tf.constant(0, tf.int64),
+        )
+        with tf.control_dependencies([reported]):
+            return (tf.identity(index), *element)
+
+    dataset = dataset.scan(tf.constant(-1, tf.int64), with_previous).map(check)
+    dataset = dataset.filter(lambda index, *element: index < total)
+    return dataset.map(lambda index, *element: element if len(element) > 1 else element[0])
+
+
+def load_each_or_name_it(dataset, load, num_parallel_calls):
+    """`(index, path[, label])` -> the loaded element, in plain TensorFlow ops (the pipelines' `portable`).
+
+    Each file is loaded in a one-element dataset of its own whose errors are ignored, followed by a
+    "dropped" marker: the first element says whether it loaded, so a failed file is named (a
+    TensorFlow print to the standard error of the process that loads it) by itself, wherever the
+    tf.data service hands it, and no known length is asserted (each data worker sees a share).
+    """
+
+    def one(index, path, *label):
+        loaded = tf.data.Dataset.from_tensors((path, *label)).map(load).ignore_errors()
+        loaded = loaded.map(lambda *element: (tf.constant(True), path, element))
+        blank = tf.nest.map_structure(lambda spec: tf.zeros(spec.shape, spec.dtype), loaded.element_spec[2])
+        return loaded.concatenate(tf.data.Dataset.from_tensors((tf.constant(False), path, blank))).take(1)
+
+    def name_if_dropped(ok, path, element):
+        named = tf.cond(ok, lambda: tf.constant(True), lambda: _print_dropped(path))
+        with tf.control_dependencies([named]):
+            return tf.identity(ok), element
+
+    dataset = dataset.interleave(one, cycle_length=4, num_parallel_calls=num_parallel_calls, deterministic=True)
+    dataset = dataset.map(name_if_dropped).filter(lambda ok, element: ok)
+    return dataset.map(lambda ok, element: element if len(element) > 1 else element[0])
+
+
+def _print_dropped(path) -> tf.Tensor:
+    with tf.control_dependencies([tf.print("colorization_tf.data: skipped (unreadable or undecodable):", path,
+                                           output_stream=sys.stderr)]):
+        return tf.constant(False)
+
+
 __all__ = [
     "PREPARED_MARKER",
     "DECODER_CHECKED_KEY",
@@ -205,4 +263,6 @@ __all__ = [
     "mark_decodable",
     "all_decodable",
     "DropReport",
+    "name_dropped",
+    "load_each_or_name_it",
 ]

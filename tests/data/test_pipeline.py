@@ -7,7 +7,7 @@ from PIL import Image
 from skimage.color import rgb2lab
 
 from colorization_tf.color import get_normalization
-from colorization_tf.data import pipeline
+from colorization_tf.data import augment, decode, pipeline, targets
 from colorization_tf.data.synthetic import render_scene
 
 SIZE = 32
@@ -37,49 +37,49 @@ def test_header_shape_for_each_format(tmp_path, make_colourful, make_bomb_png):
     for fmt in ("JPEG", "PNG", "GIF", "BMP"):
         Image.fromarray(rgb).save(tmp_path / f"x.{fmt}", format=fmt)
         contents = tf.io.read_file(str(tmp_path / f"x.{fmt}"))
-        assert pipeline.image_header_shape(contents).numpy().tolist() == [40, 70], fmt
-        assert _map_one(pipeline.image_header_shape, contents).numpy().tolist() == [40, 70], fmt
-    assert pipeline.image_header_shape(tf.constant(make_bomb_png(123, 456))).numpy().tolist() == [456, 123]
+        assert decode.image_header_shape(contents).numpy().tolist() == [40, 70], fmt
+        assert _map_one(decode.image_header_shape, contents).numpy().tolist() == [40, 70], fmt
+    assert decode.image_header_shape(tf.constant(make_bomb_png(123, 456))).numpy().tolist() == [456, 123]
 
 
 def test_bomb_is_refused_before_decoding(make_bomb_png):
     with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
-        pipeline.decode_image_bounded(tf.constant(make_bomb_png()), max_pixels=10**7)
-    dataset = tf.data.Dataset.from_tensors(tf.constant(make_bomb_png())).map(pipeline.decode_image_bounded)
+        decode.decode_image_bounded(tf.constant(make_bomb_png()), max_pixels=10**7)
+    dataset = tf.data.Dataset.from_tensors(tf.constant(make_bomb_png())).map(decode.decode_image_bounded)
     with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
         next(iter(dataset))
 
 
 def test_decode_and_resize_eager_equals_dataset_map(scenes):
     for path in scenes[0][:2]:
-        eager = pipeline.decode_and_resize(tf.constant(path), SIZE)
-        mapped = _map_one(lambda p: pipeline.decode_and_resize(p, SIZE), tf.constant(path))
+        eager = decode.decode_and_resize(tf.constant(path), SIZE)
+        mapped = _map_one(lambda p: decode.decode_and_resize(p, SIZE), tf.constant(path))
         assert eager.dtype == tf.uint8 and eager.shape == (SIZE, SIZE, 3)
         np.testing.assert_array_equal(eager.numpy(), mapped.numpy())
-    rect = pipeline.decode_and_resize(tf.constant(scenes[0][0]), (24, 40))
+    rect = decode.decode_and_resize(tf.constant(scenes[0][0]), (24, 40))
     assert rect.shape == (24, 40, 3)
 
 
 def test_scaled_jpeg_decode_matches_full_decode(tmp_path):
     rgb = render_scene("desert", 3, (384, 512))
     Image.fromarray(rgb).save(tmp_path / "big.jpg", quality=95)
-    fast = pipeline.decode_and_resize(tf.constant(str(tmp_path / "big.jpg")), 64).numpy().astype(float)
+    fast = decode.decode_and_resize(tf.constant(str(tmp_path / "big.jpg")), 64).numpy().astype(float)
     full = tf.io.decode_jpeg(tf.io.read_file(str(tmp_path / "big.jpg")), channels=3)
-    slow = pipeline.resize_uint8(full, 64).numpy().astype(float)
+    slow = decode.resize_uint8(full, 64).numpy().astype(float)
     assert np.abs(fast - slow).mean() < 2.0
 
 
 def test_augment_is_deterministic_in_range_and_mapped(scenes):
-    image = pipeline.decode_and_resize(tf.constant(scenes[0][0]), SIZE)
+    image = decode.decode_and_resize(tf.constant(scenes[0][0]), SIZE)
     seed = tf.constant([3, 4], tf.int64)
-    a = pipeline.augment(image, seed)
-    b = _map_one(lambda x: pipeline.augment(x, seed), image)
+    a = augment.augment(image, seed)
+    b = _map_one(lambda x: augment.augment(x, seed), image)
     assert a.dtype == tf.float32 and a.shape == (SIZE, SIZE, 3)
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
     assert 0.0 <= float(tf.reduce_min(a)) and float(tf.reduce_max(a)) <= 1.0
-    others = [pipeline.augment(image, tf.constant([s, 0], tf.int64)).numpy() for s in range(6)]
+    others = [augment.augment(image, tf.constant([s, 0], tf.int64)).numpy() for s in range(6)]
     assert any(not np.allclose(others[0], o) for o in others[1:])
-    flips = {bool(np.allclose(pipeline.augment(image, tf.constant([s, 1], tf.int64), crop_scale=None).numpy(),
+    flips = {bool(np.allclose(augment.augment(image, tf.constant([s, 1], tf.int64), crop_scale=None).numpy(),
                               image.numpy()[:, ::-1] / 255.0, atol=1e-6)) for s in range(8)}
     assert flips == {True, False}  # crop disabled: each result is the image or its mirror
 
@@ -88,8 +88,8 @@ def test_augment_is_deterministic_in_range_and_mapped(scenes):
 def test_to_model_targets_matches_skimage(name, make_colourful):
     rgb = make_colourful(16, 16)
     norm = get_normalization(name)
-    l_enc, ab_enc = pipeline.to_model_targets(tf.constant(rgb), name)
-    mapped = _map_one(lambda x: pipeline.to_model_targets(x, name), tf.constant(rgb))
+    l_enc, ab_enc = targets.to_model_targets(tf.constant(rgb), name)
+    mapped = _map_one(lambda x: targets.to_model_targets(x, name), tf.constant(rgb))
     assert l_enc.shape == (16, 16, 1) and ab_enc.shape == (16, 16, 2)
     assert l_enc.dtype == tf.float32 and ab_enc.dtype == tf.float32
     lab = rgb2lab(rgb / 255.0)
@@ -99,9 +99,9 @@ def test_to_model_targets_matches_skimage(name, make_colourful):
 
 
 def test_to_model_targets_with_label():
-    l_enc, targets = pipeline.to_model_targets(tf.zeros([2, 8, 8, 3], tf.uint8), "lee2016", tf.constant([1, 0]))
-    assert set(targets) == {"ab", "scene"} and targets["scene"].dtype == tf.int32
-    np.testing.assert_allclose(targets["ab"].numpy(), 128.0 / 255.0, atol=1e-3)  # black: ab = 0 -> 128/255
+    l_enc, target = targets.to_model_targets(tf.zeros([2, 8, 8, 3], tf.uint8), "lee2016", tf.constant([1, 0]))
+    assert set(target) == {"ab", "scene"} and target["scene"].dtype == tf.int32
+    np.testing.assert_allclose(target["ab"].numpy(), 128.0 / 255.0, atol=1e-3)  # black: ab = 0 -> 128/255
     np.testing.assert_allclose(l_enc.numpy(), -0.5, atol=1e-4)
 
 
@@ -118,10 +118,10 @@ def test_build_dataset_shapes_ranges_and_labels(scenes):
                                    training=True, seed=1)
     batches = list(train)
     assert len(batches) == 1  # drop_remainder by default in training
-    l_enc, targets = batches[0]
-    assert targets["scene"].dtype == tf.int32 and targets["scene"].shape == (4,)
-    assert set(targets["scene"].numpy().tolist()) <= {0, 1}
-    assert 0.0 <= float(tf.reduce_min(targets["ab"])) and float(tf.reduce_max(targets["ab"])) <= 1.0
+    l_enc, target = batches[0]
+    assert target["scene"].dtype == tf.int32 and target["scene"].shape == (4,)
+    assert set(target["scene"].numpy().tolist()) <= {0, 1}
+    assert 0.0 <= float(tf.reduce_min(target["ab"])) and float(tf.reduce_max(target["ab"])) <= 1.0
     assert train.element_spec[0].shape.as_list() == [4, SIZE, SIZE, 1]
 
 
@@ -129,10 +129,10 @@ def test_labels_follow_their_images(scenes):
     paths, labels = scenes
     ds = pipeline.build_dataset(paths, image_size=SIZE, batch_size=6, normalization="zhang", labels=labels,
                                 training=True, augment=False, seed=5)
-    _, targets = next(iter(ds))
+    _, target = next(iter(ds))
     # forest (label 1) is much greener (a < 0) than beach (label 0)
-    mean_a = tf.reduce_mean(targets["ab"][..., 0], axis=[1, 2]).numpy()
-    scene = targets["scene"].numpy()
+    mean_a = tf.reduce_mean(target["ab"][..., 0], axis=[1, 2]).numpy()
+    scene = target["scene"].numpy()
     assert mean_a[scene == 1].max() < mean_a[scene == 0].min()
 
 
@@ -237,13 +237,13 @@ def test_shuffle_buffer_default_and_errors():
 
 
 def test_augment_batch_eager_equals_dataset_map_and_identity_box(scenes):
-    images = tf.stack([pipeline.decode_and_resize(tf.constant(p), SIZE) for p in scenes[0][:3]])
+    images = tf.stack([decode.decode_and_resize(tf.constant(p), SIZE) for p in scenes[0][:3]])
     seed = tf.constant([9, 9], tf.int64)
-    eager = pipeline.augment_batch(images, seed)
-    mapped = _map_one(lambda x: pipeline.augment_batch(x, seed), images)
+    eager = augment.augment_batch(images, seed)
+    mapped = _map_one(lambda x: augment.augment_batch(x, seed), images)
     assert eager.shape == (3, SIZE, SIZE, 3) and eager.dtype == tf.float32
     np.testing.assert_allclose(eager.numpy(), mapped.numpy(), atol=1e-6)
-    same = pipeline.augment_batch(images, seed, flip=False, crop_scale=None)
+    same = augment.augment_batch(images, seed, flip=False, crop_scale=None)
     np.testing.assert_allclose(same.numpy(), images.numpy() / 255.0, atol=1e-6)
 
 
@@ -287,29 +287,29 @@ def test_webp_header_shape_lossy_lossless_and_extended(make_colourful):
     for chunk, data in files.items():
         assert data[12:16] == chunk  # PIL wrote the kind of WebP this case is about
         contents = tf.constant(data)
-        assert pipeline.image_header_shape(contents).numpy().tolist() == [40, 70], chunk
-        assert _map_one(pipeline.image_header_shape, contents).numpy().tolist() == [40, 70], chunk
-        image = pipeline.decode_image_bounded(contents, max_pixels=40 * 70)
+        assert decode.image_header_shape(contents).numpy().tolist() == [40, 70], chunk
+        assert _map_one(decode.image_header_shape, contents).numpy().tolist() == [40, 70], chunk
+        image = decode.decode_image_bounded(contents, max_pixels=40 * 70)
         assert image.shape == (40, 70, 3), chunk
         if chunk != b"VP8 ":  # lossless (with alpha for VP8X): the exact RGB comes back
             np.testing.assert_array_equal(image.numpy(), rgb)
         with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
-            pipeline.decode_image_bounded(contents, max_pixels=40 * 70 - 1)
-    assert pipeline.image_header_shape(tf.constant(_forged_vp8x(40000, 30000))).numpy().tolist() == [30000, 40000]
+            decode.decode_image_bounded(contents, max_pixels=40 * 70 - 1)
+    assert decode.image_header_shape(tf.constant(_forged_vp8x(40000, 30000))).numpy().tolist() == [30000, 40000]
 
 
 def test_forged_webp_and_unreadable_headers_are_refused_and_dropped(tmp_path, make_colourful):
     forged = _forged_vp8x(40000, 40000)
     with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
-        pipeline.decode_image_bounded(tf.constant(forged))
+        decode.decode_image_bounded(tf.constant(forged))
     with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
-        _map_one(pipeline.decode_image_bounded, tf.constant(forged))
+        _map_one(decode.decode_image_bounded, tf.constant(forged))
     # A format whose size the header parser cannot read fails closed (it used to pass as (-1) * (-1) = 1).
     tiff = tmp_path / "x.tiff"
     Image.fromarray(make_colourful(8, 8)).save(tiff)
-    assert pipeline.image_header_shape(tf.io.read_file(str(tiff))).numpy().tolist() == [-1, -1]
+    assert decode.image_header_shape(tf.io.read_file(str(tiff))).numpy().tolist() == [-1, -1]
     with pytest.raises(tf.errors.InvalidArgumentError, match="unreadable"):
-        pipeline.decode_image_bounded(tf.io.read_file(str(tiff)))
+        decode.decode_image_bounded(tf.io.read_file(str(tiff)))
     # In a dataset the forged file is dropped and the good WebP kept.
     (tmp_path / "bomb.webp").write_bytes(forged)
     (tmp_path / "good.webp").write_bytes(_webp_bytes(make_colourful(40, 70), lossless=True))

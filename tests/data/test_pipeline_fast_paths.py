@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from colorization_tf.data import pipeline
+from colorization_tf.data import augment, decode, pipeline, targets
 from colorization_tf.data.synthetic import render_scene
 
 SIZE = 24
@@ -28,12 +28,12 @@ def _map_one(fn, *values):
 
 def test_crop_resize_boxes_matches_crop_and_resize_eager_mapped_and_compiled():
     images = tf.constant(np.random.default_rng(0).uniform(0, 100, (5, 17, 23, 3)), tf.float32)
-    boxes = pipeline.random_crop_boxes(5, tf.constant([3, 4], tf.int64), crop_scale=(0.6, 1.0))
+    boxes = augment.random_crop_boxes(5, tf.constant([3, 4], tf.int64), crop_scale=(0.6, 1.0))
     assert bool(tf.reduce_any(boxes[:, 1] > boxes[:, 3]))  # some boxes are mirrored
     reference = tf.image.crop_and_resize(images, boxes, tf.range(5), [17, 23]).numpy()
-    eager = pipeline.crop_resize_boxes(images, boxes).numpy()
-    mapped = _map_one(pipeline.crop_resize_boxes, images, boxes).numpy()
-    compiled = tf.function(pipeline.crop_resize_boxes, jit_compile=True)(images, boxes).numpy()
+    eager = augment.crop_resize_boxes(images, boxes).numpy()
+    mapped = _map_one(augment.crop_resize_boxes, images, boxes).numpy()
+    compiled = tf.function(augment.crop_resize_boxes, jit_compile=True)(images, boxes).numpy()
     np.testing.assert_allclose(eager, reference, atol=1e-4)
     np.testing.assert_allclose(mapped, reference, atol=1e-4)
     np.testing.assert_allclose(compiled, reference, atol=1e-3)
@@ -42,9 +42,9 @@ def test_crop_resize_boxes_matches_crop_and_resize_eager_mapped_and_compiled():
 def test_random_windows_are_exact_windows_or_their_mirrors():
     images = tf.constant(np.random.default_rng(1).integers(0, 256, (6, 13, 15, 3)), tf.uint8)
     uniform = tf.random.stateless_uniform([4, 6], tf.constant([5, 6], tf.int64))
-    eager = pipeline.random_windows(images, uniform, (9, 10)).numpy()
-    mapped = _map_one(lambda x, u: pipeline.random_windows(x, u, (9, 10)), images, uniform).numpy()
-    compiled = tf.function(lambda x, u: pipeline.random_windows(x, u, (9, 10)), jit_compile=True)(images, uniform)
+    eager = augment.random_windows(images, uniform, (9, 10)).numpy()
+    mapped = _map_one(lambda x, u: augment.random_windows(x, u, (9, 10)), images, uniform).numpy()
+    compiled = tf.function(lambda x, u: augment.random_windows(x, u, (9, 10)), jit_compile=True)(images, uniform)
     assert eager.shape == (6, 9, 10, 3) and eager.dtype == np.uint8
     np.testing.assert_array_equal(eager, mapped)
     np.testing.assert_array_equal(eager, compiled.numpy())
@@ -58,12 +58,12 @@ def test_random_windows_are_exact_windows_or_their_mirrors():
 
 def _lab_of_stored(path, size):
     """Lab (float) of the image resized to `size`, as the cache stores it (rounded to float16)."""
-    rgb = pipeline.decode_and_resize(tf.constant(path), size)
-    return pipeline.rgb_to_lab_cached(rgb).numpy().astype(np.float32)
+    rgb = decode.decode_and_resize(tf.constant(path), size)
+    return targets.rgb_to_lab_cached(rgb).numpy().astype(np.float32)
 
 
 def test_default_crops_are_windows_of_a_larger_cached_image(photos):
-    stored = pipeline._stored_size((SIZE, SIZE), True, pipeline.DEFAULT_CROP_SCALE)
+    stored = pipeline.PipelineConfig(image_size=SIZE, batch_size=4, normalization="polychromify", training=True).stored_size
     assert stored[0] > SIZE and stored == (round(SIZE / 0.875),) * 2
     ds = pipeline.build_dataset(photos, image_size=SIZE, batch_size=4, normalization="polychromify",
                                 training=True, seed=3, cache="memory")
@@ -77,7 +77,7 @@ def test_default_crops_are_windows_of_a_larger_cached_image(photos):
         assert min(errors) < 1e-3  # polychromify keeps L raw: an exact window (or its mirror)
 
 
-@pytest.mark.parametrize("crop_scale", [pipeline.DEFAULT_CROP_SCALE, (0.8, 1.0)])
+@pytest.mark.parametrize("crop_scale", [augment.DEFAULT_CROP_SCALE, (0.8, 1.0)])
 def test_compiled_and_plain_batch_targets_agree(photos, monkeypatch, crop_scale):
     kwargs = {"image_size": SIZE, "batch_size": 2, "normalization": "zhang", "training": True, "seed": 5,
               "crop_scale": crop_scale, "labels": [0, 1, 0, 1]}
