@@ -56,6 +56,13 @@ def _size(name: str) -> int:
 _BUILT: dict = {}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _drop_built_models():
+    """Frees the cached models after this module: every later test's `clear_session` would walk them."""
+    yield
+    _BUILT.clear()
+
+
 def _tiny(name: str):
     """The registered model `name` built at its tiny size in float32, once per test session."""
     if name not in _BUILT:
@@ -94,9 +101,7 @@ def _mixed_layers(model, compute_dtype: str) -> list[str]:
             if getattr(layer, "compute_dtype", None) == compute_dtype]
 
 
-@pytest.mark.parametrize("name, policy", [(name, "float32") for name in NAMES]
-                         + [(name, policy) for name in REPRESENTATIVES for policy in MIXED_POLICIES])
-def test_outputs_are_the_declared_ones_at_their_shapes_in_float32(name, policy):
+def _check_outputs(name: str, policy: str) -> None:
     spec = get_spec(name)
     keras.mixed_precision.set_global_policy(policy)
     size = _size(name)
@@ -110,6 +115,17 @@ def test_outputs_are_the_declared_ones_at_their_shapes_in_float32(name, policy):
     if policy != "float32":
         compute = keras.mixed_precision.Policy(policy).compute_dtype
         assert _mixed_layers(model, compute), f"no layer of {name} computes in {compute}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_outputs_are_the_declared_ones_at_their_shapes_in_float32(name):
+    _check_outputs(name, "float32")
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_mixed_precision_computes_inside_and_outputs_float32(name):
+    for policy in MIXED_POLICIES:
+        _check_outputs(name, policy)
 
 
 PAPER_COUNTED = [name for name in NAMES if MODELS[name].paper_params is not None]
