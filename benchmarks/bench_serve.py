@@ -63,8 +63,7 @@ def export_model(name: str, size: int, folder: Path, compile_pixels: bool = True
     spec = get_spec(name)
     model = build_model(name, image_size=size)
     path = folder / (name if compile_pixels else f"{name}_plain_pixels")
-    return export_saved_model(model, path, normalization=spec.normalization, image_size=size, head=spec.head,
-                              save_keras=False, compile_pixels=compile_pixels)
+    return export_saved_model(model, path, spec.replace(image_size=size), save_keras=False, compile_pixels=compile_pixels)
 
 
 def in_process_rate(path: Path, image: np.ndarray, batch: int, seconds: float) -> float:

@@ -84,23 +84,11 @@ def peak_memory_mib(device: str | None) -> float | None:
     return _tf().config.experimental.get_memory_info(device)["peak"] / 2**20
 
 
-def loss_for(spec):
-    """(loss, loss_weights) for a model's head: MSE, soft-encoded CE, or Iizuka's ab + scene losses."""
-    from colorization_tf import losses, models
-    from colorization_tf.models.iizuka import iizuka_losses
-
-    if spec.module == "iizuka":
-        return iizuka_losses()
-    if spec.head == models.CLASSIFICATION:
-        return losses.SoftEncodedCrossEntropy(), None
-    return "mse", None
-
-
 def model_data(spec, collection, image_size: int, batch: int, distinct_batches: int):
     """`distinct_batches` training batches of the embedded scenes at `image_size`, cached and repeated."""
     from colorization_tf.data import pipeline
 
-    labels = collection.labels if spec.module == "iizuka" else None
+    labels = collection.labels if spec.needs_labels else None
     dataset = pipeline.build_dataset(
         collection.paths, image_size=image_size, batch_size=batch, normalization=spec.normalization,
         labels=labels, training=True, cache="memory", seed=0,
@@ -140,10 +128,10 @@ def train_run(spec, data, *, image_size: int, batch: int, precision: str, xla: b
     hardware = training.select_hardware(precision, jit_compile=xla, strategy="default")
     keras.utils.set_random_seed(0)
     overrides = {"image_size": image_size}
-    if spec.module == "iizuka":
+    if spec.needs_labels:
         overrides["num_classes"] = n_classes
     model = spec.build(**overrides)
-    loss, loss_weights = loss_for(spec)
+    loss, loss_weights = spec.default_losses()  # MSE, soft-encoded CE, or Iizuka's ab + scene losses
     config = training.TrainConfig(learning_rate=LEARNING_RATE, loss=loss, loss_weights=loss_weights, precision=precision)
     training.compile_model(model, config, jit_compile=hardware.jit_compile)
     per_chunk = max(steps // chunks, 1)
@@ -180,8 +168,8 @@ def export_and_reload(model, spec, image_size: int) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="gpu_check_export_"))
     try:
         start = time.perf_counter()
-        path = export.export_saved_model(model, folder / spec.name, normalization=spec.normalization,
-                                         image_size=image_size, head=spec.head, name=spec.name, save_keras=False)
+        path = export.export_saved_model(model, folder / spec.name, spec.replace(image_size=image_size), name=spec.name,
+                                         save_keras=False)
         exported = time.perf_counter()
         serve = tf.saved_model.load(str(path)).signatures[export.SERVING_ENDPOINT]
         image = np.random.default_rng(0).integers(0, 256, size=ODD_SHAPE, dtype=np.uint8)
@@ -264,7 +252,7 @@ def check_model(name: str, settings: dict, collection, deadline: float, memory_d
 
     spec = models.get_spec(name)
     image_size = settings["image_size"] or spec.image_size
-    entry = report["models"][name] = {"image_size": image_size, "normalization": spec.normalization, "head": spec.head, "runs": {}}
+    entry = report["models"][name] = {"image_size": image_size, "normalization": spec.normalization, "head": spec.head.kind, "runs": {}}
     data = model_data(spec, collection, image_size, settings["batch"], settings["distinct_batches"])
     common = dict(image_size=image_size, batch=settings["batch"], n_classes=len(collection.class_names), memory_device=memory_device)
     plans = [(MAIN, settings["steps"])] + [(c, settings["compare_steps"]) for c in COMPARISONS]

@@ -83,7 +83,7 @@ def decode_logits(logits, size, bin_width: float, gamut: str = "zhang") -> tf.Te
     """ab-bin logits `[B, h, w, Q]` -> ab in Lab units `[B, size[0], size[1], 2]`.
 
     Annealed-mean decoding (Zhang et al. 2016, T = 0.38), upsampled bilinearly to `size`:
-    `export.logits_to_ab`, the suite's one decoder.
+    `models.heads.logits_to_ab`, the suite's one decoder.
 
     Args:
         logits: classification-head output.
@@ -92,17 +92,17 @@ def decode_logits(logits, size, bin_width: float, gamut: str = "zhang") -> tf.Te
             widths give the same bin count, e.g. 21 and 22 both give 65 "zhang" bins).
         gamut: the model's bin set (see `quantize.ab_bin_centers`).
     """
-    from colorization_tf import export
+    from colorization_tf.models import heads
 
     logits = tf.convert_to_tensor(logits)
-    decode = export.default_decode(int(logits.shape[-1]), gamut=gamut, bin_width=bin_width)
-    return export.logits_to_ab(logits, size, decode)
+    decode = heads.default_decode(int(logits.shape[-1]), gamut=gamut, bin_width=bin_width)
+    return heads.logits_to_ab(logits, size, decode)
 
 
 def predict_lab(model, l_enc, normalization) -> tuple[tf.Tensor, tf.Tensor | None]:
     """Runs `model` on encoded L and returns (ab in Lab units at the input's size, scene logits or None).
 
-    The colour output is decoded by `export.outputs_to_ab` (the same decoder the exports and the
+    The colour output is decoded by `models.heads.outputs_to_ab` (the same decoder the exports and the
     training figures use).
 
     Args:
@@ -113,14 +113,14 @@ def predict_lab(model, l_enc, normalization) -> tuple[tf.Tensor, tf.Tensor | Non
     Returns:
         `(ab [B, H, W, 2], scene_logits [B, C] or None)`.
     """
-    from colorization_tf import export
+    from colorization_tf.models import colorizer_of, heads
 
-    net = getattr(model, "generator", model)  # a GANModel is evaluated through its generator
+    net = colorizer_of(model)  # a GANModel is evaluated through its generator
     l_enc = tf.convert_to_tensor(l_enc, tf.float32)
     outputs = _named_outputs(net, net(l_enc, training=False))
     if "ab" not in outputs and "logits" not in outputs:
         raise ValueError(f"model {model.name!r} has no 'ab' or 'logits' output (outputs: {sorted(outputs)})")
-    ab = export.outputs_to_ab(net, outputs, normalization, export.spatial_size(l_enc))
+    ab = heads.outputs_to_ab(net, outputs, normalization, heads.spatial_size(l_enc))
     return ab, outputs.get("scene")
 
 

@@ -34,156 +34,14 @@ import numpy as np
 import tensorflow as tf
 
 from colorization_tf import color
+from colorization_tf.models import ModelSpec, colorizer_of, get_spec
+from colorization_tf.models.heads import model_decode, predict_ab
 from colorization_tf.fileio import make_temp_dir, os_error_from_message, remove_stale_temps, replace_dir
 
 SERVING_ENDPOINT = "serving_default"
 OUTPUT_KEY = "rgb"
 INFO_FILE = "export_info.json"
 KERAS_FILE = "model.keras"
-REGRESSION = "regression"
-CLASSIFICATION = "classification"
-_ZHANG = "zhang"  # annealed-mean decoding returns ab / 110, the Zhang et al. encoding
-
-
-def _pick_output(model, outputs, names=("ab", "logits")):
-    """(name, tensor) of the colour output among a model's outputs."""
-    if isinstance(outputs, dict):
-        for name in names:
-            if name in outputs:
-                return name, outputs[name]
-        raise ValueError(f"Model outputs {sorted(outputs)} hold neither 'ab' nor 'logits'")
-    if isinstance(outputs, (list, tuple)):
-        output_names = list(getattr(model, "output_names", []) or [])
-        for name in names:
-            if name in output_names:
-                return name, outputs[output_names.index(name)]
-        return ("ab" if outputs[0].shape[-1] == 2 else "logits"), outputs[0]
-    return ("ab" if outputs.shape[-1] == 2 else "logits"), outputs
-
-
-def default_decode(num_bins: int | None = None, gamut: str = "zhang", bin_width: float | None = None):
-    """The annealed-mean decoding layer of `colorization_tf.quantize` (T = 0.38) for `num_bins` bins.
-
-    Args:
-        num_bins: the logits' channel count Q; without `bin_width` the width is inferred from it
-            (`quantize.bin_width_for_num_bins`: 313 -> 10), which is ambiguous for some wide
-            grids (21 and 22 both give 65 bins): pass the stored width when there is one.
-            None: Zhang's 313 bins.
-        gamut: the bin set the model was trained on (see `quantize.ab_bin_centers`).
-        bin_width: the grid width the model was built with (`models.eccv16.stored_bins`).
-
-    Returns:
-        An `AnnealedMeanDecode` layer: logits -> ab / 110.
-    """
-    from colorization_tf.quantize import ZHANG_BIN_WIDTH, AnnealedMeanDecode, bin_width_for_num_bins
-
-    if bin_width is not None:
-        width = float(bin_width)
-    else:
-        width = ZHANG_BIN_WIDTH if num_bins is None else bin_width_for_num_bins(int(num_bins), gamut)
-    return AnnealedMeanDecode(bin_width=width, gamut=gamut)
-
-
-def model_decode(model, num_bins: int | None = None):
-    """`default_decode` for a classification model: its stored bins when it has them (a
-    `BinLogits` head), else the width inferred from `num_bins` (or its logits' channel count)."""
-    from colorization_tf.models.eccv16 import stored_bins
-
-    net = getattr(model, "generator", model)
-    bins = stored_bins(net)
-    if num_bins is None:
-        num_bins = _colour_output_channels(net)
-    if bins is None:
-        return default_decode(num_bins)
-    return default_decode(num_bins, gamut=bins[1], bin_width=bins[0])
-
-
-def _colour_output_channels(model) -> int | None:
-    """Static channel count of a model's "logits" output (None when unknown)."""
-    outputs = getattr(model, "outputs", None)
-    if not outputs:
-        return None
-    names = list(getattr(model, "output_names", []) or [])
-    tensor = outputs[names.index("logits")] if "logits" in names else outputs[0]
-    channels = tensor.shape[-1]
-    return None if channels is None else int(channels)
-
-
-def logits_to_ab(logits, size=None, decode=None) -> tf.Tensor:
-    """Bin logits `[N, h, w, Q]` -> ab in Lab units, resized bilinearly to `size` when given.
-
-    Args:
-        logits: classification-head output.
-        size: target (height, width), or None to stay at the logits' resolution.
-        decode: layer logits -> ab / 110 (default: annealed mean over the Q bins, whose width is
-            inferred from Q; see `default_decode`).
-
-    Returns:
-        float32 `[N, H, W, 2]` ab.
-    """
-    logits = tf.cast(logits, tf.float32)
-    decode = decode or default_decode(logits.shape[-1])
-    ab = color.get_normalization(_ZHANG).decode_ab(tf.cast(decode(logits), tf.float32))
-    return ab if size is None else _resize_to(ab, size)
-
-
-def _resize_to(ab: tf.Tensor, size) -> tf.Tensor:
-    """Bilinear resize of `ab` to `size` unless its static shape already matches."""
-    static = tf.get_static_value(size) if tf.is_tensor(size) else tuple(size)
-    if static is not None and ab.shape[1] == int(static[0]) and ab.shape[2] == int(static[1]):
-        return ab
-    return tf.image.resize(ab, size, method="bilinear")
-
-
-def outputs_to_ab(model, outputs, normalization, size=None, decode=None) -> tf.Tensor:
-    """A model call's outputs -> ab in Lab units: the one "model output -> colour" decoder.
-
-    Regression heads ("ab") are decoded with the model's normalisation; classification heads
-    ("logits") with `decode` (default: annealed mean, bin width inferred from Q); the result is
-    resized bilinearly to `size` when given. `evaluation`, the training sample figures and the
-    serving signature all go through here.
-
-    Args:
-        model: the model that produced `outputs` (for its output names).
-        outputs: its outputs (tensor, list or dict; "scene" and other extra heads are ignored).
-        normalization: the model's `Normalization` (or its name).
-        size: target (height, width), or None.
-        decode: layer logits -> ab / 110 for classification heads.
-
-    Returns:
-        float32 `[N, H, W, 2]` ab.
-    """
-    name, out = _pick_output(model, outputs)
-    if name == "logits":
-        return logits_to_ab(out, size, decode or model_decode(model, out.shape[-1]))
-    ab = color.get_normalization(normalization).decode_ab(tf.cast(out, tf.float32))
-    return ab if size is None else _resize_to(ab, size)
-
-
-def predict_ab(model, l_encoded, normalization, decode=None, training: bool = False) -> tf.Tensor:
-    """Runs `model` on encoded L and returns real ab (Lab units) at the L's resolution.
-
-    Args:
-        model: a colorization model (output "ab", or "logits" for classification heads);
-            a `GANModel` runs its generator.
-        l_encoded: `[N, H, W, 1]` encoded L.
-        normalization: the model's `Normalization` (or its name).
-        decode: layer logits -> ab / 110 for classification heads (default: annealed mean, bin
-            width inferred from the logits' channel count).
-        training: passed to the model.
-
-    Returns:
-        float32 `[N, H, W, 2]` ab.
-    """
-    net = getattr(model, "generator", model)
-    l_encoded = tf.convert_to_tensor(l_encoded, tf.float32)
-    return outputs_to_ab(net, net(l_encoded, training=training), normalization, spatial_size(l_encoded), decode)
-
-
-def spatial_size(images):
-    """(height, width) of `[N, H, W, C]` images: Python ints when static, else a tensor."""
-    static = tuple(images.shape[1:3])
-    return static if None not in static else tf.shape(images)[1:3]
 
 
 def _to_rgb_uint8(images: tf.Tensor) -> tf.Tensor:
@@ -236,20 +94,30 @@ _LIGHTNESS_XLA = tf.function(color.lightness, jit_compile=True)
 _LAB_TO_UINT8_XLA = tf.function(_lab_to_uint8, jit_compile=True)
 
 
+def _native_multiple(spec: ModelSpec, native_resolution: bool) -> int | None:
+    """The multiple native-resolution serving rounds to (None: serve at `spec.image_size`)."""
+    if not native_resolution:
+        return None
+    if not spec.size_multiple:
+        raise ValueError(f"export: model {spec.name!r} takes {spec.image_size}x{spec.image_size} inputs only "
+                         "(fixed_size): it has no native-resolution export")
+    return int(spec.size_multiple)
+
+
 def make_serving_function(
-    model, normalization, image_size: int, decode=None, size_multiple: int | None = None, compile_pixels: bool = True
+    model, spec: ModelSpec | str, decode=None, native_resolution: bool = False, compile_pixels: bool = True
 ):
     """The uint8 -> uint8 any-size colorization `tf.function` used as `serving_default`.
 
     Args:
         model: the Keras model (a `GANModel` serves its generator).
-        normalization: the model's `Normalization` or name.
-        image_size: the resolution the model runs at (L is resized to it).
-        decode: logits -> ab/110 layer for classification heads (None for regression).
-        size_multiple: run the model at the input's own resolution instead, rounded to the
-            nearest multiple of this (e.g. 8 for Iizuka et al., whose local branches see the full
-            image while the global branch rescales internally, as in their paper; 32 for the
-            ResNet U-Net). For fully convolutional models only.
+        spec: its `ModelSpec` (or registry name): normalisation, working resolution (L is resized
+            to `image_size`), head, size multiple.
+        decode: logits -> ab/110 layer for classification heads (default: `heads.model_decode`).
+        native_resolution: run the model at the input's own resolution instead, rounded to the
+            nearest multiple of `spec.size_multiple` (e.g. 8 for Iizuka et al., whose local
+            branches see the full image while the global branch rescales internally, as in their
+            paper; 32 for the ResNet U-Net). For fully convolutional models only.
         compile_pixels: run the full-resolution colour conversions (RGB -> L before the model,
             L + ab -> sRGB after it) XLA-compiled, one fused pass over the pixels, on pixel counts
             padded to `PIXEL_BUCKETS_PER_OCTAVE` size classes (several times faster on big photos;
@@ -261,9 +129,13 @@ def make_serving_function(
         A `tf.function` with input signature uint8 `[None, None, None, None]`, returning
         {"rgb": uint8 [N, H, W, 3]}.
     """
-    norm = color.get_normalization(normalization)
-    net = getattr(model, "generator", model)
-    size = int(image_size)
+    spec = get_spec(spec)
+    size_multiple = _native_multiple(spec, native_resolution)
+    norm = color.get_normalization(spec.normalization)
+    net = colorizer_of(model)
+    size = int(spec.image_size)
+    if spec.head.classification and decode is None:
+        decode = model_decode(net, head=spec.head)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])
     def serve(images):
@@ -299,15 +171,13 @@ def _versions() -> dict:
 def export_saved_model(
     model,
     path,
+    spec: ModelSpec | str,
     *,
-    normalization,
-    image_size: int,
-    head: str = REGRESSION,
+    native_resolution: bool = False,
     decode=None,
     name: str | None = None,
     save_keras: bool = True,
     extra_info: dict | None = None,
-    size_multiple: int | None = None,
     compile_pixels: bool = True,
 ) -> Path:
     """Exports `model` as a SavedModel with a uint8 any-size signature, a `.keras` and info JSON.
@@ -319,40 +189,42 @@ def export_saved_model(
     leaves the previous export as it was.
 
     Args:
-        model: trained Keras model (input encoded L; output "ab", or "logits" if
-            `head="classification"`); a `GANModel` serves its generator.
+        model: trained Keras model (input encoded L; output "ab", or "logits" for a classification
+            head); a `GANModel` serves its generator.
         path: output folder, e.g. `saved_models/<name>`.
-        normalization: the model's `Normalization` or its name.
-        image_size: the model's working resolution.
-        head: "regression" or "classification".
-        decode: logits -> ab/110 layer for classification heads (default: `default_decode` for the
-            logits' channel count, i.e. annealed mean with the bin width that gives that many bins).
+        spec: the model's `ModelSpec` (or its registry name), which gives the normalisation, the
+            working resolution (`image_size`), the head and the size multiple; a run that trained
+            at another size or normalisation passes `spec.replace(image_size=..., ...)`.
+        native_resolution: serve at each input's own resolution rounded to a multiple of
+            `spec.size_multiple`, instead of at `spec.image_size` (see `make_serving_function`);
+            the model must accept such sizes (built with `image_size=None`, or Iizuka's). Not for
+            `spec.fixed_size` models such as the CS520 CNN.
+        decode: logits -> ab/110 layer for classification heads (default: `heads.model_decode`: the
+            bins the model stores, else the spec head's).
         name: model name for export_info.json (default: the folder name).
         save_keras: also write `model.keras`.
         extra_info: more JSON-able fields for export_info.json (e.g. metrics, dataset).
-        size_multiple: serve at each input's own resolution rounded to a multiple of this,
-            instead of at `image_size` (see `make_serving_function`); fully convolutional models
-            only (not `ModelSpec.fixed_size` ones such as the CS520 CNN).
         compile_pixels: XLA-compile the signature's full-resolution colour conversions (see
             `make_serving_function`); False for runtimes without XLA.
 
     Returns:
         The export folder.
     """
-    if head not in (REGRESSION, CLASSIFICATION):
-        raise ValueError(f"head must be {REGRESSION!r} or {CLASSIFICATION!r}, not {head!r}")
-    norm = color.get_normalization(normalization)
-    if head == CLASSIFICATION and decode is None:
-        decode = model_decode(model)
+    spec = get_spec(spec)
+    size_multiple = _native_multiple(spec, native_resolution)
+    image_size = int(spec.image_size)
+    norm = color.get_normalization(spec.normalization)
+    if spec.head.classification and decode is None:
+        decode = model_decode(model, head=spec.head)
     path = Path(path)
     remove_stale_temps(path.parent)  # what a killed export left behind
     tmp = make_temp_dir(path)
     try:
         archive = keras.export.ExportArchive()
-        archive.track(getattr(model, "generator", model))
+        archive.track(colorizer_of(model))
         if decode is not None and getattr(decode, "variables", None):
             archive.track(decode)
-        archive.add_endpoint(SERVING_ENDPOINT, make_serving_function(model, norm, image_size, decode, size_multiple, compile_pixels))
+        archive.add_endpoint(SERVING_ENDPOINT, make_serving_function(model, spec, decode, native_resolution, compile_pixels))
         archive.write_out(str(tmp), verbose=False)
         if save_keras:
             model.save(tmp / KERAS_FILE)
@@ -360,11 +232,11 @@ def export_saved_model(
             "name": name or path.name,
             "normalization": norm.name,
             "normalization_description": norm.description,
-            "image_size": int(image_size),
-            "resolution": f"native, rounded to a multiple of {size_multiple}" if size_multiple else f"{int(image_size)}x{int(image_size)}",
-            "head": head,
+            "image_size": image_size,
+            "resolution": f"native, rounded to a multiple of {size_multiple}" if size_multiple else f"{image_size}x{image_size}",
+            "head": spec.head.kind,
             "compile_pixels": bool(compile_pixels),
-            **({"bin_width": getattr(decode, "bin_width", None), "gamut": getattr(decode, "gamut", None)} if head == CLASSIFICATION else {}),
+            **({"bin_width": getattr(decode, "bin_width", None), "gamut": getattr(decode, "gamut", None)} if spec.head.classification else {}),
             "signature": {
                 "endpoint": SERVING_ENDPOINT,
                 "input": "images: uint8 [N, H, W, C], C = 1 (gray), 3 (RGB) or 4 (RGBA, alpha ignored), any H, W",

@@ -107,9 +107,9 @@ def run_settings(run, data: dict) -> dict[str, Any]:
         data: {"dataset", "dataset_images", "split", "split_matches", "split_note"} from the
             runner (`experiment.protocol_data`).
     """
-    from colorization_tf.models import CLASSIFICATION, get_spec
+    from colorization_tf.models import get_spec
 
-    classification = get_spec(run.model).head == CLASSIFICATION
+    classification = get_spec(run.model).head.classification
     return {
         "dataset": data["dataset"],
         "split": data["split"],

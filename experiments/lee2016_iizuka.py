@@ -25,12 +25,11 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
 
     quiet_tensorflow(verbose_requested())
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from colorization_tf import experiment as ex  # noqa: E402
 from colorization_tf.evaluation import SCENE_ACCURACY, markdown_table  # noqa: E402
-from colorization_tf.models.iizuka import iizuka_losses  # noqa: E402
+from colorization_tf.models.iizuka import iizuka_losses, iizuka_metrics  # noqa: E402
 
 EPOCHS = 25
 """Lee et al. trained for 25 epochs."""
@@ -68,7 +67,7 @@ def _run(name: str, alpha: float, stop_after: int | None = None) -> ex.RunConfig
         model="iizuka_lee128",
         loss=losses,
         loss_weights=weights,
-        metrics={"scene": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
+        metrics=iizuka_metrics(),
         optimizer="adadelta",
         learning_rate=ADADELTA_LEARNING_RATE,
         stop_after=stop_after,

@@ -29,9 +29,7 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
 
 from colorization_tf import experiment as ex  # noqa: E402
 from colorization_tf.evaluation import markdown_table  # noqa: E402
-
-NATIVE_MULTIPLE = 32
-"""The ResNet U-Net's input sides must be multiples of 32 (five stride-2 stages)."""
+from colorization_tf.models import get_spec  # noqa: E402
 
 EPOCHS = 20
 """Not stated in the paper; 20 epochs at 256 px."""
@@ -51,7 +49,7 @@ NTIRE_2019 = {
 def native_resolution_scores(ctx: ex.ExperimentContext, name: str) -> dict:
     """PSNR/SSIM of run `name` on every test image at its own full resolution, through the export.
 
-    The trained U-Net is rebuilt for any input size, exported with `size_multiple=32` (a temporary
+    The trained U-Net is rebuilt for any input size, exported at native resolution (`ModelSpec.size_multiple`, 32; a temporary
     folder: the run's own export is unchanged) and called on each test image's uint8 RGB; the
     output (full resolution, original L) is compared with the image itself.
     """
@@ -62,7 +60,6 @@ def native_resolution_scores(ctx: ex.ExperimentContext, name: str) -> dict:
 
     from colorization_tf import export, metrics
     from colorization_tf.data.files import load_image_rgb
-    from colorization_tf.models import get_spec
 
     run = ctx.runs[name]
     spec = get_spec(run.model)
@@ -70,8 +67,8 @@ def native_resolution_scores(ctx: ex.ExperimentContext, name: str) -> dict:
     net.set_weights(ctx.models[name].get_weights())
     folder = Path(tempfile.mkdtemp(prefix=f"{name}-native-", dir=ctx.results_dir))
     try:
-        path = export.export_saved_model(net, folder / "export", normalization=run.normalization, image_size=run.image_size,
-                                         save_keras=False, size_multiple=NATIVE_MULTIPLE)
+        run_spec = spec.replace(image_size=run.image_size, normalization=run.normalization)
+        path = export.export_saved_model(net, folder / "export", run_spec, native_resolution=True, save_keras=False)
         colorize = export.load_colorizer(path)
         psnr, ssim, sizes = [], [], []
         for image_path in ctx.splits["test"]:
@@ -115,7 +112,7 @@ def table1(ctx: ex.ExperimentContext):
              "(DIV2K) and the authors' model; the paper does not state the resolution they were scored at (NTIRE "
              "scored full-resolution images). *Full resolution*: this suite's model on each of the "
              f"{images} test images at its own size (the any-size export; the U-Net runs at the size rounded to a "
-             f"multiple of {NATIVE_MULTIPLE}, the chroma is resized back and joined with the original L), the "
+             f"multiple of {get_spec('resnet_unet').size_multiple}, the chroma is resized back and joined with the original L), the "
              "comparable figure. *Resize*: the same test images squashed to the training size. PSNR/SSIM on sRGB.\n")
     return ex.Section("Table 1 (layout of the paper)", text, {"rows": rows, "full_resolution": native})
 

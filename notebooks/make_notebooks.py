@@ -179,8 +179,7 @@ result = ex.run_experiment(cfg)
 print(result.sections[0].markdown)'''
     export = '''from colorization_tf.export import export_saved_model
 
-path = export_saved_model(model, f"{OUT}/saved_models/fit_{MODEL}", normalization=spec.normalization,
-                          image_size=IMAGE_SIZE, head=spec.head, save_keras=False)
+path = export_saved_model(model, f"{OUT}/saved_models/fit_{MODEL}", spec.replace(image_size=IMAGE_SIZE), save_keras=False)
 print("exported to", path, "(load with tf.saved_model.load)")'''
     colorize = '''import io
 

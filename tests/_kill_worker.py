@@ -71,13 +71,13 @@ def _export_forever(folder: Path) -> None:
     import keras
 
     from colorization_tf import export
-    from tests._tiny_models import TINY_NORMALIZATION, build_tiny_colorizer
+    from tests._tiny_models import TINY_SPEC, build_tiny_colorizer
 
     model = build_tiny_colorizer(16)
     print("ready", flush=True)
     for i in range(1_000_000):
         model.get_layer("conv2").bias.assign([i * 1e-3, -i * 1e-3])
-        export.export_saved_model(model, folder / "export", normalization=TINY_NORMALIZATION, image_size=16,
+        export.export_saved_model(model, folder / "export", TINY_SPEC,
                                   name=f"tiny{i}", extra_info={"version": i})
         keras.backend.clear_session(free_memory=False)
 
@@ -148,7 +148,7 @@ def failed_write_checks(folder, mode: str, images=None) -> dict:
     from PIL import Image
 
     from colorization_tf import cli, evaluation, export, fileio, training
-    from tests._tiny_models import TINY_NORMALIZATION, build_tiny_colorizer, tiny_rgb
+    from tests._tiny_models import TINY_SPEC, build_tiny_colorizer, tiny_rgb
 
     folder = Path(folder)
     images = Path(images) if images else folder.parent / f"{folder.name}-images"
@@ -159,8 +159,7 @@ def failed_write_checks(folder, mode: str, images=None) -> dict:
     model.compile("adam", "mse")
     writers = {
         "checkpoint": lambda: training.save_checkpoint(folder / "ckpt", model, 1, {}),
-        "export": lambda: export.export_saved_model(model, folder / "export", normalization=TINY_NORMALIZATION,
-                                                    image_size=16, save_keras=False),
+        "export": lambda: export.export_saved_model(model, folder / "export", TINY_SPEC, save_keras=False),
         "results": lambda: evaluation.write_json(folder / "results" / "results.json", results_table(0)[0]),
         "prepare": lambda: load_prepare().main(["folder", "--src", str(images), "--out", str(folder / "prepared")]),
         "colorize": lambda: cli.main([str(images), "-m", str(folder / "export"), "-o", str(folder / "colorized"),

@@ -8,8 +8,14 @@ import keras
 import numpy as np
 
 from colorization_tf import color
+from colorization_tf.models import CLASSIFICATION, Head, ModelSpec
 
 TINY_NORMALIZATION = "zhang"
+TINY_SPEC = ModelSpec("tiny", "tests._tiny_models", "build_tiny_colorizer", TINY_NORMALIZATION, 16)
+"""The tiny colorizer's contract: zhang normalisation, 16 px, regression head, any size."""
+TINY_CLASSIFIER_SPEC = TINY_SPEC.replace(name="tiny_classifier", head=Head(CLASSIFICATION))
+"""A stand-in classification model's contract: its bins are those its `BinLogits` layer stores (or,
+without one, those its logits' channel count gives)."""
 
 
 def build_tiny_colorizer(image_size: int | None = 16, filters: int = 4, synchronized_bn: bool = False) -> keras.Model:
@@ -60,7 +66,7 @@ def export_tiny(path, image_size: int = 16, epochs: int = 2):
     model.compile(optimizer="adam", loss="mse")
     l_enc, ab_enc = tiny_data(n=8, size=image_size)
     model.fit(l_enc, ab_enc, epochs=epochs, batch_size=4, verbose=0)
-    export.export_saved_model(model, path, normalization=TINY_NORMALIZATION, image_size=image_size, name="tiny")
+    export.export_saved_model(model, path, TINY_SPEC.replace(image_size=image_size), name="tiny")
     return model
 
 

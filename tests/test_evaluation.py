@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from colorization_tf import color, evaluation, export, quantize
+from colorization_tf import color, evaluation, quantize
+from colorization_tf.models import heads
 
 
 def _dataset(n=5, size=16, batch=2, seed=0):
@@ -53,7 +54,7 @@ def test_max_images_and_scene_accuracy():
 
 
 def test_wider_bin_classifier_is_decoded_with_the_exports_decoder():
-    """Logits for Ziegler-style wider bins (and a scene head) evaluate; the decoding is export's."""
+    """Logits for Ziegler-style wider bins (and a scene head) evaluate; the decoding is `models.heads`."""
     centers = quantize.ab_bin_centers(20.0)
     inp = keras.Input((16, 16, 1), name="L")
     pooled = keras.layers.AveragePooling2D(4)(inp)
@@ -64,7 +65,7 @@ def test_wider_bin_classifier_is_decoded_with_the_exports_decoder():
     l_enc = next(iter(ds))[0]
     ab, scene_logits = evaluation.predict_lab(model, l_enc, norm)
     assert ab.shape == (2, 16, 16, 2) and scene_logits.shape == (2, 3)
-    np.testing.assert_allclose(ab.numpy(), export.predict_ab(model, l_enc, norm).numpy(), atol=1e-6)
+    np.testing.assert_allclose(ab.numpy(), heads.predict_ab(model, l_enc, norm).numpy(), atol=1e-6)
     raw = model(l_enc)["logits"]
     np.testing.assert_allclose(evaluation.decode_logits(raw, (16, 16), bin_width=20.0).numpy(), ab.numpy(), atol=1e-6)
     coarse = quantize.annealed_mean(raw, centers).numpy()  # Lab units at the logits' 1/4 resolution

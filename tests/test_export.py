@@ -13,7 +13,8 @@ import pytest
 import tensorflow as tf
 
 from colorization_tf import color, export
-from tests._tiny_models import TINY_NORMALIZATION, build_tiny_colorizer, tiny_data, tiny_rgb
+from colorization_tf.models import Head, get_spec, heads
+from tests._tiny_models import TINY_CLASSIFIER_SPEC, TINY_NORMALIZATION, TINY_SPEC, build_tiny_colorizer, tiny_data, tiny_rgb
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 16
@@ -27,7 +28,7 @@ def exported(tmp_path_factory):
     l_enc, ab_enc = tiny_data(n=8, size=IMAGE_SIZE)
     model.fit(l_enc, ab_enc, epochs=2, batch_size=4, verbose=0)
     path = tmp_path_factory.mktemp("exports") / "tiny"
-    export.export_saved_model(model, path, normalization=TINY_NORMALIZATION, image_size=IMAGE_SIZE, name="tiny")
+    export.export_saved_model(model, path, TINY_SPEC, name="tiny")
     return model, path
 
 
@@ -109,13 +110,16 @@ def test_serving_function_matches_model_at_its_own_size(exported):
 def test_export_replaces_an_existing_export_atomically(exported, tmp_path):
     model, _ = exported
     path = tmp_path / "again"
-    export.export_saved_model(model, path, normalization=TINY_NORMALIZATION, image_size=IMAGE_SIZE)
+    export.export_saved_model(model, path, TINY_SPEC)
     (path / "stale.txt").write_text("from the previous export")
-    export.export_saved_model(model, path, normalization=TINY_NORMALIZATION, image_size=IMAGE_SIZE, save_keras=False)
+    export.export_saved_model(model, path, TINY_SPEC, save_keras=False)
     assert not (path / "stale.txt").exists() and (path / "saved_model.pb").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["again"]
     with pytest.raises(ValueError, match="head"):
-        export.export_saved_model(model, tmp_path / "bad", normalization=TINY_NORMALIZATION, image_size=IMAGE_SIZE, head="nope")
+        Head("nope")
+    with pytest.raises(ValueError, match="cs520_cnn.*fixed_size"):  # a fixed-size model has no native export
+        export.export_saved_model(model, tmp_path / "bad", "cs520_cnn", native_resolution=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["again"]
 
 
 def test_classification_head_export_decodes_logits(tmp_path):
@@ -133,8 +137,7 @@ def test_classification_head_export_decodes_logits(tmp_path):
     x = keras.layers.AveragePooling2D(4)(inp)
     logits = keras.layers.Conv2D(2, 1, name="logits", kernel_initializer="zeros", bias_initializer=keras.initializers.Constant([3.0, 0.0]))(x)
     model = keras.Model(inp, {"logits": logits})
-    path = export.export_saved_model(model, tmp_path / "cls", normalization="zhang", image_size=IMAGE_SIZE,
-                                     head="classification", decode=MeanOfTwoBins(), save_keras=False)
+    path = export.export_saved_model(model, tmp_path / "cls", TINY_CLASSIFIER_SPEC, decode=MeanOfTwoBins(), save_keras=False)
     gray = np.full((1, 21, 27, 1), 128, np.uint8)
     out = tf.saved_model.load(str(path)).signatures["serving_default"](images=tf.constant(gray))["rgb"].numpy()
     lab = color.rgb_to_lab(out).numpy()
@@ -181,22 +184,22 @@ def test_default_decoder_infers_the_bin_width_from_the_logits():
     centers = quantize.ab_bin_centers(width)
     model = _wide_bin_classifier(len(centers))
     l_enc, _ = tiny_data(n=2, size=IMAGE_SIZE)
-    decode = export.default_decode(len(centers))
-    assert decode.bin_width == width and export.default_decode().num_bins == quantize.ZHANG_NUM_BINS
-    ab = export.predict_ab(model, l_enc, "zhang").numpy()
+    decode = heads.default_decode(len(centers))
+    assert decode.bin_width == width and heads.default_decode().num_bins == quantize.ZHANG_NUM_BINS
+    ab = heads.predict_ab(model, l_enc, "zhang").numpy()
     assert ab.shape == (2, IMAGE_SIZE, IMAGE_SIZE, 2)
     expected = quantize.annealed_mean(model(l_enc)["logits"], centers).numpy()  # Lab units, 1/4 resolution
     np.testing.assert_allclose(ab[:, ::4, ::4], expected, atol=1e-3)
     with pytest.raises(ValueError, match="314 bins"):
-        export.predict_ab(_wide_bin_classifier(314), l_enc, "zhang")
+        heads.predict_ab(_wide_bin_classifier(314), l_enc, "zhang")
 
 
 def test_native_resolution_export_runs_iizuka_on_the_full_image(tmp_path):
     from colorization_tf.models import build_model
 
     model = build_model("iizuka_lee128", image_size=32, num_classes=3)
-    path = export.export_saved_model(model, tmp_path / "native", normalization="lee2016", image_size=32,
-                                     size_multiple=8, save_keras=False)
+    spec = get_spec("iizuka_lee128").replace(image_size=32)
+    path = export.export_saved_model(model, tmp_path / "native", spec, native_resolution=True, save_keras=False)
     info = json.loads((path / export.INFO_FILE).read_text())
     assert info["resolution"] == "native, rounded to a multiple of 8"
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
@@ -220,7 +223,7 @@ def test_native_resolution_export_runs_iizuka_on_the_full_image(tmp_path):
      ("alexnet_classification", {}), ("resnet_unet", {"encoder_depth": 18})],
 )
 def test_fully_convolutional_models_trace_on_fully_dynamic_shapes(name, kwargs):
-    """What a native-resolution export (`size_multiple`) needs: one graph for every image size."""
+    """What a native-resolution export (`ModelSpec.size_multiple`) needs: one graph for every image size."""
     from colorization_tf.models import build_model
 
     model = build_model(name, image_size=None if name != "iizuka_lee128" else 32, **kwargs)

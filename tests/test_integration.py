@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from colorization_tf import cli, color, export, losses, models, quantize, training
 from colorization_tf.data import decode, files, photos, pipeline, synthetic
-from colorization_tf.models.iizuka import iizuka_losses
+from colorization_tf.models import heads
 
 SIZE = 32
 SOURCE_SIZE = 40
@@ -49,16 +49,16 @@ def _quiet(**kwargs) -> training.TrainConfig:
 
 def _overrides(spec, scenes) -> dict:
     overrides = {"image_size": SIZE}
-    if spec.module == "iizuka":
+    if spec.needs_labels:
         overrides["num_classes"] = len(scenes.class_names)
     return overrides
 
 
 def _loss_for(spec, dataset):
-    """(loss, loss_weights) for a model's head; classification gets weights from `dataset`'s prior."""
-    if spec.module == "iizuka":
-        return iizuka_losses()
-    if spec.head == models.CLASSIFICATION:
+    """(loss, loss_weights) for a model: its spec's defaults; classification gets weights from `dataset`'s prior."""
+    if spec.losses:
+        return spec.default_losses()
+    if spec.head.classification:
         prior = quantize.compute_prior(dataset, quantize.ab_bin_centers(), normalization=spec.normalization)
         assert prior.shape == (quantize.ZHANG_NUM_BINS,) and np.isclose(prior.sum(), 1.0)
         weights = quantize.rebalancing_weights(prior)
@@ -80,7 +80,7 @@ def _serve(path, images):
 @pytest.mark.parametrize("name", sorted(models.MODELS))
 def test_every_model_trains_exports_and_serves_any_size(name, scenes, tmp_path):
     spec = models.MODELS[name]
-    labels = scenes.labels if spec.module == "iizuka" else None
+    labels = scenes.labels if spec.needs_labels else None
     train_ds = pipeline.build_dataset(
         scenes.paths, image_size=SIZE, batch_size=BATCH, normalization=spec.normalization, labels=labels,
         training=True, seed=1,
@@ -100,10 +100,8 @@ def test_every_model_trains_exports_and_serves_any_size(name, scenes, tmp_path):
         if sample is not None:
             assert (tmp_path / "run" / training.FIGURES_DIR / "samples_epoch0001.png").is_file()
 
-    path = export.export_saved_model(
-        model, tmp_path / "export", normalization=spec.normalization, image_size=SIZE, head=spec.head,
-        name=name, save_keras=name in TRAINED,
-    )
+    path = export.export_saved_model(model, tmp_path / "export", spec.replace(image_size=SIZE), name=name,
+                                     save_keras=name in TRAINED)
     rng = np.random.default_rng(0)
     odd = rng.integers(0, 256, size=ODD_SHAPE, dtype=np.uint8)
     serve = _load(path)
@@ -142,7 +140,7 @@ pipeline's float16 Lab cache makes (`targets.lab16_from_resized`)."""
 
 def _assert_export_matches_reference(serve, model, normalization, image, png_path):
     """At the model's size, the export's uint8 output on `image` vs "L of the same pixels -> model ->
-    `export.outputs_to_ab` -> RGB" in float (`EXPORT_VS_REFERENCE_ATOL`); and the pipeline, reading the
+    `models.heads.outputs_to_ab` -> RGB" in float (`EXPORT_VS_REFERENCE_ATOL`); and the pipeline, reading the
     same pixels from a PNG, gives that L to within its float16 cache (`PIPELINE_L_ATOL`)."""
     from PIL import Image
 
@@ -155,7 +153,7 @@ def _assert_export_matches_reference(serve, model, normalization, image, png_pat
 
     @tf.function
     def reference(l):
-        ab = export.predict_ab(model, norm.encode_l(l), norm)
+        ab = heads.predict_ab(model, norm.encode_l(l), norm)
         return color.lab_to_rgb(color.join_lab(l, ab)) * 255.0
 
     expected = reference(l).numpy()
@@ -173,20 +171,17 @@ def test_classification_export_with_wider_bins_uses_a_matching_decoder(scenes, t
     l_enc, ab_enc = next(iter(pipeline.build_dataset(scenes.paths, image_size=SIZE, batch_size=BATCH, normalization="zhang")))
     loss = losses.SoftEncodedCrossEntropy(bin_width=bin_width)(ab_enc, model(l_enc))
     assert np.isfinite(float(loss)) and float(loss) > 0
-    # The default decoder infers the bin width from the logits' channel count; an explicit one agrees.
-    inferred = export.export_saved_model(model, tmp_path / "default", normalization="zhang", image_size=SIZE,
-                                         head="classification", save_keras=False)
-    path = export.export_saved_model(
-        model, tmp_path / "wide", normalization="zhang", image_size=SIZE, head="classification",
-        decode=quantize.AnnealedMeanDecode(bin_width=bin_width), save_keras=False,
-    )
+    # The default decoder uses the width the model stores (not its registry head's 10); an explicit one agrees.
+    spec = models.get_spec("alexnet_classification").replace(image_size=SIZE)  # its head states Zhang's bins
+    inferred = export.export_saved_model(model, tmp_path / "default", spec, save_keras=False)
+    path = export.export_saved_model(model, tmp_path / "wide", spec, decode=quantize.AnnealedMeanDecode(bin_width=bin_width),
+                                     save_keras=False)
     gray = np.full((2, 21, 35, 1), 120, np.uint8)
     out = _serve(path, gray)
     assert out.dtype == tf.uint8 and tuple(out.shape) == (2, 21, 35, 3)
     np.testing.assert_array_equal(_serve(inferred, gray).numpy(), out.numpy())
     with pytest.raises(ValueError, match="bins"):  # a width that does not match the model still fails
-        export.export_saved_model(model, tmp_path / "wrong", normalization="zhang", image_size=SIZE,
-                                  head="classification", decode=quantize.AnnealedMeanDecode(), save_keras=False)
+        export.export_saved_model(model, tmp_path / "wrong", spec, decode=quantize.AnnealedMeanDecode(), save_keras=False)
 
 
 # ------------------------------------------------------------------------------ exact resume
@@ -289,7 +284,8 @@ def mixed_export(scenes, tmp_path_factory):
 
         data = pipeline.build_dataset(scenes.paths, image_size=SIZE, batch_size=BATCH, normalization="polychromify", training=True)
         model, history = training.train(build, data, None, _quiet(precision="mixed_float16"), tmp / "run", hardware=hardware)
-        path = export.export_saved_model(model, tmp / "export", normalization="polychromify", image_size=SIZE, name="mixed")
+        path = export.export_saved_model(model, tmp / "export", models.get_spec("polychromify").replace(image_size=SIZE),
+                                         name="mixed")
     finally:
         keras.mixed_precision.set_global_policy("float32")
     return model, built["initial"], history, path

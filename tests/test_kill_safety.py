@@ -24,7 +24,7 @@ from PIL import Image
 from colorization_tf import cli, export, training
 from colorization_tf.data import decodable, files
 from tests._kill_worker import RESULTS_ROWS, failed_write_checks, load_prepare
-from tests._tiny_models import TINY_NORMALIZATION, build_tiny_colorizer, tiny_rgb
+from tests._tiny_models import TINY_SPEC, build_tiny_colorizer, tiny_rgb
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = REPO / "tests" / "_kill_worker.py"
@@ -104,7 +104,7 @@ def test_sigkill_while_exporting_leaves_the_previous_export_whole(tmp_path):
     np.testing.assert_allclose(bias, [info["version"] * 1e-3, -info["version"] * 1e-3])  # one export, not two mixed
     assert export.Colorizer(path)(tiny_rgb(1, 16)).shape == (1, 16, 16, 3)
     model = build_tiny_colorizer(16)
-    export.export_saved_model(model, path, normalization=TINY_NORMALIZATION, image_size=16, save_keras=False)
+    export.export_saved_model(model, path, TINY_SPEC, save_keras=False)
     assert export.Colorizer(path).info["keras_file"] is None  # the next run replaced it
     assert not _hidden(tmp_path)  # and removed what the killed one left
 
@@ -151,8 +151,7 @@ def test_sigkill_while_preparing_leaves_good_images_and_the_rerun_finishes(tmp_p
 
 
 def test_sigkill_while_colorizing_leaves_whole_images(tmp_path, source_images):
-    export.export_saved_model(build_tiny_colorizer(16), tmp_path / "export", normalization=TINY_NORMALIZATION,
-                              image_size=16, save_keras=False)
+    export.export_saved_model(build_tiny_colorizer(16), tmp_path / "export", TINY_SPEC, save_keras=False)
     images = tmp_path / "images"
     images.mkdir()
     for path in sorted(source_images.glob("*.png")):

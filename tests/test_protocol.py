@@ -109,13 +109,14 @@ def test_bin_count_alone_is_ambiguous_for_wide_bins():
 
 @pytest.mark.parametrize("width", range(5, 41))
 def test_every_bin_width_decodes_to_its_own_centres(width):
-    from colorization_tf import export, quantize
+    from colorization_tf import quantize
+    from colorization_tf.models import heads
 
     centers = quantize.ab_bin_centers(width)
     peak = int(np.argmax(np.abs(centers).sum(axis=1)))  # an outer bin: a wrong grid misses it by Lab units
     model = _peaked_classifier(width, peak)
     l_enc = np.zeros((1, 8, 8, 1), np.float32)
-    ab = export.outputs_to_ab(model, model(l_enc), "zhang", (8, 8)).numpy()
+    ab = heads.outputs_to_ab(model, model(l_enc), "zhang", (8, 8)).numpy()
     np.testing.assert_allclose(ab[0, 4, 4], centers[peak], atol=0.05)
 
 
@@ -123,20 +124,22 @@ def test_export_stores_and_uses_the_bin_width(tmp_path):
     import keras
 
     from colorization_tf import export, quantize
+    from colorization_tf.models import heads
     from colorization_tf.models.eccv16 import stored_bins
+    from tests._tiny_models import TINY_CLASSIFIER_SPEC
 
     width = 30
     centers = quantize.ab_bin_centers(width)
     model = _peaked_classifier(width, int(np.argmin(np.abs(centers - (30.0, 30.0)).sum(axis=1))))  # in gamut at L 50
-    path = export.export_saved_model(model, tmp_path / "w30", normalization="zhang", image_size=16, head="classification")
+    path = export.export_saved_model(model, tmp_path / "w30", TINY_CLASSIFIER_SPEC)
     info = json.loads((path / export.INFO_FILE).read_text())
     assert (info["bin_width"], info["gamut"]) == (30.0, "zhang")
     assert stored_bins(keras.saving.load_model(path / export.KERAS_FILE)) == (30.0, "zhang")
     rgb = np.full((1, 16, 16, 3), 120, np.uint8)
-    right = export.export_saved_model(model, tmp_path / "explicit", normalization="zhang", image_size=16, head="classification",
+    right = export.export_saved_model(model, tmp_path / "explicit", TINY_CLASSIFIER_SPEC,
                                       decode=quantize.AnnealedMeanDecode(bin_width=width), save_keras=False)
-    inferred = export.export_saved_model(model, tmp_path / "inferred", normalization="zhang", image_size=16, head="classification",
-                                         decode=export.default_decode(len(centers)), save_keras=False)
+    inferred = export.export_saved_model(model, tmp_path / "inferred", TINY_CLASSIFIER_SPEC,
+                                         decode=heads.default_decode(len(centers)), save_keras=False)
     out = export.load_colorizer(path)(rgb)
     np.testing.assert_array_equal(out, export.load_colorizer(right)(rgb))
     assert not np.array_equal(out, export.load_colorizer(inferred)(rgb))  # the count's width is another grid

@@ -176,6 +176,7 @@ def make_exports(folder: Path) -> list[Path]:
     import keras
 
     from colorization_tf import export
+    from colorization_tf.models import ModelSpec
 
     paths = [folder / "fixed", folder / "native"]
     if all((p / "saved_model.pb").is_file() for p in paths):
@@ -183,9 +184,9 @@ def make_exports(folder: Path) -> list[Path]:
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((None, None, 1)), keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
                               keras.layers.Conv2D(2, 3, padding="same", activation="tanh")])
-    export.export_saved_model(model, paths[0], normalization="zhang", image_size=16, name="fuzz_fixed", save_keras=False)
-    export.export_saved_model(model, paths[1], normalization="zhang", image_size=16, name="fuzz_native",
-                              size_multiple=4, save_keras=False)
+    spec = ModelSpec("fuzz", "", "", normalization="zhang", image_size=16, size_multiple=4)
+    export.export_saved_model(model, paths[0], spec, name="fuzz_fixed", save_keras=False)
+    export.export_saved_model(model, paths[1], spec, native_resolution=True, name="fuzz_native", save_keras=False)
     return paths
 
 

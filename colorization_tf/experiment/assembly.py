@@ -17,14 +17,14 @@ from colorization_tf.models import get_spec
 
 def needs_labels(run: RunConfig) -> bool:
     """Whether a run trains on scene labels (Iizuka's classification head: class folders needed)."""
-    return get_spec(run.model).module == "iizuka"
+    return get_spec(run.model).needs_labels
 
 
 def _builder(run: RunConfig, n_classes: int, trained: dict):
     """`() -> keras.Model` for `training.train` (also used to rebuild when resuming)."""
     spec = get_spec(run.model)
     kwargs = dict(run.model_kwargs, image_size=run.image_size)
-    if spec.module == "iizuka" and n_classes:
+    if spec.needs_labels and n_classes:
         kwargs.setdefault("num_classes", n_classes)
     if run.bin_width is not None:
         kwargs["bin_width"] = run.bin_width
@@ -36,11 +36,10 @@ def _builder(run: RunConfig, n_classes: int, trained: dict):
             model.set_weights(source.get_weights())
         if run.gan is None:
             return model
-        from colorization_tf.models.patchgan import build_patchgan
         from colorization_tf.training import GANModel
 
         settings = run.gan.as_dict()
-        disc = build_patchgan(image_size=run.image_size, **settings.pop("discriminator_kwargs", {}))
+        disc = spec.build_discriminator(image_size=run.image_size, **settings.pop("discriminator_kwargs", {}))
         return GANModel(model, disc, **settings)
 
     return build

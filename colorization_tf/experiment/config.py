@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from colorization_tf import evaluation
-from colorization_tf.models import CLASSIFICATION, get_spec
+from colorization_tf.models import get_spec
 
 RESULTS_DIR = "results"
 SAVED_MODELS_DIR = "saved_models"
@@ -86,7 +86,8 @@ class GanSettings(Settings):
     Attributes:
         l1_weight: weight of the L1 term (None: `GANModel`'s default, pix2pix's 100).
         gan_weight: weight of the adversarial term (None: `GANModel`'s default, 1).
-        discriminator_kwargs: `models.patchgan.build_patchgan` arguments besides the image size.
+        discriminator_kwargs: arguments of the model's paired discriminator (`ModelSpec.build_discriminator`;
+            the U-Net's PatchGAN) besides the image size.
 
     Reference:
         Isola et al. (2017), pix2pix; Menon & Talukdar (2021) fine-tune their generator with it.
@@ -154,7 +155,8 @@ class RunConfig:
             lambda = 0.5) or "ziegler" (from a normal distribution fitted to the prior), computed
             from the training split's ab prior.
         gan: None, or a `GanSettings` (a dict of its fields is converted): the model becomes
-            `training.GANModel(generator, PatchGAN)`.
+            `training.GANModel(generator, discriminator)`, the discriminator the model's spec pairs it
+            with (`ModelSpec.discriminator`: the PatchGAN for the U-Net).
         stop_after: train in two invocations, first to this epoch, then resume to `epochs`
             from the checkpoint (the killed-and-resumed run of Lee et al.).
         classes: train and test on these scene classes only (CS520's CNN per scene).
@@ -360,7 +362,7 @@ def _resolve(run: RunConfig, cfg: ExperimentConfig) -> RunConfig:
             values[key] = getattr(cfg, key)
     if values["stop_after"] is not None:
         values["stop_after"] = max(1, min(values["stop_after"], values["epochs"] - 1)) if values["epochs"] > 1 else None
-    if values["bin_width"] is not None and spec.head != CLASSIFICATION:
+    if values["bin_width"] is not None and not spec.head.classification:
         raise ValueError(f"run {run.name!r}: bin_width applies to classification heads only, not {run.model}")
     return RunConfig(**values)
 

@@ -42,7 +42,7 @@ from colorization_tf.experiment.datasets import (
 )
 from colorization_tf.experiment.report import Section, _default_figures, main_table, render_markdown
 from colorization_tf.fileio import remove_stale_temps
-from colorization_tf.models import get_spec
+from colorization_tf.models import colorizer_of, get_spec
 from colorization_tf.selection import BestWeights, restore_best
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,9 @@ def _export(model, run: RunConfig, cfg: ExperimentConfig) -> str:
     from colorization_tf.export import export_saved_model
 
     path = Path(cfg.saved_models_dir) / f"{cfg.paper}_{run.name}"
-    export_saved_model(model, str(path), normalization=run.normalization, image_size=run.image_size,
-                       head=get_spec(run.model).head, save_keras=not cfg.quick)
+    spec = get_spec(run.model)
+    spec = spec.replace(image_size=run.image_size, normalization=run.normalization, head=spec.head.with_bins(run.bin_width))
+    export_saved_model(model, str(path), spec, save_keras=not cfg.quick)
     return str(path)
 
 
@@ -171,7 +172,7 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
     seconds = time.perf_counter() - start
     selected = restore_best(model, workdir) if run.select_best else None
 
-    net = model.generator if run.gan is not None else model
+    net = colorizer_of(model)
     ev = evaluation.evaluate_model(net, test_ds, run.normalization, name=run.name)
     ctx.models[run.name] = net
     ctx.evals[run.name] = ev

@@ -24,11 +24,9 @@ import numbers
 
 import keras
 
+from colorization_tf.models import CLASSIFICATION, REGRESSION, colorizer_of
+from colorization_tf.models import HEAD_KINDS as HEADS
 from colorization_tf.models.blocks import upsample
-
-REGRESSION = "regression"
-CLASSIFICATION = "classification"
-HEADS = (REGRESSION, CLASSIFICATION)
 
 ZHANG_NUM_BINS = 313
 """In-gamut ab bins of a 10-wide grid (Zhang et al.)."""
@@ -211,8 +209,8 @@ def stored_bins(model) -> tuple[float, str] | None:
         inner = stored_bins(layer) if isinstance(layer, keras.Model) else None
         if inner is not None:
             return inner
-    generator = getattr(model, "generator", None)
-    return stored_bins(generator) if generator is not None and generator is not model else None
+    net = colorizer_of(model)
+    return stored_bins(net) if net is not model else None
 
 
 def add_color_head(

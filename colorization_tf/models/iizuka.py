@@ -378,3 +378,8 @@ def iizuka_losses(alpha: float = IIZUKA_ALPHA_ORIGINAL, *, sum_squared_error: bo
     colour = SumSquaredError(reduction="sum_over_batch_size") if sum_squared_error else keras.losses.MeanSquaredError()
     losses = {"ab": colour, "scene": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
     return losses, {"ab": LEE_HALF_RESOLUTION_WEIGHT if sum_squared_error else 1.0, "scene": float(alpha)}
+
+
+def iizuka_metrics():
+    """Training metrics of an Iizuka model: the scene head's accuracy (``"scene_accuracy"`` in the history)."""
+    return {"scene": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}

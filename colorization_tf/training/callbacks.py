@@ -160,7 +160,7 @@ def write_history(workdir, history: dict) -> None:
 def sample_figure_fn(model, sample_batch, normalization, workdir, name):
     """`epoch -> None` drawing gray | prediction | ground truth for `sample_batch`."""
     from colorization_tf import color
-    from colorization_tf.export import predict_ab
+    from colorization_tf.models.heads import predict_ab
     from colorization_tf.plots.training import plot_sample_grid
 
     from colorization_tf.data.targets import split_element
