@@ -221,13 +221,13 @@ def test_old_npz_run_directory_fails_with_how_to_continue(tmp_path, capsys):
 
 
 def test_experiment_script_reports_a_run_it_cannot_resume_in_one_line(tmp_path, monkeypatch):
-    from colorization_tf import experiment
+    from colorization_tf.experiment import command
     from tests._scripts import load_script
 
     def old_run_directory(cfg):
         raise training.ResumeError("Work directory 'x' holds checkpoints in the old .npz format; delete 'x/checkpoints'")
 
-    monkeypatch.setattr(experiment, "run_experiment", old_run_directory)
+    monkeypatch.setattr(command, "run_experiment", old_run_directory)  # where every script's `main` looks it up
     with pytest.raises(SystemExit, match=r"error: Work directory 'x' holds checkpoints in the old \.npz format[^\n]*$"):
         load_script("experiments/cs520.py", "exp_cs520").main(["--quick", "--out", str(tmp_path)])
 
