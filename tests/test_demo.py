@@ -32,6 +32,10 @@ def test_demo_tiny(tmp_path, capsys):
     assert json.loads((tmp_path / "demo" / "demo_summary.json").read_text())["beats_gray"] == summary["beats_gray"]
 
 
+def test_the_demo_uses_real_photographs_by_default_where_it_can():
+    assert demo.build_parser().parse_args([]).data == "auto"
+
+
 def test_choose_data_real_where_it_can_be_prepared_else_synthetic(tmp_path, capsys):
     def no_apt(folder):
         raise PackageError("apt-get was not found")
