@@ -107,18 +107,27 @@ def fit_lightness_prior(dataset, normalization, bins: int = LIGHTNESS_BINS, stat
         A `LightnessPrior`. Bins without training pixels take the value interpolated between
         the nearest filled bins (ab = 0 if the dataset is empty of pixels).
     """
-    if statistic not in STATISTICS:
-        raise ValueError(f"Unknown statistic {statistic!r}; choose from {sorted(STATISTICS)}")
+    return fit_lightness_priors(dataset, normalization, bins, (statistic,))[statistic]
+
+
+def fit_lightness_priors(dataset, normalization, bins: int = LIGHTNESS_BINS, statistics=tuple(STATISTICS)) -> dict[str, LightnessPrior]:
+    """Fits several statistics (`fit_lightness_prior`) in one pass over `dataset`.
+
+    Returns:
+        {statistic: `LightnessPrior`} for each of `statistics`.
+    """
+    for statistic in statistics:
+        if statistic not in STATISTICS:
+            raise ValueError(f"Unknown statistic {statistic!r}; choose from {sorted(STATISTICS)}")
     norm = color.get_normalization(normalization)
     n_steps = int(round(2 * AB_LIMIT / AB_STEP)) + 1
     counts = np.zeros(bins, np.float64)
     sums = np.zeros((bins, 2), np.float64)
-    histograms = np.zeros((2, bins * n_steps), np.float64) if statistic == "median" else None
+    histograms = np.zeros((2, bins * n_steps), np.float64) if "median" in statistics else None
     for batch in dataset:
         l_enc, target = split_element(batch)
-        ab_enc = target.ab
         idx = bin_index(np.asarray(norm.decode_l(l_enc))[..., 0], bins).reshape(-1)
-        ab = np.asarray(norm.decode_ab(ab_enc), np.float64).reshape(-1, 2)
+        ab = np.asarray(norm.decode_ab(target.ab), np.float64).reshape(-1, 2)
         counts += np.bincount(idx, minlength=bins)
         for channel in range(2):
             sums[:, channel] += np.bincount(idx, weights=ab[:, channel], minlength=bins)
@@ -126,16 +135,19 @@ def fit_lightness_prior(dataset, normalization, bins: int = LIGHTNESS_BINS, stat
                 step = np.clip(np.rint((ab[:, channel] + AB_LIMIT) / AB_STEP).astype(np.int64), 0, n_steps - 1)
                 histograms[channel] += np.bincount(idx * n_steps + step, minlength=bins * n_steps)
     filled = counts > 0
-    values = np.zeros((bins, 2), np.float64)
-    if histograms is None:
-        values[filled] = sums[filled] / counts[filled, None]
-    else:
-        values = _histogram_medians(histograms.reshape(2, bins, n_steps)).T
-    if filled.any() and not filled.all():
-        centres = np.arange(bins)
-        for channel in range(2):
-            values[:, channel] = np.interp(centres, centres[filled], values[filled, channel])
-    return LightnessPrior(values.astype(np.float32), counts.astype(np.int64), statistic)
+    priors = {}
+    for statistic in statistics:
+        values = np.zeros((bins, 2), np.float64)
+        if statistic == "mean":
+            values[filled] = sums[filled] / counts[filled, None]
+        else:
+            values = _histogram_medians(histograms.reshape(2, bins, n_steps)).T
+        if filled.any() and not filled.all():
+            centres = np.arange(bins)
+            for channel in range(2):
+                values[:, channel] = np.interp(centres, centres[filled], values[filled, channel])
+        priors[statistic] = LightnessPrior(values.astype(np.float32), counts.astype(np.int64), statistic)
+    return priors
 
 
 def evaluate_lightness_prior(prior: LightnessPrior, dataset, normalization, **kwargs) -> evaluation.EvalResult:
@@ -148,4 +160,5 @@ def evaluate_lightness_prior(prior: LightnessPrior, dataset, normalization, **kw
     return evaluation.evaluate_predictions(prior.name, dataset, predict, normalization, **kwargs)
 
 
-__all__ = ["E_AB_GIVEN_L", "MEDIAN_AB_GIVEN_L", "STATISTICS", "LIGHTNESS_BINS", "LightnessPrior", "bin_index", "fit_lightness_prior", "evaluate_lightness_prior"]
+__all__ = ["E_AB_GIVEN_L", "MEDIAN_AB_GIVEN_L", "STATISTICS", "LIGHTNESS_BINS", "LightnessPrior", "bin_index", "fit_lightness_prior",
+           "fit_lightness_priors", "evaluate_lightness_prior"]

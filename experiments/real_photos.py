@@ -160,8 +160,7 @@ def real_photo_tables(ctx: ex.ExperimentContext) -> list[ex.Section]:
     if not ctx.runs:
         return []
     size = next(iter(ctx.runs.values())).image_size
-    priors = {stat: lightness_prior.fit_lightness_prior(ctx.dataset("train", size, "zhang"), "zhang", statistic=stat)
-              for stat in lightness_prior.STATISTICS}
+    priors = lightness_prior.fit_lightness_priors(ctx.dataset("train", size, "zhang"), "zhang")
     for prior in priors.values():
         ctx.evals[prior.name] = lightness_prior.evaluate_lightness_prior(prior, ctx.dataset("test", size, "zhang"), "zhang")
     gray = ctx.evals[evaluation.GRAY].mean

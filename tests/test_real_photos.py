@@ -78,6 +78,17 @@ def test_lightness_median_is_the_l1_reference_where_the_mean_loses_to_gray():
         lightness_prior.fit_lightness_prior(data[:1], "zhang", statistic="mode")
 
 
+def test_both_statistics_in_one_pass_equal_separate_fits():
+    rng = np.random.default_rng(2)
+    data = [_batch(rng.uniform(0, 100, (2, 8, 8)), rng.uniform(-60, 60, (2, 8, 8, 2)))]
+    both = lightness_prior.fit_lightness_priors(data, "zhang")
+    for statistic in lightness_prior.STATISTICS:
+        alone = lightness_prior.fit_lightness_prior(data, "zhang", statistic=statistic)
+        np.testing.assert_array_equal(both[statistic].ab, alone.ab)
+        np.testing.assert_array_equal(both[statistic].counts, alone.counts)
+        assert both[statistic].statistic == statistic
+
+
 def test_lightness_median_of_a_known_sample():
     l = np.full((1, 1, 5), 52.0)
     ab = np.stack([np.array([[[-30.0, -10.0, 7.0, 20.0, 90.0]]]), np.array([[[5.0, 5.0, -64.0, 100.0, 3.0]]])], -1)
