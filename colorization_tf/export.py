@@ -105,7 +105,8 @@ def _native_multiple(spec: ModelSpec, native_resolution: bool) -> int | None:
 
 
 def make_serving_function(
-    model, spec: ModelSpec | str, decode=None, native_resolution: bool = False, compile_pixels: bool = True
+    model, spec: ModelSpec | str, decode=None, native_resolution: bool = False, compile_pixels: bool = True,
+    work_side: int | None = None,
 ):
     """The uint8 -> uint8 any-size colorization `tf.function` used as `serving_default`.
 
@@ -124,13 +125,20 @@ def make_serving_function(
             the first image of each size class compiles, ~0.1-0.5 s). False: plain TF ops, for
             runtimes without XLA (TensorFlow Serving's model server enables it only with
             `--xla_cpu_compilation_enabled`).
+        work_side: run the model on the whole image scaled so that its longer side is this many
+            pixels, aspect ratio kept, each side rounded to `spec.size_multiple` (what a model
+            trained on undistorted views of whole photos sees; `native_resolution` is for local
+            models). None: `spec.image_size` square, or the native resolution.
 
     Returns:
         A `tf.function` with input signature uint8 `[None, None, None, None]`, returning
         {"rgb": uint8 [N, H, W, 3]}.
     """
     spec = get_spec(spec)
-    size_multiple = _native_multiple(spec, native_resolution)
+    size_multiple = _native_multiple(spec, native_resolution or bool(work_side))
+    if work_side is not None and (native_resolution or int(work_side) < size_multiple):
+        raise ValueError(f"export: work_side must be at least the size multiple ({size_multiple}) and "
+                         f"excludes native_resolution, got work_side={work_side!r}")
     norm = color.get_normalization(spec.normalization)
     net = colorizer_of(model)
     size = int(spec.image_size)
@@ -143,7 +151,10 @@ def make_serving_function(
         full_l = _per_pixel(_LIGHTNESS_XLA, rgb) if compile_pixels else color.lightness(rgb)
         height_width = tf.shape(rgb)[1:3]
         if size_multiple:
-            rounded = tf.cast(tf.round(tf.cast(height_width, tf.float32) / size_multiple), tf.int32) * size_multiple
+            sides = tf.cast(height_width, tf.float32)
+            if work_side:
+                sides = sides * (float(work_side) / tf.reduce_max(sides))
+            rounded = tf.cast(tf.round(sides / size_multiple), tf.int32) * size_multiple
             work_size = tf.maximum(rounded, size_multiple)
         else:
             work_size = [size, size]
@@ -179,6 +190,7 @@ def export_saved_model(
     save_keras: bool = True,
     extra_info: dict | None = None,
     compile_pixels: bool = True,
+    work_side: int | None = None,
 ) -> Path:
     """Exports `model` as a SavedModel with a uint8 any-size signature, a `.keras` and info JSON.
 
@@ -206,16 +218,24 @@ def export_saved_model(
         extra_info: more JSON-able fields for export_info.json (e.g. metrics, dataset).
         compile_pixels: XLA-compile the signature's full-resolution colour conversions (see
             `make_serving_function`); False for runtimes without XLA.
+        work_side: serve on the whole image scaled to this longer side, aspect kept (see
+            `make_serving_function`).
 
     Returns:
         The export folder.
     """
     spec = get_spec(spec)
-    size_multiple = _native_multiple(spec, native_resolution)
+    size_multiple = _native_multiple(spec, native_resolution or bool(work_side))
     image_size = int(spec.image_size)
     norm = color.get_normalization(spec.normalization)
     if spec.head.classification and decode is None:
         decode = model_decode(model, head=spec.head)
+    if work_side:
+        resolution = f"whole image, longer side {int(work_side)}, aspect kept, sides rounded to a multiple of {size_multiple}"
+    elif size_multiple:
+        resolution = f"native, rounded to a multiple of {size_multiple}"
+    else:
+        resolution = f"{image_size}x{image_size}"
     path = Path(path)
     remove_stale_temps(path.parent)  # what a killed export left behind
     tmp = make_temp_dir(path)
@@ -224,7 +244,7 @@ def export_saved_model(
         archive.track(colorizer_of(model))
         if decode is not None and getattr(decode, "variables", None):
             archive.track(decode)
-        archive.add_endpoint(SERVING_ENDPOINT, make_serving_function(model, spec, decode, native_resolution, compile_pixels))
+        archive.add_endpoint(SERVING_ENDPOINT, make_serving_function(model, spec, decode, native_resolution, compile_pixels, work_side))
         archive.write_out(str(tmp), verbose=False)
         if save_keras:
             model.save(tmp / KERAS_FILE)
@@ -233,7 +253,7 @@ def export_saved_model(
             "normalization": norm.name,
             "normalization_description": norm.description,
             "image_size": image_size,
-            "resolution": f"native, rounded to a multiple of {size_multiple}" if size_multiple else f"{image_size}x{image_size}",
+            "resolution": resolution,
             "head": spec.head.kind,
             "compile_pixels": bool(compile_pixels),
             **({"bin_width": getattr(decode, "bin_width", None), "gamut": getattr(decode, "gamut", None)} if spec.head.classification else {}),

@@ -193,6 +193,7 @@ _IIZUKA = "Iizuka, Simo-Serra & Ishikawa 2016, Let there be Color!"
 _MENON = "Menon & Talukdar 2021, ResNet34 U-Net"
 _ZHANG = "Zhang, Isola & Efros 2016 (ECCV16), as reproduced by Ziegler 2022"
 _CS520 = "Yang & Li, CS520 Assignment 4"
+_SUITE = "this suite: the CPU-budget colorizer (issue 17), from Iizuka et al.'s fusion and a U-Net"
 
 POLYCHROMIFY_PAPER_PARAMS = {"v0": (21_000, 500), "v3": (5_500_000, 50_000), "cnn": (98_000, 500), "final": (293_330, 0)}
 """(count, tolerance) as Ghiotto's paper prints them: v0 and v3 approximately, cnn as "98 x 10^3", the
@@ -232,6 +233,7 @@ MODELS: dict[str, ModelSpec] = {
                   size_multiple=16),
         ModelSpec("alexnet_classification", "alexnet", "build_alexnet", "zhang", 256, head=ZHANG_BINS_HEAD,
                   kwargs={"head": CLASSIFICATION}, paper=_ZHANG, size_multiple=16),
+        ModelSpec("compact_unet", "compact_unet", "build_compact_unet", "zhang", 128, paper=_SUITE, size_multiple=16),
         ModelSpec("cs520_cnn", "cs520_cnn", "build_cs520_cnn", "cs520", 64, paper=_CS520, fixed_size=True, paper_params=CS520_PARAMS),
     ]
 }
