@@ -9,6 +9,7 @@ Modules, one concern each:
     training    the shared runner: precision, XLA, distribution, checkpoints, callbacks
     export      SavedModel with a uint8 any-size serving signature, and .keras files
     cli         the `colorize` command
+    pretrained  the shipped model (`load_colorizer()` with no argument)
     plots       every figure
 """
 
@@ -21,3 +22,22 @@ import os as _os
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __version__ = "0.1.0"
+
+
+def load_colorizer(path=None):
+    """Loads a colorizer: call it on uint8 images of any size, get uint8 RGB back.
+
+        import colorization_tf
+        colorize = colorization_tf.load_colorizer()       # the shipped model
+        rgb = colorize(gray_uint8)                         # [H, W] or [H, W, C] or [N, H, W, C]
+
+    Args:
+        path: an export folder (`colorization_tf.export.export_saved_model`); None: the model
+            shipped with the package (`colorization_tf.pretrained`).
+
+    Returns:
+        An `export.Colorizer`.
+    """
+    from colorization_tf.export import load_colorizer as _load
+
+    return _load(path)

@@ -1,5 +1,6 @@
 """The `colorize` console command: colorize image files with an exported SavedModel.
 
+    colorize photo.jpg                                   # the shipped model, into colorized/
     colorize photo.jpg old_photos/ "scans/*.tif" --model saved_models/polychromify --out colorized
     colorize old_photos/ -r --model saved_models/resnet_unet --side-by-side --format jpg
 
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 all images written, 1 some inputs failed, 2 usage error.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
-    parser.add_argument("--model", "-m", required=True, help="SavedModel folder written by export (e.g. saved_models/NAME)")
+    parser.add_argument("--model", "-m", default=None,
+                        help="SavedModel folder written by export (default: the model shipped with the package)")
     parser.add_argument("--out", "--output", "-o", dest="out", default="colorized", help="output folder (default: %(default)s)")
     parser.add_argument("--side-by-side", action="store_true", help="write gray | colorized comparisons")
     parser.add_argument("--batch-size", type=_positive_int, default=8, help="images per model call (default: %(default)s)")
@@ -192,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _colorize(args) -> int:
     """`main` after parsing: the exit status."""
+    if args.model is None:
+        from colorization_tf.pretrained import DEFAULT_MODEL
+
+        args.model = str(DEFAULT_MODEL)
     model_dir = Path(args.model)
     if not (model_dir / "saved_model.pb").is_file():
         print(f"colorize: error: --model {args.model}: not a SavedModel folder (no saved_model.pb)", file=sys.stderr)

@@ -168,6 +168,39 @@ def make_serving_function(
     return serve
 
 
+class Float16Weights(tf.Module):
+    """A regression colorizer whose export stores its weights as float16 and computes in float32.
+
+    Halves the SavedModel's size (the shipped model's 2.7 million weights: 5.4 MB instead of
+    10.7 MB) at a cost of float16 rounding in the weights (relative 2^-11): its ab differ from the
+    float32 model's by a fraction of a Lab unit. The Keras model runs through `stateless_call` with
+    the float32 casts of the stored values, so the export holds no float32 copy.
+
+    Args:
+        model: a Keras regression colorizer (output "ab"), or a `GANModel` (its generator).
+    """
+
+    def __init__(self, model):
+        super().__init__(name="float16_weights")
+        net = colorizer_of(model)
+        self.trainable = [tf.Variable(tf.cast(v.value, tf.float16), trainable=False) for v in net.trainable_variables]
+        self.non_trainable = [tf.Variable(tf.cast(v.value, tf.float16), trainable=False) for v in net.non_trainable_variables]
+        dtypes = ([v.dtype for v in net.trainable_variables], [v.dtype for v in net.non_trainable_variables])
+
+        def call(inputs, training=False):
+            trainable = [tf.cast(v, d) for v, d in zip(self.trainable, dtypes[0])]
+            non_trainable = [tf.cast(v, d) for v, d in zip(self.non_trainable, dtypes[1])]
+            return net.stateless_call(trainable, non_trainable, inputs, training=False)[0]
+
+        self._call = call  # a function, not tracked: the export saves only the float16 copies
+
+    def __call__(self, inputs, training=False):
+        return self._call(inputs, training)
+
+
+WEIGHT_DTYPES = ("float32", "float16")
+
+
 def _versions() -> dict:
     import colorization_tf
 
@@ -191,6 +224,7 @@ def export_saved_model(
     extra_info: dict | None = None,
     compile_pixels: bool = True,
     work_side: int | None = None,
+    weights_dtype: str = "float32",
 ) -> Path:
     """Exports `model` as a SavedModel with a uint8 any-size signature, a `.keras` and info JSON.
 
@@ -220,11 +254,17 @@ def export_saved_model(
             `make_serving_function`); False for runtimes without XLA.
         work_side: serve on the whole image scaled to this longer side, aspect kept (see
             `make_serving_function`).
+        weights_dtype: "float32", or "float16" to store the SavedModel's weights at half size
+            (`Float16Weights`; regression heads only; the `.keras` file keeps float32).
 
     Returns:
         The export folder.
     """
     spec = get_spec(spec)
+    if weights_dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"export: weights_dtype must be one of {WEIGHT_DTYPES}, got {weights_dtype!r}")
+    if weights_dtype == "float16" and spec.head.classification:
+        raise ValueError(f"export: float16 weights are for regression heads; {spec.name!r} has a classification head")
     size_multiple = _native_multiple(spec, native_resolution or bool(work_side))
     image_size = int(spec.image_size)
     norm = color.get_normalization(spec.normalization)
@@ -240,11 +280,12 @@ def export_saved_model(
     remove_stale_temps(path.parent)  # what a killed export left behind
     tmp = make_temp_dir(path)
     try:
+        served = Float16Weights(model) if weights_dtype == "float16" else model
         archive = keras.export.ExportArchive()
-        archive.track(colorizer_of(model))
+        archive.track(colorizer_of(served))
         if decode is not None and getattr(decode, "variables", None):
             archive.track(decode)
-        archive.add_endpoint(SERVING_ENDPOINT, make_serving_function(model, spec, decode, native_resolution, compile_pixels, work_side))
+        archive.add_endpoint(SERVING_ENDPOINT, make_serving_function(served, spec, decode, native_resolution, compile_pixels, work_side))
         archive.write_out(str(tmp), verbose=False)
         if save_keras:
             model.save(tmp / KERAS_FILE)
@@ -256,6 +297,7 @@ def export_saved_model(
             "resolution": resolution,
             "head": spec.head.kind,
             "compile_pixels": bool(compile_pixels),
+            "weights_dtype": weights_dtype,
             **({"bin_width": getattr(decode, "bin_width", None), "gamut": getattr(decode, "gamut", None)} if spec.head.classification else {}),
             "signature": {
                 "endpoint": SERVING_ENDPOINT,
@@ -329,6 +371,15 @@ class Colorizer:
         return out[0] if single else out
 
 
-def load_colorizer(path) -> Colorizer:
-    """Loads an export folder as a `Colorizer` (plain `tf.saved_model.load` underneath)."""
+def load_colorizer(path=None) -> Colorizer:
+    """Loads an export folder as a `Colorizer` (plain `tf.saved_model.load` underneath).
+
+    Args:
+        path: an export folder; None: the model shipped with the package
+            (`colorization_tf.pretrained.DEFAULT_MODEL`).
+    """
+    if path is None:
+        from colorization_tf.pretrained import default_model_path
+
+        path = default_model_path()
     return Colorizer(path)

@@ -143,3 +143,39 @@ def _grid(panels: dict, path, *, title, max_images, images_in_columns: bool) -> 
         fig.suptitle(title)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_time_to_quality(curves: dict, references: dict, path, machine: str = "", split: str = "test") -> Path:
+    """Quality against CPU-minutes: one curve per run, the context-free priors as horizontal lines.
+
+    Args:
+        curves: {run: [row, ...]}, rows with "cpu_s" and "<split>_ab_l1" / "<split>_psnr" (the
+            `colorization_tf.recipe` log).
+        references: {"gray" | "mean" | "median": {split: {"ab_l1", "psnr", ...}}}.
+        path: output image.
+        machine: a line naming the machine and its load, printed under the figure.
+        split: which photos' scores to draw.
+
+    Returns:
+        The written path.
+
+    Reference:
+        Issue 17 (time-to-quality study); the priors: `colorization_tf.lightness_prior`.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    labels = {"median": "median(ab | L)", "mean": "E[ab | L]", "gray": "gray"}
+    styles = {"median": ("k", "--"), "mean": ("0.45", ":"), "gray": ("0.7", "-.")}
+    for ax, key, title in ((axes[0], "ab_l1", "ab L1 (Lab units, lower is better)"),
+                           (axes[1], "psnr", "PSNR (dB, higher is better)")):
+        for run, rows in curves.items():
+            ax.plot([r["cpu_s"] / 60 for r in rows], [r[f"{split}_{key}"] for r in rows], marker="o", ms=3, label=run)
+        for ref, (colour, style) in styles.items():
+            if ref in references:
+                ax.axhline(references[ref][split][key], color=colour, linestyle=style, label=labels[ref])
+        ax.set_xlabel("CPU-minutes of training")
+        ax.set_title(f"{title}, whole {split} photos")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    if machine:
+        fig.text(0.01, -0.02, f"Machine: {machine}", fontsize=8)
+    return save_figure(fig, path)
