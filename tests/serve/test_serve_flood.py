@@ -13,7 +13,6 @@ import socket
 import threading
 import time
 
-import numpy as np
 import pytest
 import requests
 
