@@ -3,9 +3,11 @@
     colorize-serve --model saved_models/demo_iizuka --port 8501     # or python -m colorization_tf.serve
 
 Modules: `batching` (loaded exports and server-side batching of concurrent requests), `codec`
-(decoding uploads and TF-Serving JSON, encoding results), `app` (the FastAPI application),
-`cli` (the console command), `static/` (the page, served from the package: no CDN).
-FastAPI, uvicorn and python-multipart come with the `[serve]` extra.
+(decoding uploads and TF-Serving JSON, encoding results), `budget` (the pixels in flight that
+bound the server's memory: load shed with 503 + Retry-After), `metrics` (Prometheus `/metrics`),
+`limits` (the body size limit), `app` (the FastAPI application), `cli` (the console command),
+`static/` (the page, served from the package: no CDN).
+FastAPI, uvicorn, python-multipart and prometheus-client come with the `[serve]` extra.
 
 Reference:
     Menon & Talukdar 2021 (their U-Net deployed behind a REST API with a browser front end);

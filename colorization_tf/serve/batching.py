@@ -5,18 +5,25 @@ its model name). Its `Batcher` collects the images of concurrent requests into b
 same size (at most `max_batch` images and `max_batch_pixels` pixels, waiting at most `max_wait_ms`
 for company) and runs each batch on its own threads (`model_workers` calls at once), so the event
 loop never blocks on the model; while batches run, the next one gathers.
+
+An image whose request gave up (timed out, client gone: its `submit` was cancelled) is dropped from
+the queue at once, never reaching the model, and lets go of its share of the pixel budget; an
+image in a model call holds its share until the call ends (the batch is in memory until then).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
 
+from colorization_tf.serve.codec import without_paths
 from colorization_tf.serve.config import WARMUP_SIDE, ServeConfig
 
 log = logging.getLogger("colorization_tf.serve")
@@ -84,8 +91,10 @@ class ServedModel:
                 self(np.full((1, WARMUP_SIDE, WARMUP_SIDE, 3), 128, np.uint8))
             self.state = AVAILABLE
         except Exception as err:  # a broken export is reported by /readyz and the status endpoint
-            self.state, self.error = FAILED, f"{type(err).__name__}: {err}"
-            log.error("model %s (%s) failed to load: %s", self.name, self.path, self.error)
+            message = f"{type(err).__name__}: {err}"
+            log.error("model %s (%s) failed to load: %s", self.name, self.path, message)
+            # the answers name the model, not where it lives on the server
+            self.state, self.error = FAILED, without_paths(message, {str(self.path.resolve()): self.name, str(self.path): self.name})
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """uint8 `[N, H, W, C]` -> uint8 `[N, H, W, 3]` through the `serving_default` signature."""
@@ -94,86 +103,159 @@ class ServedModel:
         return self._fn(**{self.input_name: tf.constant(batch)})[self.output_name].numpy()
 
 
+class _Item:
+    """One queued image: its future, its hold on the pixel budget, whether a model call took it."""
+
+    __slots__ = ("image", "future", "hold", "taken")
+
+    def __init__(self, image: np.ndarray, future: asyncio.Future, hold):
+        self.image, self.future, self.hold, self.taken = image, future, hold, False
+
+    @property
+    def pixels(self) -> int:
+        return self.image.shape[0] * self.image.shape[1]
+
+    def let_go(self) -> None:
+        """Drops the image and releases the hold (once)."""
+        self.image = None
+        hold, self.hold = self.hold, None
+        if hold is not None:
+            hold.release()
+
+
 class Batcher:
     """Groups concurrent single-image requests to one model into shared model calls.
 
     Args:
         model: the `ServedModel` (any callable uint8 `[N, H, W, C]` -> `[N, H, W, 3]`).
         config: `max_batch`, `max_wait_ms`, `max_batch_pixels`.
+        on_batch: called as `on_batch(images, seconds)` after each model call (the metrics).
 
     Use `start()` inside the event loop, `await submit(image)` per image, `await stop()` at the end.
+
+    Attributes:
+        calls, images: model calls made and images colorized; dropped: images dropped before the
+        model because their request gave up; queue_depth: images waiting now.
     """
 
-    def __init__(self, model, config: ServeConfig):
+    def __init__(self, model, config: ServeConfig, on_batch=None):
         self.model = model
         self.config = config
+        self.on_batch = on_batch
         self._queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(config.model_workers, thread_name_prefix=f"model-{getattr(model, 'name', '')}")
         self.calls = 0
         self.images = 0
+        self.dropped = 0
+        self.queue_depth = 0
 
     def start(self) -> None:
         self._queue = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Stops batching: queued images are dropped (their requests cancelled), model calls in
+        progress finish on their threads while the event loop keeps running."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        self._executor.shutdown(wait=True)
+        while self._queue is not None and not self._queue.empty():
+            self._queue.get_nowait().future.cancel()
+        shutdown = functools.partial(self._executor.shutdown, wait=True, cancel_futures=True)
+        await asyncio.get_running_loop().run_in_executor(None, shutdown)  # never on the loop itself
 
-    async def submit(self, image: np.ndarray) -> np.ndarray:
-        """Colorizes one uint8 image `[H, W, C]` in whatever batch it lands in; returns `[H, W, 3]`."""
+    async def submit(self, image: np.ndarray, hold=None) -> np.ndarray:
+        """Colorizes one uint8 image `[H, W, C]` in whatever batch it lands in; returns `[H, W, 3]`.
+
+        Args:
+            image: the image.
+            hold: a `budget.Reservation`; held while the image is queued or in a model call.
+        """
         future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((image, future))
+        item = _Item(image, future, hold.hold() if hold is not None else None)
+        future.add_done_callback(functools.partial(self._settled, item))
+        self.queue_depth += 1
+        self._queue.put_nowait(item)
         return await future
 
-    async def _gather(self) -> list:
-        items = [await self._queue.get()]
+    def _settled(self, item: _Item, future: asyncio.Future) -> None:
+        """The request stopped waiting: if it gave up before a model call took its image, drop it."""
+        if not item.taken:
+            self.queue_depth -= 1
+            if future.cancelled():
+                self.dropped += 1
+            item.let_go()
+
+    async def _get(self, timeout: float | None = None) -> _Item | None:
+        """The next live queued item (dropped ones skipped), or None once `timeout` passes."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.max_wait_ms / 1000.0
-        pixels = items[0][0].shape[0] * items[0][0].shape[1]
-        while len(items) < self.config.max_batch and pixels < self.config.max_batch_pixels:
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
             if not self._queue.empty():
                 item = self._queue.get_nowait()
+            elif deadline is not None and deadline - loop.time() <= 0:
+                return None
             else:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                    item = await asyncio.wait_for(self._queue.get(), None if deadline is None else deadline - loop.time())
                 except asyncio.TimeoutError:
-                    break
+                    return None
+            if item.image is not None and not item.future.done():  # else it gave up: `_settled` lets go
+                return item
+
+    async def _gather(self) -> list[_Item]:
+        items = [await self._get()]
+        pixels = items[0].pixels
+        deadline = asyncio.get_running_loop().time() + self.config.max_wait_ms / 1000.0
+        while len(items) < self.config.max_batch and pixels < self.config.max_batch_pixels:
+            item = await self._get(max(0.0, deadline - asyncio.get_running_loop().time()))
+            if item is None:
+                break
             items.append(item)
-            pixels += item[0].shape[0] * item[0].shape[1]
+            pixels += item.pixels
         return items
 
     async def _run(self) -> None:
         slots = asyncio.Semaphore(self.config.model_workers)
         running = set()
         while True:
-            items = [item for item in await self._gather() if not item[1].done()]  # drop timed-out requests
-            groups: dict[tuple, list] = {}
-            for image, future in items:
-                groups.setdefault(image.shape, []).append((image, future))
+            groups: dict[tuple, list[_Item]] = {}
+            for item in await self._gather():
+                groups.setdefault(item.image.shape, []).append(item)
             for group in groups.values():
                 await slots.acquire()  # at most `model_workers` calls at once; the next batch gathers meanwhile
+                group = [item for item in group if item.image is not None and not item.future.done()]  # gave up meanwhile
+                if not group:
+                    slots.release()
+                    continue
                 task = asyncio.get_running_loop().create_task(self._call(group))
                 running.add(task)
                 task.add_done_callback(lambda t: (running.discard(t), slots.release()))
 
-    async def _call(self, group: list) -> None:
-        batch = np.stack([image for image, _ in group])
+    async def _call(self, group: list[_Item]) -> None:
+        for item in group:
+            item.taken = True
+        self.queue_depth -= len(group)
+        batch = np.stack([item.image for item in group])
+        for item in group:
+            item.image = None  # the batch is the copy now
         try:
+            start = time.perf_counter()
             results = await asyncio.get_running_loop().run_in_executor(self._executor, self.model, batch)
         except Exception as err:  # the model failed on this batch: every request in it hears why
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(err)
+            for item in group:
+                if not item.future.done():
+                    item.future.set_exception(err)
             return
+        finally:
+            del batch
+            for item in group:
+                item.let_go()
         self.calls += 1
         self.images += len(group)
-        for (_, future), result in zip(group, results):
-            if not future.done():
-                future.set_result(result)
+        if self.on_batch is not None:
+            self.on_batch(len(group), time.perf_counter() - start)
+        for item, result in zip(group, results):
+            if not item.future.done():
+                item.future.set_result(result)

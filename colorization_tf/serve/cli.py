@@ -35,6 +35,13 @@ def _positive(kind, minimum=None):
     return parse
 
 
+def _fraction(text: str) -> float:
+    value = _positive(float)(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"a fraction is in (0, 1], not {text}")
+    return value
+
+
 def _port(text: str) -> int:
     value = _positive(int, minimum=0)(text)
     if value > 65535:
@@ -57,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-upload-mb", type=_positive(float), default=defaults.DEFAULT_MAX_UPLOAD_BYTES / 2**20, help="largest request body, MiB (default: %(default)s)")
     parser.add_argument("--max-pixels", type=_positive(int), default=defaults.DEFAULT_MAX_PIXELS, help="largest image, width * height (default: %(default)s)")
     parser.add_argument("--timeout", type=_positive(float), default=defaults.DEFAULT_REQUEST_TIMEOUT_S, help="seconds before a request gets 503 (default: %(default)s)")
+    parser.add_argument("--max-pixels-in-flight", type=_positive(int), default=None, metavar="PIXELS",
+                        help="budget of image pixels held at once (decoding, queued, in the model); a request that does not fit "
+                             "gets 503 + Retry-After before it is decoded (default: --memory-fraction of this machine's memory)")
+    parser.add_argument("--memory-fraction", type=_fraction, default=defaults.DEFAULT_MEMORY_FRACTION,
+                        help="share of memory the default pixel budget takes, at %d bytes per pixel (default: %%(default)s)" % defaults.BYTES_PER_PIXEL_IN_FLIGHT)
+    parser.add_argument("--retry-after", type=_positive(int), default=defaults.DEFAULT_RETRY_AFTER_S, metavar="SECONDS",
+                        help="Retry-After of a 503 for a full budget (default: %(default)s)")
     parser.add_argument("--graceful-timeout", type=_positive(float), default=30.0, help="seconds in-flight requests get at shutdown (default: %(default)s)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser
@@ -88,12 +102,17 @@ def main(argv: list[str] | None = None) -> int:
             max_upload_bytes=int(args.max_upload_mb * 2**20),
             max_pixels=args.max_pixels,
             request_timeout_s=args.timeout,
+            max_pixels_in_flight=args.max_pixels_in_flight or 0,
+            memory_fraction=args.memory_fraction,
+            retry_after_s=args.retry_after,
         )
         app = create_app(args.model, config)
     except ValueError as err:
         print(f"colorize-serve: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"colorize-serve: http://{args.host}:{args.port}/ ({', '.join(app.state.service.models)}); Ctrl-C stops", file=sys.stderr, flush=True)
+    service = app.state.service
+    print(f"colorize-serve: http://{args.host}:{args.port}/ ({', '.join(service.models)}); budget {service.budget.capacity} pixels in flight; "
+          "Ctrl-C stops", file=sys.stderr, flush=True)
     server = uvicorn.Server(
         uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=args.graceful_timeout)
     )

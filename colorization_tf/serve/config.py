@@ -12,6 +12,13 @@ DEFAULT_MAX_WAIT_MS = 2.0
 DEFAULT_MAX_BATCH_PIXELS = 16_000_000
 DEFAULT_REQUEST_TIMEOUT_S = 60.0
 DEFAULT_MAX_INSTANCES = 64
+BYTES_PER_PIXEL_IN_FLIGHT = 64
+"""What one image pixel costs the server at its peak: the serving signature's float32 tensors at
+full resolution (RGB, Lab, upsampled ab: ~60 bytes for a 25-megapixel photo's ~1.5 GB) plus its
+uint8 copies (decoded, batched, result)."""
+DEFAULT_MEMORY_FRACTION = 0.5
+"""Share of the machine's memory the pixels in flight may take when `max_pixels_in_flight` is 0."""
+DEFAULT_RETRY_AFTER_S = 1
 WARMUP_SIDE = 64
 
 
@@ -30,7 +37,13 @@ class ServeConfig:
         max_upload_bytes: largest request body (413 beyond).
         max_pixels: largest width * height of one image, checked from the header before decoding.
         max_instances: most images in one `:predict` request.
-        request_timeout_s: a request not answered by then gets 503 (0: no limit).
+        request_timeout_s: a request not answered by then gets 503 (0: no limit); its work not yet
+            in a model call is dropped.
+        max_pixels_in_flight: the budget of image pixels held at once (decoding, queued, in the model,
+            encoding); a request that does not fit gets 503 with `Retry-After` before it is decoded.
+            0: `memory_fraction` of the machine's memory (`budget.default_pixel_budget`).
+        memory_fraction: the share of memory the default budget takes, in (0, 1].
+        retry_after_s: the `Retry-After` seconds of a 503 for a full budget.
         warmup: run each model once on a small image before reporting ready.
     """
 
@@ -43,12 +56,23 @@ class ServeConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_instances: int = DEFAULT_MAX_INSTANCES
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    max_pixels_in_flight: int = 0
+    memory_fraction: float = DEFAULT_MEMORY_FRACTION
+    retry_after_s: int = DEFAULT_RETRY_AFTER_S
     warmup: bool = True
 
     def __post_init__(self):
         for field in ("max_batch", "max_batch_pixels", "model_workers", "decode_workers", "max_upload_bytes", "max_pixels", "max_instances"):
             if getattr(self, field) < 1:
                 raise ValueError(f"ServeConfig.{field} must be at least 1, not {getattr(self, field)}")
-        for field in ("max_wait_ms", "request_timeout_s"):
+        for field in ("max_wait_ms", "request_timeout_s", "max_pixels_in_flight", "retry_after_s"):
             if not getattr(self, field) >= 0:
                 raise ValueError(f"ServeConfig.{field} must be >= 0, not {getattr(self, field)}")
+        if not 0 < self.memory_fraction <= 1:
+            raise ValueError(f"ServeConfig.memory_fraction must be in (0, 1], not {self.memory_fraction}")
+
+    def pixel_budget(self) -> int:
+        """`max_pixels_in_flight`, or when 0 the default sized from this machine's memory."""
+        from colorization_tf.serve.budget import default_pixel_budget
+
+        return self.max_pixels_in_flight or default_pixel_budget(self.memory_fraction)

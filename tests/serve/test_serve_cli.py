@@ -27,7 +27,8 @@ def test_usage_errors_exit_2_with_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flag, value", [("--max-wait-ms", "-1"), ("--max-wait-ms", "nan"), ("--timeout", "nan"),
-                                         ("--max-upload-mb", "inf"), ("--max-upload-mb", "1e-9"), ("--port", "70000")])
+                                         ("--max-upload-mb", "inf"), ("--max-upload-mb", "1e-9"), ("--port", "70000"),
+                                         ("--memory-fraction", "1.5"), ("--memory-fraction", "0"), ("--max-pixels-in-flight", "0")])
 def test_bad_numbers_are_usage_errors_not_tracebacks(tiny_exports, flag, value, capsys):
     """These used to reach ServeConfig, int() or uvicorn's bind and end in a traceback."""
     assert cli.main(["--model", str(tiny_exports[0]), flag, value]) == 2
