@@ -113,6 +113,7 @@ PAPER_LOSS = {
     "unet_l1_ssim": Paper("l1_ssim (mean)", "Section 3.3 ('L1 Loss + SSIM for training', lambda = 1e-3)"),
     "unet_mse_ssim": Paper("mse_ssim (mean)", "Section 3.3 ('MSE Loss + SSIM for fine-tuning', lambda = 1e-3)"),
     "generator_l1": Paper(NOT_STATED, "not in the paper: pix2pix's L1 pretraining of the generator (Isola et al. 2017)"),
+    "gan": Paper(NOT_STATED, "Section 4 trains GANs with the same U-Net; their loss is not given (pix2pix's GAN + 100 L1 here)"),
 }
 """Each run's loss, transcribed."""
 
@@ -156,7 +157,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         ex.RunConfig("generator_l1", "resnet_unet", loss="l1", learning_rate=1e-3, label="generator pretrained with L1",
                      paper_protocol={"loss": PAPER_LOSS["generator_l1"]}),
         ex.RunConfig("gan", "resnet_unet", init_from="generator_l1", gan=ex.GanSettings(l1_weight=100.0), learning_rate=2e-4,
-                     label="GAN (PatchGAN, GAN + 100 L1)"),
+                     label="GAN (PatchGAN, GAN + 100 L1)", paper_protocol={"loss": PAPER_LOSS["gan"]}),
     ]
     return ex.ExperimentConfig(
         paper="menon2021",
