@@ -4,7 +4,9 @@ Each experiment states its paper's training protocol (`ExperimentConfig.paper_pr
 overrides in `RunConfig.paper_protocol`) and explains every deliberate difference
 (`ExperimentConfig.protocol_notes`). `protocol_table` compares them, setting by setting, with what
 the runner actually resolved -- data, split source and sizes, image size, augmentation, optimiser,
-learning rate, batch size, epochs, loss with its reduction, bin width -- and marks each row:
+learning rate, batch size, epochs, loss with its reduction, bin width, and the settings a run does
+not name (validation set, model selection, weight initialisation, input resizing, test-time
+upsampling, colour bins, loss target resolution, gray conversion, determinism) -- and marks each row:
 
 - ``✓`` the same as the paper;
 - ``✗`` different, with the reason: the experiment's note, or the command line that asked for it
@@ -13,16 +15,52 @@ learning rate, batch size, epochs, loss with its reduction, bin width -- and mar
 
 Runs that share a value share a row; rows name their runs when the runs differ.
 
+Every paper value is data: a `Paper` literal transcribed from the paper (or the authors' code where
+the paper is silent) with its source, shown in the table's "source" column. Nothing on the paper
+side is computed from the suite's objects or a run's configuration.
+
 Reference:
     The five papers in /work/shared/seeds and the authors' code (see each `experiments/*.py`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 NOT_STATED = None
 """A paper value that the paper does not give (a range is a tuple: (low, high))."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Paper:
+    """One paper value as transcribed, with where it comes from.
+
+    Attributes:
+        value: the literal (a number, a string in the table's vocabulary, a (low, high) range, or
+            `NOT_STATED`).
+        source: section / table / equation of the paper, or repository and file of the authors'
+            code; where a fact could not be settled, say so here.
+        shown: how the table shows the value when the literal needs words (None: the value).
+    """
+
+    value: Any
+    source: str
+    shown: str | None = None
+
+    def __post_init__(self):
+        if not str(self.source).strip():
+            raise ValueError(f"colorization_tf/protocol.py: paper value {self.value!r} has no source")
+
+
+def paper_literal(entry) -> Any:
+    """The literal of a paper-protocol entry (a `Paper`, or a bare value of an older script)."""
+    return entry.value if isinstance(entry, Paper) else entry
+
+
+def paper_source(entry) -> str:
+    """The source of a paper-protocol entry ("no source given" for a bare value)."""
+    return entry.source if isinstance(entry, Paper) else ("" if entry is NOT_STATED else "no source given")
 
 MATCH, MISMATCH, UNSTATED = "✓", "✗", "–"
 UNEXPLAINED = "unexplained difference"
@@ -38,6 +76,15 @@ SETTINGS = (
     ("epochs", "epochs"),
     ("loss", "loss (reduction)"),
     ("bin_width", "bin width"),
+    ("num_bins", "colour bins"),
+    ("validation", "validation set"),
+    ("selection", "model selection / stopping point"),
+    ("init", "weight initialisation"),
+    ("resize", "input resizing"),
+    ("upsampling", "test-time upsampling"),
+    ("target", "loss target resolution"),
+    ("gray", "gray conversion"),
+    ("determinism", "determinism"),
 )
 """(key, row label) of the table, in order. Keys of `paper_protocol` and `protocol_notes`."""
 
@@ -46,6 +93,16 @@ COMMAND_LINE = {"image_size": "image_size", "batch_size": "batch_size", "epochs"
 
 QUICK_SETTINGS = ("dataset", "split", "image_size", "batch_size", "epochs")
 """Settings `--quick` shrinks."""
+
+VALIDATION_NONE = "none"
+VALIDATION_OWN = "the split's own validation side"
+VALIDATION_CARVED = "~10% of the training side held out"
+"""The validation set of a run (`run_settings`): none, the split's own, or carved out of train."""
+
+LAST_EPOCH = "last epoch"
+"""Model selection: the weights after the last epoch (no selection)."""
+
+DETERMINISM_ON, DETERMINISM_OFF = "on (TF op determinism)", "off"
 
 
 def describe_augment(augment: bool) -> str:
@@ -77,7 +134,10 @@ def describe_loss(loss, loss_weights=None) -> str:
     return str(loss)
 
 
-def _paper_value(key: str, value: Any) -> str:
+def _paper_value(key: str, entry: Any) -> str:
+    if isinstance(entry, Paper) and entry.shown:
+        return entry.shown
+    value = paper_literal(entry)
     if value is NOT_STATED:
         return "not stated"
     if key == "augment" and isinstance(value, bool):
@@ -104,12 +164,20 @@ def run_settings(run, data: dict) -> dict[str, Any]:
 
     Args:
         run: the resolved `RunConfig`.
-        data: {"dataset", "dataset_images", "split", "split_matches", "split_note"} from the
-            runner (`experiment.protocol_data`).
+        data: {"dataset", "dataset_images", "split", "split_matches", "split_note", "val_carved",
+            "deterministic"} from the runner (`experiment.protocol_data`).
+
+    Returns:
+        setting key -> this run's value (None: the setting does not apply to the run).
     """
+    from colorization_tf import suite_facts
     from colorization_tf.models import get_spec
 
     classification = get_spec(run.model).head.classification
+    validation = VALIDATION_CARVED if data.get("val_carved") else VALIDATION_OWN
+    if run.max_val:
+        validation += f" (at most {run.max_val} images)"
+    colour_loss = run.loss.get("ab") if isinstance(run.loss, dict) else run.loss
     return {
         "dataset": data["dataset"],
         "split": data["split"],
@@ -118,10 +186,26 @@ def run_settings(run, data: dict) -> dict[str, Any]:
         "optimizer": run.optimizer,
         "learning_rate": run.learning_rate,
         "batch_size": run.batch_size,
-        "epochs": run.epochs if not run.select_best else f"{run.epochs} (the best on validation by {run.select_best})",
+        "epochs": run.epochs,
         "loss": describe_loss(run.loss, run.loss_weights) if run.gan is None else f"gan (bce) + {run.gan.as_dict().get('l1_weight', 100):g} x l1",
         "bin_width": float(run.bin_width or 10.0) if classification else None,
+        "num_bins": _num_bins(run.bin_width) if classification else None,
+        "validation": validation,
+        "selection": f"best epoch on validation by {run.select_best}" if run.select_best else LAST_EPOCH,
+        "init": suite_facts.initialization(run.model),
+        "resize": suite_facts.INPUT_RESIZE,
+        "upsampling": suite_facts.output_upsampling(run.model, run.model_kwargs),
+        "target": suite_facts.loss_target(colour_loss, classification and run.gan is None),
+        "gray": suite_facts.LAB_L,
+        "determinism": DETERMINISM_ON if data.get("deterministic") else DETERMINISM_OFF,
     }
+
+
+def _num_bins(bin_width) -> int:
+    """The number of in-gamut ab bins of a classification head of this width (None: Zhang's 10)."""
+    from colorization_tf import quantize
+
+    return len(quantize.ab_bin_centers(float(bin_width or 10.0)))
 
 
 def protocol_data(cfg, root, data) -> dict:
@@ -149,11 +233,18 @@ def protocol_data(cfg, root, data) -> dict:
             note = f"protocol `{cfg.protocol}` instead of `{wanted}`" if wanted else "not the dataset's own split"
         note += carved
     dataset = f"embedded synthetic scenes ({n} images)" if cfg.data is None else f"`{root}` ({n} images)"
-    return {"dataset": dataset, "dataset_images": n, "split": split, "split_matches": matches, "split_note": note}
+    deterministic = bool(cfg.quick) if cfg.deterministic is None else bool(cfg.deterministic)  # `resolve_experiment`
+    return {"dataset": dataset, "dataset_images": n, "split": split, "split_matches": matches, "split_note": note,
+            "val_carved": bool(data.val_carved), "deterministic": deterministic}
 
 
 def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | None, cfg) -> tuple[str, str]:
-    """(mark, note) of one setting of one run: see the module docstring."""
+    """(mark, note) of one setting of one run: see the module docstring.
+
+    Args:
+        paper: the paper's entry (a `Paper`, or a bare literal).
+    """
+    paper = paper_literal(paper)
     if key == "dataset":
         same = cfg.data is not None and data.get("dataset_images") == paper
     elif key == "split":
@@ -168,7 +259,7 @@ def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | Non
     reasons = []
     if cfg.quick and (key in QUICK_SETTINGS or key in run.quick.as_dict()):
         reasons.append("`--quick` (tiny sizes, not the paper-scale run)")
-    flag = {"augment": "augment", "split": "protocol"}.get(key, COMMAND_LINE.get(key))
+    flag = {"augment": "augment", "split": "protocol", "determinism": "deterministic"}.get(key, COMMAND_LINE.get(key))
     if flag in overridden:
         reasons.append(f"`--{flag.replace('_', '-')}` on the command line")
     if key == "dataset" and cfg.data is None:
@@ -177,29 +268,33 @@ def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | Non
         reasons.append(f"this folder has {data.get('dataset_images')} usable images")
     if key == "split" and data.get("split_note"):
         reasons.append(data["split_note"])
+    if key == "validation" and data.get("val_carved"):
+        reasons.append("the split has no validation side: the suite holds ~10% of the training side out "
+                       "(`data.splits.carve_validation`), so the model trains on ~90% of it")
     if note:
         reasons.append(note)
     return MISMATCH, "; ".join(reasons) or UNEXPLAINED
 
 
 def protocol_rows(cfg, runs, data: dict) -> list[dict]:
-    """One dict per table row: setting, runs, ours, paper, mark, note (see `protocol_table`)."""
+    """One dict per table row: setting, runs, ours, paper, source, mark, note (see `protocol_table`)."""
     rows = []
     notes = dict(cfg.protocol_notes or {})
+    settings = {run.name: run_settings(run, data) for run in runs}
     for key, label in SETTINGS:
         groups: dict[tuple, list[str]] = {}
         for run in runs:
             paper = {**cfg.paper_protocol, **run.paper_protocol}.get(key, NOT_STATED)
-            ours = run_settings(run, data)[key]
-            if key == "bin_width" and ours is None:
+            ours = settings[run.name][key]
+            if ours is None:  # the setting does not apply to this run (bins of a regression head)
                 continue
             run_note = {**notes, **(run.protocol_notes or {})}.get(key)
             mark, note = compare(key, ours, paper, run=run, data=data, note=run_note, cfg=cfg)
             shown = describe_augment(ours) if key == "augment" else (f"{ours:g}" if isinstance(ours, float) else str(ours))
-            groups.setdefault((shown, _paper_value(key, paper), mark, note), []).append(run.name)
-        for (ours, paper, mark, note), names in groups.items():
+            groups.setdefault((shown, _paper_value(key, paper), paper_source(paper), mark, note), []).append(run.name)
+        for (ours, paper, source, mark, note), names in groups.items():
             rows.append({"setting": label, "key": key, "runs": names if len(groups) > 1 or len(names) < len(runs) else ["all"],
-                         "ours": ours, "paper": paper, "mark": mark, "note": note})
+                         "ours": ours, "paper": paper, "source": source, "mark": mark, "note": note})
     return rows
 
 
@@ -219,12 +314,13 @@ def protocol_table(cfg, runs, data: dict):
 
     rows = protocol_rows(cfg, runs, data)
     table = markdown_table(
-        ["setting", "runs", "this experiment", "paper", "", "why they differ"],
-        [[r["setting"], ", ".join(r["runs"]), r["ours"], r["paper"], r["mark"], r["note"]] for r in rows],
+        ["setting", "runs", "this experiment", "paper", "paper's source", "", "why they differ"],
+        [[r["setting"], ", ".join(r["runs"]), r["ours"], r["paper"], r["source"], r["mark"], r["note"]] for r in rows],
     )
     text = (f"The resolved configuration of every run beside the paper's ({MATCH} same, {MISMATCH} different, "
-            f"{UNSTATED} not stated by the paper).\n\n" + table)
+            f"{UNSTATED} not stated by the paper). Every paper value is transcribed from the paper, or from the "
+            "authors' code where the paper is silent, with its source.\n\n" + table)
     return Section("Protocol", text, {"rows": rows})
 
 
-__all__ = ["NOT_STATED", "protocol_data", "SETTINGS", "describe_loss", "describe_augment", "run_settings", "protocol_rows", "protocol_table"]
+__all__ = ["NOT_STATED", "Paper", "paper_literal", "paper_source", "protocol_data", "SETTINGS", "describe_loss", "describe_augment", "run_settings", "protocol_rows", "protocol_table"]

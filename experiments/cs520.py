@@ -29,7 +29,9 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
 import numpy as np  # noqa: E402
 
 from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf import suite_facts  # noqa: E402
 from colorization_tf.evaluation import markdown_table  # noqa: E402
+from colorization_tf.protocol import NOT_STATED, VALIDATION_NONE, Paper  # noqa: E402
 
 OPTIMIZERS = ("sgd", "adam")
 """The paper's mini-batch gradient descent, and Adam (which their report suggests as an improvement)."""
@@ -37,11 +39,32 @@ LEARNING_RATE = 1e-4
 BATCH_SIZE = 3
 
 PAPER_PROTOCOL = {
-    "split": "7:3 per scene (~10 train / ~5 test images)", "split_protocol": "cs520",
-    "image_size": 64, "augment": False, "optimizer": "sgd", "learning_rate": LEARNING_RATE, "batch_size": BATCH_SIZE,
-    "epochs": (5000, 8000), "loss": "mse (mean)",
+    "split": Paper("7:3 per scene (~10 train / ~5 test images)", "Section 2.3 ('around 15 images ... a ratio of 7:3')"),
+    "split_protocol": "cs520",
+    "image_size": Paper(64, "Section 2.3 ('resize our images to 64 * 64')"),
+    "augment": Paper(False, "Section 2.3 (images resized and converted, nothing else)", shown="none (no augmentation described)"),
+    "optimizer": Paper("sgd", "Section 2.5 ('Mini-Batch Gradient Descent')"),
+    "learning_rate": Paper(LEARNING_RATE, "Section 2.5 ('a slow learning rate 0.0001')"),
+    "batch_size": Paper(BATCH_SIZE, "Section 2.5 ('3 images as a batch')"),
+    "epochs": Paper((5000, 8000), "Section 2.5 ('around 5000-8000 epochs'; 'around 8000')"),
+    "loss": Paper("mse (mean)", "Section 2.4 (mean of the squared a, b errors: 'basically a mean square error')"),
+    "validation": Paper(VALIDATION_NONE, "Section 2.3: training and testing sets only (7:3)"),
+    "selection": Paper("by hand: stopped while training and test accuracy were both high (~60%)",
+                       "Section 2.5 ('We didn't set a standard to stop the training process ... when the training accuracy "
+                       "and test accuracy all meet a relatively high score')"),
+    "init": Paper(NOT_STATED, "not in the report"),
+    "resize": Paper(NOT_STATED, "Section 2.3: resized to 64x64 with Pillow/TensorFlow, the method is not given"),
+    "upsampling": Paper(suite_facts.NO_UPSAMPLING, "Section 2.3 (the output is the flattened 64x64 a and b channels)"),
+    "target": Paper(suite_facts.FULL_RESOLUTION, "Sections 2.3-2.4 (every pixel's a and b, 64x64)"),
+    "gray": Paper(suite_facts.LAB_L, "Sections 2.1-2.2 ('use the L channel as the grayscale input')"),
+    "determinism": Paper(NOT_STATED, "not in the report"),
 }
-"""Their Section 2 (CNN): ~15 images per scene, mini-batch gradient descent, lr 1e-4, batch 3, 5000-8000 epochs."""
+"""Their Section 2 (CNN), transcribed: ~15 images per scene, mini-batch gradient descent, lr 1e-4, batch 3, 5000-8000 epochs."""
+
+PROTOCOL_NOTES = {
+    "selection": "the suite trains the full epochs and takes the last: stopping where the test accuracy looks best "
+                 "would select on the test set",
+}
 
 EPOCHS = 5000
 """They trained ~5000-8000 epochs on ~10 training images per scene (batch 3)."""
@@ -136,7 +159,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         protocol="cs520",
         augment=False,  # the paper trained on the images as they are (no crops, no flips)
         paper_protocol=PAPER_PROTOCOL,
-        protocol_notes={"optimizer": "`--optimizer adam` on the command line"} if optimizer != "sgd" else {},
+        protocol_notes={**PROTOCOL_NOTES, **({"optimizer": "`--optimizer adam` on the command line"} if optimizer != "sgd" else {})},
         default_epochs=EPOCHS,
         default_batch_size=BATCH_SIZE,
         paper_metric=ex.CS520_ACCURACY,

@@ -29,7 +29,9 @@ import numpy as np  # noqa: E402
 
 from colorization_tf import experiment as ex  # noqa: E402
 from colorization_tf.evaluation import SCENE_ACCURACY, markdown_table  # noqa: E402
+from colorization_tf import suite_facts  # noqa: E402
 from colorization_tf.models.iizuka import iizuka_losses, iizuka_metrics  # noqa: E402
+from colorization_tf.protocol import LAST_EPOCH, NOT_STATED, VALIDATION_OWN, Paper  # noqa: E402
 
 EPOCHS = 25
 """Lee et al. trained for 25 epochs."""
@@ -42,26 +44,58 @@ ADADELTA_LEARNING_RATE = 1.0
 
 RESUMED = "alpha_5_resumed"
 
+LEE_CODE = "hlee95/image-colorization, class_project/network.py"
+"""The authors' code (commit f81e6e6), for what the report leaves out."""
+
 PAPER_PROTOCOL = {
-    "dataset": 110_000,
-    "split": "MiniPlaces' own folders: 100k train, 10k val used as test",
+    "dataset": Paper(110_000, "Section III (100,000 images) + Section IV (10,000 test images)"),
+    "split": Paper("MiniPlaces' own folders: 100k train, 10k val used as test", "Sections III-IV; network.py reads its test files from `val/`"),
     "split_protocol": None,  # MiniPlaces' own train/val folders: only datasets/prepare.py's splits.json has them
-    "image_size": 128, "augment": False, "optimizer": "adadelta", "learning_rate": 1e-5, "epochs": EPOCHS,
+    "image_size": Paper(128, "Section III: 128x128 images; Table I"),
+    "augment": Paper(False, f"{LEE_CODE}: images read as they are (no crop, no flip); the report names none"),
+    "optimizer": Paper("adadelta", "Section III ('we use the Adadelta optimizer')"),
+    "learning_rate": Paper(1e-5, "Section IV ('a learning rate of .00001'; network.py: 1e-6)"),
+    "batch_size": Paper(100, f"{LEE_CODE} `BATCH_SIZE = 100` (not in the report)"),
+    "epochs": Paper(EPOCHS, "Section IV ('25 epochs on the training set'; network.py: 10)"),
+    "validation": Paper(VALIDATION_OWN, f"{LEE_CODE}: MiniPlaces' `val/` folder, evaluated every 100 batches and reused as the test set",
+                        shown="MiniPlaces' val folder (also the test set)"),
+    "selection": Paper(LAST_EPOCH, f"Section IV (25 epochs, then predictions); {LEE_CODE}: a checkpoint every epoch, none selected"),
+    "init": Paper(suite_facts.LECUN_TRUNCATED, f"Section III ('standard deviation ... proportional to the square root of "
+                  f"the number of input nodes'); {LEE_CODE} `get_stddev` = 1 / sqrt(k^2 x depth_in), tf.truncated_normal"),
+    "resize": Paper(NOT_STATED, "none needed: MiniPlaces images are 128x128 (Section III); network.py reads them as they are",
+                    shown="none (the images are 128x128)"),
+    "upsampling": Paper(suite_facts.NEAREST_X2, f"Table IV (output 64x64x2, half resolution); {LEE_CODE}: "
+                        "`tf.image.resize_nearest_neighbor` x2 'only during testing'"),
+    "target": Paper(suite_facts.HALF_RESOLUTION_NEAREST, f"{LEE_CODE}: `y_downsample = tf.image.resize_nearest_neighbor(color_features, "
+                    "[IMAGE_SIZE/2, IMAGE_SIZE/2])`, the loss on the 64x64 output"),
+    "gray": Paper(suite_facts.LAB_L, f"Section III ('We read the images in Lab format ... The L channel is used as the input'); "
+                  f"{LEE_CODE}: skimage `color.rgb2lab`"),
+    "determinism": Paper(NOT_STATED, f"not in the report; {LEE_CODE} sets `SEED = 66478` (no op determinism)"),
 }
-"""Lee et al.'s report (Sections III-IV) and network.py; their batch size is not in the report."""
+"""Lee et al.'s report (Sections III-IV) and their code where the report is silent."""
+
+PAPER_LOSS = {
+    "alpha_1_300": Paper("ab: mse (mean) + scene: ce (mean) x 0.00333333",
+                         "Iizuka et al. 2016 (MSE + alpha CE, alpha = 1/300), as Lee et al. Section III quotes it"),
+    "alpha_5": Paper("ab: sse (sum per image) x 0.25 + scene: ce (mean) x 5",
+                     f"Section III (squared Frobenius norm + alpha CE, alpha = 5); {LEE_CODE}: `reduce_sum` of the squared error "
+                     "over the 64x64x2 half-resolution output = 1/4 of the sum at 128x128, and of the CE, per image"),
+}
+"""Each run's paper loss, transcribed (in `protocol.describe_loss`'s vocabulary), not computed from the run's losses."""
 
 PROTOCOL_NOTES = {
     "learning_rate": "their 1e-5 was one of the bugs behind their all-green/red/blue colours (reference notes); "
                      "Adadelta at Zeiler's rate 1.0 here",
-    "batch_size": "not in the report; their network.py used 100",
+    "batch_size": "32 here (the report gives none; their network.py used 100)",
     "split": "a hash split's test images are not MiniPlaces' val: prepare the folder with datasets/prepare.py places",
+    "init": "He normal (std sqrt(2 / fan_in), sqrt(2) wider than theirs): the suite's models/iizuka.py",
+    "upsampling": "the model's own bilinear x2 (models/iizuka.py), used in training and at test time",
+    "target": "the loss compares the bilinearly upsampled output with the 128x128 target (weight 1/4 keeps Lee's scale)",
 }
 
 
 def _run(name: str, alpha: float, stop_after: int | None = None) -> ex.RunConfig:
     losses, weights = iizuka_losses(alpha, sum_squared_error=alpha == ALPHAS["alpha_5"])
-    from colorization_tf.protocol import describe_loss
-
     return ex.RunConfig(
         name=name,
         model="iizuka_lee128",
@@ -73,7 +107,7 @@ def _run(name: str, alpha: float, stop_after: int | None = None) -> ex.RunConfig
         stop_after=stop_after,
         label=f"{name} (alpha = {alpha:g})" + (", stopped and resumed" if stop_after else ""),
         quick=ex.QuickSettings(epochs=2),
-        paper_protocol={"loss": describe_loss(losses, weights)},  # alpha 5: Lee's; 1/300: Iizuka's
+        paper_protocol={"loss": PAPER_LOSS["alpha_5" if alpha == ALPHAS["alpha_5"] else "alpha_1_300"]},
     )
 
 

@@ -28,8 +28,10 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
     quiet_tensorflow(verbose_requested())
 
 from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf import suite_facts  # noqa: E402
 from colorization_tf.evaluation import markdown_table  # noqa: E402
 from colorization_tf.models import get_spec  # noqa: E402
+from colorization_tf.protocol import NOT_STATED, VALIDATION_OWN, Paper  # noqa: E402
 
 EPOCHS = 20
 """Not stated in the paper; 20 epochs at 256 px."""
@@ -84,14 +86,42 @@ def native_resolution_scores(ctx: ex.ExperimentContext, name: str) -> dict:
 
 
 PAPER_PROTOCOL = {
-    "dataset": 900, "split": "DIV2K's own folders: 800 train, 100 valid (used as test)", "split_protocol": "div2k",
+    "dataset": Paper(900, "Section 3.1 (DIV2K: 800 training, 100 validation images)"),
+    "split": Paper("DIV2K's own folders: 800 train, 100 valid (used as test)", "Section 3.1; Table 1 compares with NTIRE 2019 on DIV2K"),
+    "split_protocol": "div2k",
+    "image_size": Paper(NOT_STATED, "not in the paper"),
+    "augment": Paper(NOT_STATED, "not in the paper"),
+    "optimizer": Paper(NOT_STATED, "not in the paper"),
+    "learning_rate": Paper(NOT_STATED, "not in the paper"),
+    "batch_size": Paper(NOT_STATED, "not in the paper"),
+    "epochs": Paper(NOT_STATED, "not in the paper (Section 4: 'after a few epochs')"),
+    "validation": Paper(VALIDATION_OWN, "Section 3.1 (100 validation images); Section 4 ('visual inspection of validation images "
+                        "after a few epochs')", shown="DIV2K's 100 validation images"),
+    "selection": Paper(NOT_STATED, "not in the paper"),
+    "init": Paper(NOT_STATED, "not in the paper; the U-Net tutorial it cites ([6]) starts the ResNet34 encoder from ImageNet "
+                  "weights per the issue-19 audit (not re-checked here)"),
+    "resize": Paper(NOT_STATED, "not in the paper"),
+    "upsampling": Paper(NOT_STATED, "not in the paper (a U-Net: its output is at the input's resolution, Section 3.5)"),
+    "target": Paper(NOT_STATED, "not in the paper"),
+    "gray": Paper(suite_facts.LAB_L, "Section 3.4 ('the L-channel corresponds to grayscale'); Table 1's NTIRE 2019 rows were scored "
+                  "on inputs grayed by 0.2989 R + 0.587 G + 0.114 B (the NTIRE 2019 challenge, not this paper)"),
+    "determinism": Paper(NOT_STATED, "not in the paper"),
 }
-"""Their Section 3: DIV2K; the paper states no image size, optimiser, batch size or epochs."""
+"""Their Section 3, transcribed; the paper states no image size, optimiser, batch size or epochs."""
+
+PAPER_LOSS = {
+    "unet_l1_ssim": Paper("l1_ssim (mean)", "Section 3.3 ('L1 Loss + SSIM for training', lambda = 1e-3)"),
+    "unet_mse_ssim": Paper("mse_ssim (mean)", "Section 3.3 ('MSE Loss + SSIM for fine-tuning', lambda = 1e-3)"),
+    "generator_l1": Paper(NOT_STATED, "not in the paper: pix2pix's L1 pretraining of the generator (Isola et al. 2017)"),
+    "gan": Paper(NOT_STATED, "Section 4 trains GANs with the same U-Net; their loss is not given (pix2pix's GAN + 100 L1 here)"),
+}
+"""Each run's loss, transcribed."""
 
 PROTOCOL_NOTES = {
     "split": "the embedded synthetic scenes have no DIV2K folders: 64/16/20 hash split",
     "image_size": "not stated: 256 (the pix2pix recipe they cite)",
     "optimizer": "not stated: Adam (pix2pix's 2e-4, betas 0.5/0.999 for the GAN)",
+    "validation": "DIV2K's 100 valid images are the suite's test set (NTIRE 2019 scored them)",
 }
 
 
@@ -120,14 +150,14 @@ def table1(ctx: ex.ExperimentContext):
 def make_config(args=None) -> ex.ExperimentConfig:
     runs = [
         ex.RunConfig("unet_l1_ssim", "resnet_unet", loss="l1_ssim", learning_rate=1e-3, label="U-Net, L1 + SSIM",
-                     paper_protocol={"loss": "l1_ssim (mean)"}),
+                     paper_protocol={"loss": PAPER_LOSS["unet_l1_ssim"]}),
         ex.RunConfig("unet_mse_ssim", "resnet_unet", loss="mse_ssim", learning_rate=1e-4, init_from="unet_l1_ssim",
                      label="U-Net, fine-tuned MSE + SSIM", paper={"psnr": 21.0723, "ssim": 0.8802},
-                     paper_protocol={"loss": "mse_ssim (mean)"}),
+                     paper_protocol={"loss": PAPER_LOSS["unet_mse_ssim"]}),
         ex.RunConfig("generator_l1", "resnet_unet", loss="l1", learning_rate=1e-3, label="generator pretrained with L1",
-                     paper_protocol={"loss": "l1 (mean)"}),
+                     paper_protocol={"loss": PAPER_LOSS["generator_l1"]}),
         ex.RunConfig("gan", "resnet_unet", init_from="generator_l1", gan=ex.GanSettings(l1_weight=100.0), learning_rate=2e-4,
-                     label="GAN (PatchGAN, GAN + 100 L1)"),
+                     label="GAN (PatchGAN, GAN + 100 L1)", paper_protocol={"loss": PAPER_LOSS["gan"]}),
     ]
     return ex.ExperimentConfig(
         paper="menon2021",

@@ -29,8 +29,10 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
     quiet_tensorflow(verbose_requested())
 
 from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf import suite_facts  # noqa: E402
 from colorization_tf.evaluation import markdown_table  # noqa: E402
 from colorization_tf.models.polychromify import TABLE1_CONFIGS  # noqa: E402
+from colorization_tf.protocol import LAST_EPOCH, NOT_STATED, VALIDATION_OWN, Paper  # noqa: E402
 
 EPOCHS = 25
 BATCH_SIZE = 32
@@ -58,14 +60,55 @@ TABLE2_PAPER = {
 SELECTION = ("v0", "v1", "v2", "v3", "cnn")
 
 
+NOTEBOOK = "davide97g/polychromify, notebooks/data_preparation.ipynb"
+"""The author's code (commit 4ea3b19), for what the paper leaves out."""
+
 PAPER_PROTOCOL = {
-    "dataset": 4300,
-    "split": "64/16/20 (2752 / 688 / 860): scikit-learn train_test_split(test_size=0.2, random_state=42) twice",
+    "dataset": Paper(4300, "Section III (4300 landscape images, 7 folders)"),
+    "split": Paper("64/16/20 (2752 / 688 / 860): scikit-learn train_test_split(test_size=0.2, random_state=42) twice",
+                   "Section III (64/16/20, 2752/688/860); train_test_split per the reference notes (REFERENCE.md)"),
     "split_protocol": "polychromify",
-    "image_size": 128, "augment": False, "optimizer": "adam", "learning_rate": 1e-3, "batch_size": BATCH_SIZE,
-    "epochs": EPOCHS, "loss": "mse (mean)",
+    "image_size": Paper(IMAGE_SIZE, "Section III ('resize all the images to a fixed size of 128 x 128')"),
+    "augment": Paper(False, f"Section III (resize, Lab, scale ab: nothing else); {NOTEBOOK}: no augmentation",
+                     shown="none"),
+    "optimizer": Paper("adam", "Section IV ('with Adam optimizer')"),
+    "learning_rate": Paper(1e-3, "Section IV ('fixed learning rate'; the value, Keras' Adam default 1e-3, per REFERENCE.md)"),
+    "batch_size": Paper(BATCH_SIZE, "Section IV ('a batch size of 32')"),
+    "epochs": Paper(EPOCHS, "Section IV ('trained PolyChromify for 25 epochs')"),
+    "loss": Paper("mse (mean)", "Section IV ('I used the mean squared error loss')"),
+    "validation": Paper(VALIDATION_OWN, "Section III (validation set, 16%: 688 images)"),
+    "selection": Paper(LAST_EPOCH, "Section IV ('25 epochs ... kept track of the validation loss and accuracy'); no selection described"),
+    "init": Paper(suite_facts.GLOROT_UNIFORM, "not in the paper; davide97g/polychromify, notebooks/models.ipynb: Keras layers "
+                  "with no `kernel_initializer` (Keras' default, Glorot uniform)"),
+    "resize": Paper("nearest", f"Section III (128x128, method not given); {NOTEBOOK}: Keras `flow_from_directory(target_size=...)`, "
+                    "whose default interpolation is nearest"),
+    "upsampling": Paper(suite_facts.NO_UPSAMPLING, "Section IV (the output layer maps to 128 x 128 x 2)"),
+    "target": Paper(suite_facts.FULL_RESOLUTION, "Section IV (MSE on the 128 x 128 x 2 output)"),
+    "gray": Paper(suite_facts.LAB_L, f"Section III-IV ('the L channel of the image'); {NOTEBOOK}: skimage `rgb2lab`"),
+    "determinism": Paper(NOT_STATED, "not in the paper"),
 }
-"""The paper's training (Sections IV-V) and its notebook; model selection: batch 16 on 800/200 images."""
+"""The paper's training (Sections III-V) and the author's notebook where the paper is silent."""
+
+SELECTION_PROTOCOL = {
+    "batch_size": Paper(SELECTION_BATCH_SIZE, "model selection: the author's notebook (batch 16; REFERENCE.md)"),
+    "validation": Paper(f"{VALIDATION_OWN} (at most {SELECTION_VAL} images)", "model selection: `X_valid[:200]` in the author's notebook "
+                        "(REFERENCE.md); the paper does not say"),
+}
+"""The model-selection runs (Figure 3): 800 training / 200 validation images at batch 16."""
+
+ECCV16_PROTOCOL = {
+    "init": Paper(suite_facts.GLOROT_UNIFORM, "Table 2's ECCV16 trained from scratch in Keras (Section V); Keras' default "
+                  "initializer, per the issue-19 audit of the author's notebook (not re-checked here)"),
+    "upsampling": Paper(suite_facts.NEAREST_X4, "the author's ECCV16 head: 1x1 conv 313 + ReLU, 1x1 conv 2 + tanh, nearest x4 "
+                        "(REFERENCE.md / models/eccv16.py docstring; not re-checked here)"),
+}
+"""Table 2's ECCV16, as the author built it."""
+
+PROTOCOL_NOTES = {
+    "resize": "the suite's pipeline resizes with area averaging (shrinking); Keras' nearest aliases",
+}
+
+ECCV16_NOTES = {"init": "the suite's ECCV16 starts He uniform (models/eccv16.py `RELU_INIT`)"}
 
 
 def _run(name, model, *, batch_size=BATCH_SIZE, **kwargs) -> ex.RunConfig:
@@ -125,12 +168,13 @@ def tables(ctx: ex.ExperimentContext):
 
 def make_config(args=None) -> ex.ExperimentConfig:
     runs = [_run(f"select_{v}", f"polychromify_{v}", batch_size=SELECTION_BATCH_SIZE, label=f"selection {v}",
-                 max_train=SELECTION_TRAIN, max_val=SELECTION_VAL, paper_protocol={"batch_size": SELECTION_BATCH_SIZE})
+                 max_train=SELECTION_TRAIN, max_val=SELECTION_VAL, paper_protocol=dict(SELECTION_PROTOCOL))
             for v in SELECTION]
     runs += [_run(f"table1_{row}", "polychromify", model_kwargs=dict(knobs), label=f"Table 1 {row}",
                   paper={ACCURACY: TABLE1_PAPER[row][ACCURACY]}) for row, knobs in TABLE1_CONFIGS.items()]
     runs.append(_run("eccv16", "eccv16_regression", label="ECCV16 (from scratch)", paper={ACCURACY: TABLE2_PAPER["eccv16"][ACCURACY]},
-                     image_size=IMAGE_SIZE, normalization="polychromify", model_kwargs={"regression_head": "polychromify"}))
+                     image_size=IMAGE_SIZE, normalization="polychromify", model_kwargs={"regression_head": "polychromify"},
+                     paper_protocol=dict(ECCV16_PROTOCOL), protocol_notes=dict(ECCV16_NOTES)))
     return ex.ExperimentConfig(
         paper="polychromify",
         title="PolyChromify (Ghiotto 2021): model selection, Table 1 and Table 2",
@@ -138,6 +182,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         protocol="polychromify",
         augment=False,  # the paper trained on the images as they are (no crops, no flips)
         paper_protocol=PAPER_PROTOCOL,
+        protocol_notes=PROTOCOL_NOTES,
         default_epochs=EPOCHS,
         default_batch_size=BATCH_SIZE,
         paper_metric=ACCURACY,

@@ -32,6 +32,8 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
 from pathlib import Path  # noqa: E402
 
 from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf import suite_facts  # noqa: E402
+from colorization_tf.protocol import LAST_EPOCH, NOT_STATED, VALIDATION_NONE, Paper  # noqa: E402
 
 EPOCHS = 50
 """Ziegler trained for 50 epochs."""
@@ -52,16 +54,59 @@ LOSSES = {"l1": ("regression", "l1"), "l2": ("regression", "mse"), "ce": ("class
 is "the negative logarithm of the probability of the correct label": hard labels (`--soft-labels`
 switches to Zhang et al.'s soft encoding)."""
 
+ZHANG_CAFFE = "richzhang/colorization (Caffe release), models/colorization_train_val_v2.prototxt"
+"""Zhang et al.'s training net, the recipe Ziegler reproduces, for what his report leaves out."""
+
 PAPER_PROTOCOL = {
-    "dataset": 4315,
-    "split": "~80/20 (3497 / 818; 4 of 4319 unusable)", "split_protocol": "ziegler",
-    "augment": True, "epochs": EPOCHS,
+    "dataset": Paper(4315, "Section 2.2 (Figure 2.2: 4319 files, train 3497 + test 818, 4 unusable)"),
+    "split": Paper("~80/20 (3497 / 818; 4 of 4319 unusable)", "Section 2.2, Figure 2.2"),
+    "split_protocol": "ziegler",
+    "image_size": Paper(NOT_STATED, "not in the report"),
+    "augment": Paper(True, "Section 3.5 ('All image augmentations are done on the GPU'); which ones is not said",
+                     shown="yes (kind not stated)"),
+    "optimizer": Paper(NOT_STATED, "not in the report"),
+    "learning_rate": Paper(NOT_STATED, "not in the report"),
+    "batch_size": Paper(NOT_STATED, "not in the report"),
+    "epochs": Paper(EPOCHS, "Section 4.3.2 ('the training was only run for 50 epochs')"),
+    "bin_width": Paper(NOT_STATED, "Section 4.3.2 ('the bucket size for classification has had to be reduced'); the width is not given"),
+    "num_bins": Paper((2, 312), "Section 4.3.2: 'the bucket size ... reduced due to GPU memory limitations', i.e. fewer than Zhang's 313 "
+                      "(REFERENCE.md: bigger bins); the number is not given", shown="fewer than 313 (not given)"),
+    "validation": Paper(VALIDATION_NONE, "Section 2.2: a train / test split only (Section 3.5 mentions outputs 'during validation', "
+                        "on which images is not said)"),
+    "selection": Paper(LAST_EPOCH, "Section 4.3.2 (50 epochs); Section 4.3 shows the output every 10 epochs, no selection described"),
+    "init": Paper(NOT_STATED, "not in the report (from scratch, Section 4.3.2)"),
+    "resize": Paper(NOT_STATED, "not in the report"),
+    "upsampling": Paper(NOT_STATED, "Section 3.3 ('requires an up sampling layer at the output'; AlexNet 'a higher up sampling rate'), "
+                        "the method is not given"),
+    "target": Paper(suite_facts.SUBSAMPLE, f"not in Ziegler's report; {ZHANG_CAFFE}: `data_ab_ss`, a 1x1 convolution of stride 4 "
+                    "(regression runs: not stated)"),
+    "gray": Paper(suite_facts.LAB_L, "Sections 1 and 2.3 ('It uses the grayscale image as lightness values')"),
+    "determinism": Paper(NOT_STATED, "not in the report"),
 }
 """Ziegler's report: 50 epochs, augmentation on the GPU; optimiser, batch size, image size and bucket
-size not stated (the losses are per run)."""
+size not stated (the losses are per run); Zhang et al.'s code where the report is silent on the recipe."""
 
-ZIEGLER_LOSSES = {"l1": "l1 (mean)", "l2": "mse (mean)", "ce": "ce_hard (mean)", "wce": "wce_hard (mean)"}
-"""`protocol.describe_loss` of his four losses."""
+ZIEGLER_LOSSES = {
+    "l1": Paper("l1 (mean)", "Section 3.1 ('the L1 loss calculates the distance to the correct prediction')"),
+    "l2": Paper("mse (mean)", "Section 3.1 ('the L2 loss calculates the distance ... squared')"),
+    "ce": Paper("ce_hard (mean)", "Section 3.2 ('the negative logarithm of the probability of the correct label')"),
+    "wce": Paper("wce_hard (mean)", "Section 3.2 (the same, weighted by a normal distribution fitted to the colour distribution)"),
+}
+"""His four losses, transcribed in `protocol.describe_loss`'s vocabulary."""
+
+REGRESSION_TARGET = Paper(NOT_STATED, "not in the report (Zhang et al.'s regression baseline: full resolution)")
+"""The regression runs' loss target: Ziegler does not say."""
+
+PROTOCOL_NOTES = {
+    "image_size": "not stated by Ziegler: ECCV16's 256",
+    "optimizer": "not stated by Ziegler: Zhang et al.'s Adam (betas 0.9/0.99, weight decay 1e-3, decoupled)",
+    "num_bins": "Zhang's 10-wide grid (313 bins) unless `--bin-width` widens it: Ziegler's width is not given",
+}
+
+CLASSIFICATION_NOTES = {
+    "target": "the suite's cross-entropy averages each 4x4 block of ab (losses.py, `downsample='average'`); Zhang's net "
+              "takes every 4th pixel (`downsample='subsample'`)",
+}
 
 QUICK_LEARNING_RATE = 1e-3
 """In --quick mode one epoch at 3e-5 would leave the nets untrained; a larger step shows something."""
@@ -147,7 +192,8 @@ def make_config(args=None) -> ex.ExperimentConfig:
                     bin_width=bin_width if head == "classification" else None,
                     **ZHANG_ADAM,
                     quick=ex.QuickSettings(learning_rate=QUICK_LEARNING_RATE),
-                    paper_protocol={"loss": ZIEGLER_LOSSES[key]},
+                    paper_protocol={"loss": ZIEGLER_LOSSES[key], **({"target": REGRESSION_TARGET} if head == "regression" else {})},
+                    protocol_notes=dict(CLASSIFICATION_NOTES) if head == "classification" else {},
                 )
             )
     return ex.ExperimentConfig(
@@ -158,8 +204,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         augment=True,  # Zhang et al.'s random crops + flips (Ziegler augments on the GPU)
         paper_protocol=PAPER_PROTOCOL,
         protocol_notes={
-            "image_size": "not stated by Ziegler: ECCV16's 256",
-            "optimizer": "not stated by Ziegler: Zhang et al.'s Adam (betas 0.9/0.99, weight decay 1e-3, decoupled)",
+            **PROTOCOL_NOTES,
             **({"loss": "`--soft-labels`: Zhang et al.'s soft encoding"} if soft else {}),
         },
         default_epochs=EPOCHS,

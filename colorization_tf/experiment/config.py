@@ -251,10 +251,11 @@ class ExperimentConfig:
             prefix (`data.pipeline.cache_filename`) for datasets larger than memory.
         augment: the paper's training augmentation: random crops + flips (Zhang et al., Iizuka
             et al.) or none (PolyChromify, Lee et al., CS520); runs may override it.
-        paper_protocol: the paper's values of the `protocol.SETTINGS` (dataset = its image count,
-            split = its description, image_size, augment, optimizer, learning_rate, batch_size,
-            epochs, loss = `protocol.describe_loss` of the faithful loss, bin_width; absent = not
-            stated) and "split_protocol", the `data.splits` protocol that reproduces its split.
+        paper_protocol: the paper's values of the `protocol.SETTINGS`, each a `protocol.Paper`: a
+            literal transcribed from the paper (or the authors' code where it is silent) with its
+            source (dataset = its image count, split = its description, loss in
+            `protocol.describe_loss`'s vocabulary, ...; absent = not stated), never computed from
+            the suite's objects; and "split_protocol", the `data.splits` protocol that reproduces its split.
         protocol_notes: setting -> why this suite differs from the paper there (the "Protocol"
             table shows it beside every mismatch).
         overridden: settings given on the command line (`command.apply_args`, `overrides`), named in the
