@@ -289,11 +289,14 @@ class _EvalAndCheckpoint(keras.callbacks.Callback):
         self.history, self.cpu_offset, self.progress = history, cpu_offset, progress
         self.cpu_start = time.process_time()
         self.wall_start = time.time()
+        self.colorize = None
 
     def on_epoch_end(self, epoch, logs=None):
         steps = (epoch + 1) * self.recipe.eval_every
         cpu = self.cpu_offset + time.process_time() - self.cpu_start
-        colorize = model_colorizer(self.model, self.spec, self.recipe.work_side)
+        if self.colorize is None:  # traced once; it reads the variables as they are at each call
+            self.colorize = model_colorizer(self.model, self.spec, self.recipe.work_side)
+        colorize = self.colorize
         row = {"step": steps, "cpu_s": round(cpu, 1), "loss": float((logs or {}).get("loss", float("nan"))),
                "wall_s": round(time.time() - self.wall_start, 1), "loadavg": round(os.getloadavg()[0], 2)}
         for split, scorer in self.scorers.items():

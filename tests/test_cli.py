@@ -108,10 +108,14 @@ def test_cli_side_by_side_glob_recursive_and_format(tmp_path, model_dir, capsys)
     assert sorted(p.name for p in (tmp_path / "flat").iterdir()) == ["img0_color.png", "img1_color.png", "img2_color.png"]
 
 
-def test_cli_usage_errors_exit_2(tmp_path, model_dir):
+def test_cli_usage_errors_exit_2(tmp_path, model_dir, monkeypatch, capsys):
     image = tmp_path / "a.png"
     Image.fromarray(tiny_rgb(n=1, size=16)[0]).save(image)
-    assert cli.main([str(image)]) == 2  # no --model
+    from colorization_tf import pretrained
+
+    monkeypatch.setattr(pretrained, "DEFAULT_MODEL", tmp_path / "no_shipped_model")
+    assert cli.main([str(image)]) == 2  # no --model and no shipped model: named in the error
+    assert "no_shipped_model" in capsys.readouterr().err
     assert cli.main([str(image), "--model", str(tmp_path)]) == 2  # not a SavedModel
     assert cli.main([str(image), "--model", str(model_dir), "--batch-size", "0"]) == 2
     assert cli.main([str(tmp_path / "nothing*.png"), "--model", str(model_dir)]) == 1
@@ -176,3 +180,18 @@ def test_cli_unexpected_error_is_one_line(tmp_path, model_dir, capsys, monkeypat
     assert cli.main([str(image), "--model", str(model_dir), "--output", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert err.splitlines() == [f"colorize: error: PermissionError: [Errno 13] Permission denied: '{tmp_path}'"]
+
+
+def test_colorize_without_model_uses_the_shipped_one(tmp_path):
+    from colorization_tf import pretrained
+
+    if not (pretrained.DEFAULT_MODEL / "saved_model.pb").is_file():
+        pytest.fail(f"the shipped model is missing from {pretrained.DEFAULT_MODEL}")
+    image = tmp_path / "a.png"
+    rgb = tiny_rgb(n=1, size=48)[0]
+    Image.fromarray(rgb).save(image)
+    assert cli.main([str(image), "--out", str(tmp_path / "out"), "-q"]) == 0
+    out = np.asarray(Image.open(tmp_path / "out" / "a_color.png"))
+    assert out.shape == rgb.shape
+    gray = np.asarray(Image.fromarray(rgb).convert("L"), np.float32)
+    assert np.abs(np.asarray(Image.fromarray(out).convert("L"), np.float32) - gray).mean() < 6  # lightness kept

@@ -1,5 +1,6 @@
 """The `colorize-serve` console command (also `python -m colorization_tf.serve`).
 
+    colorize-serve                                   # the model shipped with the package
     colorize-serve --model saved_models/demo_iizuka [--model saved_models/other] --host 127.0.0.1 --port 8501
 
 Loads each export once (its folder name is its model name), warms it up and serves until stopped;
@@ -54,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="colorize-serve",
         description="Serve exported colorization SavedModels: TensorFlow Serving's REST API, an upload endpoint and a page at /.",
     )
-    parser.add_argument("--model", "-m", action="append", required=True, metavar="DIR", help="an export folder (repeatable; its name is the model's name)")
+    parser.add_argument("--model", "-m", action="append", default=None, metavar="DIR",
+                        help="an export folder (repeatable; its name is the model's name; default: the model shipped with the package)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=_port, default=8501, help="port (default: %(default)s, TensorFlow Serving's REST port)")
     parser.add_argument("--max-batch", type=_positive(int), default=defaults.DEFAULT_MAX_BATCH, help="most images per model call (default: %(default)s)")
@@ -81,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args_or_status(build_parser(), argv)
     if isinstance(args, int):
         return args
+    if not args.model:
+        from colorization_tf.pretrained import DEFAULT_MODEL
+
+        args.model = [str(DEFAULT_MODEL)]
     for folder in args.model:
         if not (Path(folder) / "saved_model.pb").is_file():
             print(f"colorize-serve: error: --model {folder}: not a SavedModel folder (no saved_model.pb)", file=sys.stderr)

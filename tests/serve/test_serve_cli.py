@@ -19,8 +19,12 @@ from tests.serve.conftest import encode, photo, wait_ready
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def test_usage_errors_exit_2_with_one_line(tmp_path, capsys):
-    assert cli.main([]) == 2
+def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
+    from colorization_tf import pretrained
+
+    monkeypatch.setattr(pretrained, "DEFAULT_MODEL", tmp_path / "no_shipped_model")
+    assert cli.main([]) == 2  # no --model: the shipped model, named when it is missing
+    assert "no_shipped_model" in capsys.readouterr().err
     assert cli.main(["--model", str(tmp_path)]) == 2
     assert "not a SavedModel folder" in capsys.readouterr().err
     assert cli.main(["--model", "x", "--max-batch", "0"]) == 2
