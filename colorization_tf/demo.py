@@ -115,19 +115,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def colorize_photos(export_path, out_dir) -> list[Path]:
-    """Colorizes scikit-image's photos with the export; one gray | colorized | original figure each."""
+def colorize_photos(export_path, out_dir, shipped: bool = True) -> list[Path]:
+    """Colorizes scikit-image's photos with the export, and with the shipped model beside it.
+
+    Args:
+        export_path: the demo's export.
+        out_dir: where the figures go.
+        shipped: add a column with the model shipped with the package (`colorization_tf.pretrained`;
+            left out, with a note, where it is missing).
+
+    Returns:
+        One gray | this demo's model | [shipped model |] original figure per photo.
+    """
     from colorization_tf.data.photos import skimage_photos
     from colorization_tf.export import load_colorizer
     from colorization_tf.plots.experiments import plot_image_rows
+    from colorization_tf.pretrained import DEFAULT_MODEL
 
-    colorizer = load_colorizer(export_path)
+    colorizers = {"this demo's model": load_colorizer(export_path)}
+    if shipped and (DEFAULT_MODEL / "saved_model.pb").is_file():
+        colorizers["shipped model"] = load_colorizer(DEFAULT_MODEL)
+    elif shipped:
+        print(f"No shipped model in {DEFAULT_MODEL}: the figures show the demo's model only.")
     written = []
     for name, rgb in skimage_photos().items():
         gray = np.round(np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
-        colorized = colorizer(gray)
-        written.append(plot_image_rows({name: [gray[..., None].repeat(3, -1), colorized, rgb]}, Path(out_dir) / f"photo_{name}.png",
-                                       column_titles=["gray input", "colorized", "original"]))
+        columns = [gray[..., None].repeat(3, -1), *(c(gray) for c in colorizers.values()), rgb]
+        written.append(plot_image_rows({name: columns}, Path(out_dir) / f"photo_{name}.png",
+                                       column_titles=["gray input", *colorizers, "original"]))
     return written
 
 

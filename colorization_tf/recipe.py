@@ -72,7 +72,8 @@ class Recipe:
         flip: random horizontal flips.
         work_side: the longer side the model sees whole photos at (aspect kept); None: the
             model's square `image_size`.
-        threads: TensorFlow intra-op threads (0: TensorFlow's default).
+        threads: TensorFlow intra-op threads (0: TensorFlow's default); set before TensorFlow
+            starts (`set_threads`).
         seed: seed of the initial weights and of the view stream.
     """
 
@@ -327,6 +328,22 @@ def load_scoring_photos(data_dir) -> dict[str, PhotoScorer]:
     return {split: PhotoScorer(whole_photos.load_split(data_dir, split, EVAL_SIDE)) for split in ("val", "test")}
 
 
+def set_threads(threads: int) -> None:
+    """TensorFlow's intra-op threads (0: its default); only before TensorFlow runs its first op.
+
+    Raises:
+        RuntimeError: TensorFlow already started with another thread count.
+    """
+    if not threads or tf.config.threading.get_intra_op_parallelism_threads() == threads:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    except RuntimeError:
+        raise RuntimeError(f"recipe: cannot set {threads} threads: TensorFlow has already started; "
+                           f"call recipe.set_threads({threads}) before anything else") from None
+
+
 def train_recipe(recipe: Recipe, data_dir, workdir, *, train_photos=None, scorers=None, progress=None) -> dict:
     """Trains `recipe` into `workdir`, resuming from its last checkpoint; returns its history.
 
@@ -353,9 +370,7 @@ def train_recipe(recipe: Recipe, data_dir, workdir, *, train_photos=None, scorer
     if stored.exists() and json.loads(stored.read_text()) != current:
         raise checkpoints.ResumeError(f"{stored}: holds another recipe; use another folder or delete it to start again")
     atomic_write_text(stored, json.dumps(current, indent=1))
-    if recipe.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(recipe.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, recipe.threads))
+    set_threads(recipe.threads)
     if train_photos is None:
         train_photos = [p.rgb for p in whole_photos.load_split(data_dir, "train", TRAIN_SIDE)]
     scorers = scorers if scorers is not None else load_scoring_photos(data_dir)
