@@ -4,7 +4,8 @@ Each experiment states its paper's training protocol (`ExperimentConfig.paper_pr
 overrides in `RunConfig.paper_protocol`) and explains every deliberate difference
 (`ExperimentConfig.protocol_notes`). `protocol_table` compares them, setting by setting, with what
 the runner actually resolved -- data, split source and sizes, image size, augmentation, optimiser,
-learning rate, batch size, epochs, loss with its reduction, bin width -- and marks each row:
+learning rate, batch size, epochs, loss with its reduction, bin width, and the precision and XLA
+Keras trained under (read from the compiled model) -- and marks each row:
 
 - ``✓`` the same as the paper;
 - ``✗`` different, with the reason: the experiment's note, or the command line that asked for it
@@ -38,6 +39,8 @@ SETTINGS = (
     ("epochs", "epochs"),
     ("loss", "loss (reduction)"),
     ("bin_width", "bin width"),
+    ("precision", "precision"),
+    ("xla", "XLA"),
 )
 """(key, row label) of the table, in order. Keys of `paper_protocol` and `protocol_notes`."""
 
@@ -105,7 +108,8 @@ def run_settings(run, data: dict) -> dict[str, Any]:
     Args:
         run: the resolved `RunConfig`.
         data: {"dataset", "dataset_images", "split", "split_matches", "split_note"} from the
-            runner (`experiment.protocol_data`).
+            runner (`experiment.protocol_data`), and "hardware": run name -> what it trained under
+            (`RunResult.hardware`).
     """
     from colorization_tf.models import get_spec
 
@@ -121,7 +125,20 @@ def run_settings(run, data: dict) -> dict[str, Any]:
         "epochs": run.epochs if not run.select_best else f"{run.epochs} (the best on validation by {run.select_best})",
         "loss": describe_loss(run.loss, run.loss_weights) if run.gan is None else f"gan (bce) + {run.gan.as_dict().get('l1_weight', 100):g} x l1",
         "bin_width": float(run.bin_width or 10.0) if classification else None,
+        **ran_under(data.get("hardware", {}).get(run.name)),
     }
+
+
+def ran_under(hardware: dict | None) -> dict[str, Any]:
+    """The "precision" and "xla" settings of a run as Keras ran them (None for a run not trained).
+
+    Args:
+        hardware: the run's `RunResult.hardware` (`training.Hardware.in_effect(model).to_dict()`).
+    """
+    if not hardware:
+        return {"precision": None, "xla": None}
+    xla = "on" if hardware["jit_compile"] else "off" + (f" ({hardware['xla_note']})" if hardware.get("xla_note") else "")
+    return {"precision": hardware["policy"], "xla": xla}
 
 
 def protocol_data(cfg, root, data) -> dict:
@@ -191,7 +208,7 @@ def protocol_rows(cfg, runs, data: dict) -> list[dict]:
         for run in runs:
             paper = {**cfg.paper_protocol, **run.paper_protocol}.get(key, NOT_STATED)
             ours = run_settings(run, data)[key]
-            if key == "bin_width" and ours is None:
+            if ours is None and key in ("bin_width", "precision", "xla"):  # no classification head; not trained
                 continue
             run_note = {**notes, **(run.protocol_notes or {})}.get(key)
             mark, note = compare(key, ours, paper, run=run, data=data, note=run_note, cfg=cfg)
