@@ -70,7 +70,7 @@ class Hardware:
         jit = bool(model.jit_compile) if getattr(model, "compiled", False) else self.jit_compile
         note = self.xla_note
         if self.jit_compile and not jit:
-            note = DETERMINISM_DROPS_XLA if tf.config.is_op_determinism_enabled() else "Keras compiled this model without XLA (a layer does not support it)"
+            note = DETERMINISM_DROPS_XLA if op_determinism_enabled() else "Keras compiled this model without XLA (a layer does not support it)"
         return dataclasses.replace(self, policy=policy, jit_compile=jit, xla_note=note,
                                    description=describe(self.devices, self.strategy, self.n_replicas, policy, jit, note))
 
@@ -81,6 +81,13 @@ _PRECISIONS = (*PRECISIONS, "bfloat16", "float16")
 
 DETERMINISM_DROPS_XLA = "TF op determinism is on, and Keras compiles without XLA then"
 """Why XLA is off on a device that would use it: Keras's `model_supports_jit` refuses it under determinism."""
+
+
+def op_determinism_enabled() -> bool:
+    """Whether TF op determinism is on (what Keras's `model_supports_jit` reads; TF has no public getter)."""
+    from tensorflow.python.framework import config as tf_framework_config
+
+    return bool(tf_framework_config.is_op_determinism_enabled())
 
 
 def describe(devices: str, strategy, n_replicas: int, policy: str, jit_compile: bool, xla_note: str = "") -> str:
