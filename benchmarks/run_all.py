@@ -26,6 +26,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "bench_eccv16_heads.py": ["--size", "64", "--batch", "4", "--steps", "3"],
     "bench_models.py": ["--models", "polychromify,iizuka_lee128,eccv16_regression,cs520_cnn", "--size", "64",
                         "--batch-size", "2", "--repeats", "2"],
+    "bench_precision.py": ["--models", "polychromify,cs520_cnn", "--size", "32", "--batch", "4", "--steps", "2", "--warmup", "1"],
     "bench_pipeline.py": ["--n", "600", "--rounds", "2", "--cached-epochs", "2"],
     "bench_serve.py": ["--seconds", "4", "--big", "1000x1500", "--repeats", "3"],
 }

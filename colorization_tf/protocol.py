@@ -4,9 +4,10 @@ Each experiment states its paper's training protocol (`ExperimentConfig.paper_pr
 overrides in `RunConfig.paper_protocol`) and explains every deliberate difference
 (`ExperimentConfig.protocol_notes`). `protocol_table` compares them, setting by setting, with what
 the runner actually resolved -- data, split source and sizes, image size, augmentation, optimiser,
-learning rate, batch size, epochs, loss with its reduction, bin width, and the settings a run does
+learning rate, batch size, epochs, loss with its reduction, bin width, the settings a run does
 not name (validation set, model selection, weight initialisation, input resizing, test-time
-upsampling, colour bins, loss target resolution, gray conversion, determinism) -- and marks each row:
+upsampling, colour bins, loss target resolution, gray conversion, determinism), and the precision
+and XLA Keras trained under (read from the compiled model) -- and marks each row:
 
 - ``✓`` the same as the paper;
 - ``✗`` different, with the reason: the experiment's note, or the command line that asked for it
@@ -85,6 +86,8 @@ SETTINGS = (
     ("target", "loss target resolution"),
     ("gray", "gray conversion"),
     ("determinism", "determinism"),
+    ("precision", "precision"),
+    ("xla", "XLA"),
 )
 """(key, row label) of the table, in order. Keys of `paper_protocol` and `protocol_notes`."""
 
@@ -165,7 +168,8 @@ def run_settings(run, data: dict) -> dict[str, Any]:
     Args:
         run: the resolved `RunConfig`.
         data: {"dataset", "dataset_images", "split", "split_matches", "split_note", "val_carved",
-            "deterministic"} from the runner (`experiment.protocol_data`).
+            "deterministic"} from the runner (`experiment.protocol_data`), and "hardware": run name ->
+            what it trained under (`RunResult.hardware`).
 
     Returns:
         setting key -> this run's value (None: the setting does not apply to the run).
@@ -198,6 +202,7 @@ def run_settings(run, data: dict) -> dict[str, Any]:
         "target": suite_facts.loss_target(colour_loss, classification and run.gan is None),
         "gray": suite_facts.LAB_L,
         "determinism": DETERMINISM_ON if data.get("deterministic") else DETERMINISM_OFF,
+        **ran_under(data.get("hardware", {}).get(run.name)),
     }
 
 
@@ -206,6 +211,18 @@ def _num_bins(bin_width) -> int:
     from colorization_tf import quantize
 
     return len(quantize.ab_bin_centers(float(bin_width or 10.0)))
+
+
+def ran_under(hardware: dict | None) -> dict[str, Any]:
+    """The "precision" and "xla" settings of a run as Keras ran them (None for a run not trained).
+
+    Args:
+        hardware: the run's `RunResult.hardware` (`training.Hardware.in_effect(model).to_dict()`).
+    """
+    if not hardware:
+        return {"precision": None, "xla": None}
+    xla = "on" if hardware["jit_compile"] else "off" + (f" ({hardware['xla_note']})" if hardware.get("xla_note") else "")
+    return {"precision": hardware["policy"], "xla": xla}
 
 
 def protocol_data(cfg, root, data) -> dict:

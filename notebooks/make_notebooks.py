@@ -60,8 +60,9 @@ print("repository:", REPO, "| data:", DATA or "the embedded synthetic scenes")''
 HARDWARE = '''import tensorflow as tf
 from colorization_tf.training import select_hardware
 
-# The runner picks the hardware itself: a GPU (mixed precision + XLA) when Colab gives one
-# (Runtime > Change runtime type > GPU), else the CPU in float32.
+# The runner picks the hardware itself ("auto"): a GPU (mixed precision + XLA) when Colab gives one
+# (Runtime > Change runtime type > GPU), else the CPU in float32. The report's hardware line and
+# Protocol table say what Keras then ran (PRECISION / XLA below change it).
 print("GPUs:", tf.config.list_physical_devices("GPU") or "none")
 print(select_hardware(set_policy=False).description)'''
 
@@ -106,6 +107,8 @@ EPOCHS = None         # None: the paper's (or QUICK's)
 IMAGE_SIZE = None
 MAX_IMAGES = None
 BATCH_SIZE = None
+PRECISION = None      # None: the device's (auto); or "float32", "mixed_float16", "mixed_bfloat16"
+XLA = None            # None: the device's (auto: on a single GPU, off under --quick's determinism); or "on", "off"
 EXPORT = True         # SavedModels to saved_models/{name}_<run>/
 OUT = None            # results folder; None: results/{name}
 EXTRA_ARGS = []       # any other option of experiments/{name}.py, e.g. ["--seed", "1"]
@@ -115,7 +118,8 @@ REPO_URL = "{REPO_URL}"'''
 script = importlib.import_module("experiments.{name}")
 argv = ["--quick"] if QUICK else []
 for flag, value in (("--data", DATA), ("--runs", RUNS), ("--epochs", EPOCHS), ("--image-size", IMAGE_SIZE),
-                    ("--max-images", MAX_IMAGES), ("--batch-size", BATCH_SIZE), ("--out", OUT)):
+                    ("--max-images", MAX_IMAGES), ("--batch-size", BATCH_SIZE), ("--out", OUT),
+                    ("--precision", PRECISION), ("--xla", XLA)):
     if value is not None:
         argv += [flag, str(value)]
 if not EXPORT:

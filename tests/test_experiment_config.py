@@ -145,3 +145,48 @@ def test_import_layering_data_never_imports_experiment_and_no_cycles():
         visit(name, [])
     for name, path in modules.items():
         assert len(path.read_text().splitlines()) <= 450, f"{path} is over 450 lines"
+
+
+def test_precision_and_xla_from_options_and_set_reach_the_training_config():
+    args = ex.build_parser("x").parse_args(["--precision", "mixed_bfloat16", "--xla", "off"])
+    cfg = ex.apply_args(_cfg(), args)
+    assert (cfg.precision, cfg.xla) == ("mixed_bfloat16", "off") and {"precision", "xla"} <= set(cfg.overridden)
+    from colorization_tf.experiment.runner import _train_config
+
+    run = ex._resolve(cfg.runs[0], cfg)
+    train = _train_config(run, resolve_experiment(cfg), 1)
+    assert (train.precision, train.jit_compile) == ("mixed_bfloat16", False)
+    assert _train_config(run, resolve_experiment(_cfg()), 1).jit_compile == "auto"
+    cfg = apply_overrides(_cfg(), ["precision=float32", "xla=on"])
+    assert (cfg.precision, cfg.xla) == ("float32", "on") and {"precision", "xla"} <= set(cfg.overridden)
+    assert _train_config(run, resolve_experiment(cfg), 1).jit_compile is True
+    # A policy named explicitly trains in a work directory of its own; "auto" keeps the old names.
+    paths = [f"/data/a/{i}.png" for i in range(4)]
+    assert ex.run_digest(run, paths, precision="auto") == ex.run_digest(run, paths)
+    assert ex.run_digest(run, paths, precision="mixed_bfloat16") != ex.run_digest(run, paths)
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("precision=float64", "precision 'float64': choose one of auto, float32, mixed_float16, mixed_bfloat16"),
+    ("xla=maybe", "xla 'maybe': choose one of auto, on, off"),
+])
+def test_set_refuses_unknown_precision_and_xla(assignment, message):
+    with pytest.raises(OverrideError, match=f"--set {assignment}: {message}"):
+        apply_overrides(_cfg(), [assignment])
+
+
+def test_quick_mode_and_xla_on_leave_determinism_off_and_asking_for_both_is_a_usage_error(capsys):
+    """Keras compiles without XLA under op determinism: `--quick --xla on` runs XLA without it, and
+    `--xla on --deterministic` is refused rather than silently run without XLA."""
+    assert resolve_experiment(_cfg(quick=True, xla="on")).deterministic is False
+    assert resolve_experiment(_cfg(quick=True)).deterministic is True
+    with pytest.raises(OverrideError, match="Keras compiles without XLA under TF op determinism"):
+        ex.apply_args(_cfg(), ex.build_parser("x").parse_args(["--xla", "on", "--deterministic"]))
+    with pytest.raises(OverrideError, match="--set deterministic=true"):
+        apply_overrides(_cfg(xla="on"), ["deterministic=true"])
+    spec = importlib.util.spec_from_file_location("exp_polychromify", REPO / "experiments" / "polychromify.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--quick", "--xla", "on", "--deterministic"])
+    assert exit_.value.code == 2 and "determinism" in capsys.readouterr().err

@@ -45,6 +45,10 @@ def test_polychromify_same_seed_same_numbers(tmp_path):
     assert a.runs["select_v0"].metrics == b.runs["select_v0"].metrics
     assert a.runs["select_v0"].history == b.runs["select_v0"].history
     assert "polychromify_accuracy" in md and (tmp_path / "a" / "figures" / "figure_3_model_selection.png").exists()
+    # What Keras ran, on the CPU in quick mode: float32 without XLA, in the header and the Protocol table.
+    assert data["runs"]["select_v0"]["hardware"]["policy"] == "float32" and not data["runs"]["select_v0"]["hardware"]["jit_compile"]
+    assert "Hardware (as Keras ran it): CPU, _DefaultDistributionStrategy x1, policy float32, XLA off" in md
+    assert "| precision | all | float32 |" in md and "| XLA | all | off |" in md
 
 
 def test_ziegler_tiny(tmp_path):

@@ -402,3 +402,20 @@ def test_protocol_table_explains_quick_mode_and_overrides(tmp_path):
     (root / PREPARED_SPLITS_FILE).unlink()
     split = next(r for r in _protocol("polychromify", root, ["--protocol", "ziegler"]) if r["key"] == "split")
     assert split["mark"] == "✗" and "--protocol" in split["note"]
+
+
+def test_protocol_table_states_the_precision_and_xla_keras_ran(tmp_path):
+    """The precision and XLA rows come from what each run trained under (`RunResult.hardware`), not the options."""
+    from colorization_tf.protocol import protocol_data, protocol_rows
+
+    root = _paper_layout(tmp_path / "data", "polychromify")
+    cfg, runs = _resolved("polychromify", ["--data", str(root), "--quick", "--xla", "auto"])
+    trained = next(iter(runs))
+    note = "TF op determinism is on, and Keras compiles without XLA then"
+    hardware = {trained: {"policy": "mixed_float16", "jit_compile": False, "xla_note": note, "description": "1 GPU(s), ..."}}
+    data = {**protocol_data(cfg, str(root), ex.resolve_splits(cfg, str(root))), "hardware": hardware}
+    by_key = {r["key"]: r for r in protocol_rows(cfg, list(runs.values()), data)}
+    assert (by_key["precision"]["ours"], by_key["precision"]["runs"]) == ("mixed_float16", [trained])
+    assert by_key["xla"]["ours"] == f"off ({note})" and by_key["xla"]["mark"] == "–"
+    untrained = {r["key"] for r in protocol_rows(cfg, list(runs.values()), protocol_data(cfg, str(root), ex.resolve_splits(cfg, str(root))))}
+    assert not {"precision", "xla"} & untrained  # no run trained: nothing to report

@@ -10,10 +10,12 @@ from typing import Callable
 from colorization_tf.console import add_verbose_argument
 from colorization_tf.experiment.config import (
     DEFAULT_SPLIT_SEED,
+    PRECISION_CHOICES,
     QUICK_EPOCHS,
     QUICK_IMAGE_SIZE,
     QUICK_MAX_IMAGES,
     SAVED_MODELS_DIR,
+    XLA_CHOICES,
     ExperimentConfig,
 )
 from colorization_tf.experiment.context import ExperimentResult
@@ -40,7 +42,13 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--runs", help="comma-separated subset of run names to train")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="random crops + flips of the training images (default: the paper's choice)")
-    parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None, help="TF op determinism (default: on with --quick)")
+    parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
+                        help="TF op determinism (default: on with --quick unless --xla on; Keras runs without XLA under it)")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES,
+                        help="Keras dtype policy of training (default auto: mixed_float16 on a GPU, mixed_bfloat16 on a TPU, float32 on CPUs)")
+    parser.add_argument("--xla", choices=XLA_CHOICES,
+                        help="XLA-compile the training step (default auto: on a single GPU, unless determinism is on); "
+                             "the report says what Keras ran")
     add_verbose_argument(parser, fit_verbosity=2)
     parser.add_argument("--cache", default="memory", metavar="PREFIX",
                         help="cache of the decoded images: 'memory' (default) or a file prefix, e.g. /scratch/cache/places, "
@@ -57,10 +65,32 @@ def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentCon
     (`overrides.apply_overrides`), then `--runs` (the chosen runs and those they start from).
 
     Raises:
-        OverrideError: a bad `--set` assignment.
+        OverrideError: a bad `--set` assignment, or options the configuration refuses together
+            (`--xla on --deterministic`).
         SystemExit: `--runs` names an unknown run.
     """
-    cfg = dataclasses.replace(
+    try:
+        cfg = _replace_from_args(cfg, args)
+    except ValueError as err:  # e.g. --xla on with --deterministic (`config.check_hardware_choices`)
+        raise OverrideError(str(err)) from None
+    cfg = apply_overrides(cfg, getattr(args, "set", None) or [])
+    if args.runs:
+        wanted = [n.strip() for n in args.runs.split(",") if n.strip()]
+        known = {r.name for r in cfg.runs}
+        unknown = sorted(set(wanted) - known)
+        if unknown:
+            raise SystemExit(f"unknown runs {unknown}; choose from {sorted(known)}")
+        needed = set(wanted)
+        for r in reversed(cfg.runs):  # keep the runs a wanted run starts from
+            if r.name in needed and r.init_from:
+                needed.add(r.init_from)
+        cfg = dataclasses.replace(cfg, runs=[r for r in cfg.runs if r.name in needed])
+    return cfg
+
+
+def _replace_from_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentConfig:
+    """`cfg` with the options of `build_parser` applied (not `--set`, not `--runs`)."""
+    return dataclasses.replace(
         cfg,
         data=args.data,
         protocol=args.protocol or cfg.protocol,
@@ -79,20 +109,9 @@ def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentCon
         cache=args.cache,
         augment=cfg.augment if getattr(args, "augment", None) is None else args.augment,
         overridden=tuple(key for key in FLAGGED_FIELDS if getattr(args, key, None) is not None),
+        precision=getattr(args, "precision", None) or cfg.precision,
+        xla=getattr(args, "xla", None) or cfg.xla,
     )
-    cfg = apply_overrides(cfg, getattr(args, "set", None) or [])
-    if args.runs:
-        wanted = [n.strip() for n in args.runs.split(",") if n.strip()]
-        known = {r.name for r in cfg.runs}
-        unknown = sorted(set(wanted) - known)
-        if unknown:
-            raise SystemExit(f"unknown runs {unknown}; choose from {sorted(known)}")
-        needed = set(wanted)
-        for r in reversed(cfg.runs):  # keep the runs a wanted run starts from
-            if r.name in needed and r.init_from:
-                needed.add(r.init_from)
-        cfg = dataclasses.replace(cfg, runs=[r for r in cfg.runs if r.name in needed])
-    return cfg
 
 
 def script_description(make_config: Callable) -> str:

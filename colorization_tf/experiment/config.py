@@ -44,6 +44,15 @@ CS520_ACCURACY = "cs520_accuracy"
 DEFAULT_METRIC_COLUMNS = ("psnr", "ssim", "colorfulness", "ab_l1", "ab_l2")
 """Metrics every table shows (keys of `metrics.evaluate_colorization`)."""
 
+PRECISION_CHOICES = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+"""`--precision`: a Keras dtype policy, or "auto" (the device's: `distribute.auto_precision`)."""
+
+XLA_CHOICES = ("auto", "on", "off")
+"""`--xla`: compile the training step with XLA, or "auto" (on a single GPU: `distribute.auto_jit_compile`)."""
+
+XLA_JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
+"""`ExperimentConfig.xla` as `TrainConfig.jit_compile`."""
+
 DEFAULT_SPLIT_SEED = 42
 """Seed of the hash split when the data folder ships no `splits.json` (PolyChromify's
 `random_state`, and `datasets/prepare.py`'s default). Independent of the training seed `--seed`."""
@@ -243,7 +252,12 @@ class ExperimentConfig:
         notes: Markdown paragraphs added under the main table (e.g. what a metric means).
         hooks: `ctx -> list[Section] | Section | None`, run after every model is trained.
         sample_every: sample-colorization figure every N epochs (Ziegler's Figs 4.4/4.5).
-        deterministic: TF op determinism (None: on in quick mode).
+        deterministic: TF op determinism (None: on in quick mode unless `xla` is "on"; Keras
+            compiles without XLA under determinism, so the two cannot both be asked for).
+        precision: the Keras dtype policy training runs under (`PRECISION_CHOICES`; "auto": the
+            device's, `training.select_hardware`).
+        xla: XLA compilation of the training step (`XLA_CHOICES`; "auto": on a single GPU unless
+            determinism is on). The report states what Keras ran (`training.Hardware.in_effect`).
         export: export SavedModels (runs may opt out individually).
         verbose: Keras `fit` verbosity.
         default_epochs, default_batch_size: the paper's values when no override is given.
@@ -294,18 +308,36 @@ class ExperimentConfig:
     paper_protocol: dict = dataclasses.field(default_factory=dict)
     protocol_notes: dict = dataclasses.field(default_factory=dict)
     overridden: tuple = ()
+    precision: str = "auto"
+    xla: str = "auto"
+
+    def __post_init__(self):
+        check_hardware_choices(self.precision, self.xla, self.deterministic)
 
     @property
     def results_dir(self) -> Path:
         return Path(self.out_dir or os.path.join(RESULTS_DIR, self.paper))
 
 
+def check_hardware_choices(precision: str, xla: str, deterministic: bool | None) -> None:
+    """Raises a ValueError naming the problem: an unknown precision or XLA choice, or XLA asked for
+    with TF op determinism (Keras would silently compile without XLA)."""
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISION_CHOICES)}")
+    if xla not in XLA_CHOICES:
+        raise ValueError(f"xla {xla!r}: choose one of {', '.join(XLA_CHOICES)}")
+    if xla == "on" and deterministic:
+        raise ValueError("xla 'on' with deterministic: Keras compiles without XLA under TF op determinism; "
+                         "drop --deterministic (quick mode then runs without it) or use --xla auto/off")
+
+
 def resolve_experiment(cfg: ExperimentConfig) -> ExperimentConfig:
     """The experiment-wide settings `--quick` decides when they are not given.
 
     In quick mode: at most `QUICK_MAX_IMAGES` images (unless `max_images` is given), TF op
-    determinism (unless `deterministic` is given) and a sample figure after every epoch. Out of
-    it, `deterministic` None means off. Idempotent.
+    determinism (unless `deterministic` is given, or `xla` is "on": Keras cannot compile with XLA
+    under determinism) and a sample figure after every epoch. Out of it, `deterministic` None
+    means off. Idempotent.
 
     Args:
         cfg: the experiment as configured (after the command line, `command.apply_args`).
@@ -318,7 +350,7 @@ def resolve_experiment(cfg: ExperimentConfig) -> ExperimentConfig:
     return dataclasses.replace(
         cfg,
         max_images=QUICK_MAX_IMAGES if cfg.max_images is None else cfg.max_images,
-        deterministic=True if cfg.deterministic is None else cfg.deterministic,
+        deterministic=(cfg.xla != "on") if cfg.deterministic is None else cfg.deterministic,
         sample_every=QUICK_SAMPLE_EVERY,
     )
 

@@ -35,6 +35,9 @@ class RunResult:
     config: dict
     selected_epoch: int | None = None
     """The epoch whose weights were evaluated when the run selects on validation (`RunConfig.select_best`)."""
+    hardware: dict = dataclasses.field(default_factory=dict)
+    """What the run trained under, as Keras ran it (`training.Hardware.in_effect(...).to_dict()`):
+    policy, jit_compile, xla_note, description (the hardware line)."""
 
 
 @dataclasses.dataclass

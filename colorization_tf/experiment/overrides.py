@@ -32,7 +32,7 @@ from colorization_tf.experiment.config import ExperimentConfig, RunConfig, Setti
 COMMAND_LINE_ONLY = {"quick": "--quick", "runs": "--runs (or runs.NAME.FIELD=VALUE to change a run)"}
 """Experiment fields `--set` refuses, with the option that sets them (the script reads them first)."""
 
-FLAGGED_FIELDS = ("epochs", "batch_size", "image_size", "augment", "protocol", "max_images")
+FLAGGED_FIELDS = ("epochs", "batch_size", "image_size", "augment", "protocol", "max_images", "precision", "xla")
 """Experiment fields the "Protocol" table names as changed on the command line (`overridden`)."""
 
 TRUE_WORDS = ("true", "yes", "on", "1")
@@ -91,7 +91,10 @@ def _set(obj, path: list[str], text: str, key: str):
     if name not in hints:
         raise OverrideError(f"--set {key}: {type(obj).__name__} has no field {name!r}; fields: {', '.join(hints)}")
     if len(path) == 1:
-        return dataclasses.replace(obj, **{name: parse_value(text, hints[name], key)})
+        try:
+            return dataclasses.replace(obj, **{name: parse_value(text, hints[name], key)})
+        except ValueError as err:  # a value the dataclass refuses (`ExperimentConfig`'s precision/xla choices)
+            raise OverrideError(f"--set {key}={text.strip()}: {err}") from None
     group = _dataclass_in(hints[name])
     if group is None:
         raise OverrideError(f"--set {key}: {type(obj).__name__}.{name} has no fields to set; set it whole: {'.'.join(path[:-1])}=VALUE")

@@ -23,6 +23,7 @@ from colorization_tf.experiment.config import (
     RESULTS_MD,
     RUNS_DIR,
     SPLITS_USED,
+    XLA_JIT_COMPILE,
     ExperimentConfig,
     RunConfig,
     _fresh,
@@ -51,7 +52,8 @@ DIGEST_LENGTH = 8
 """Hex characters of the configuration digest in a run's work-directory name."""
 
 
-def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, init_digest: str | None = None) -> str:
+def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, init_digest: str | None = None,
+               precision: str = "auto") -> str:
     """A short digest of a resolved run's training-relevant configuration and training files.
 
     Names the run's work directory (`runs/<name>-<digest>`), so a re-run with another image
@@ -63,6 +65,8 @@ def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, in
         train_paths: its training files (their absolute paths name the dataset and the split).
         batch_size: the effective batch size (capped at the number of training files).
         init_digest: the work-directory name of the run it starts from (`init_from`).
+        precision: the experiment's `--precision`; a policy asked for by name trains in its own
+            work directory ("auto" keeps the digest it always had).
     """
     import hashlib
     import json
@@ -72,6 +76,8 @@ def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, in
     fields = {key: _fresh(getattr(run, key)) for key in SAME_RUN_KEYS if hasattr(run, key)}
     fields["batch_size"] = batch_size or run.batch_size
     fields["init_from"] = init_digest if run.init_from else None
+    if precision != "auto":
+        fields["precision"] = precision
     fields["train_files"] = hashlib.sha1("\n".join(sorted(os.path.abspath(os.fspath(p)) for p in train_paths)).encode()).hexdigest()
     text = json.dumps(evaluation.to_jsonable(fields), sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:DIGEST_LENGTH]
@@ -90,6 +96,8 @@ def _train_config(run: RunConfig, cfg: ExperimentConfig, epochs: int):
         loss_weights=run.loss_weights,
         metrics=_fresh(run.metrics),
         seed=run.seed,
+        precision=cfg.precision,
+        jit_compile=XLA_JIT_COMPILE[cfg.xla],
         deterministic=bool(cfg.deterministic),
         sample_every=cfg.sample_every,
         tensorboard=not cfg.quick,
@@ -151,7 +159,7 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
     # Sample figures: validation images (training ones if a class has none), never the test split.
     sample_batch = next(iter(eval_data((val_paths or train_paths)[:batch_size], None)))
     init_digest = Path(ctx.runs[run.init_from].workdir).name if run.init_from in ctx.runs else None
-    workdir = ctx.results_dir / RUNS_DIR / f"{run.name}-{run_digest(run, train_paths, batch_size=batch_size, init_digest=init_digest)}"
+    workdir = ctx.results_dir / RUNS_DIR / f"{run.name}-{run_digest(run, train_paths, batch_size=batch_size, init_digest=init_digest, precision=cfg.precision)}"
     run = dataclasses.replace(run, loss=_loss_object(run, ctx, train_paths))
     build = _builder(run, len(ctx.class_names), ctx.models)
 
@@ -165,10 +173,12 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
         config.steps_per_epoch = steps
         if val_ds is not None:  # tf.data cannot count batches after `ignore_errors`; Keras warns without it
             config.validation_steps = dataset_cardinality_hint(len(val_paths), batch_size, drop_remainder=False)
+        hardware = training.select_hardware(config.precision, config.jit_compile, config.strategy, deterministic=config.deterministic)
         model, history = training.train(
             build, train_fn, val_ds, config, workdir, sample_batch=sample_batch, normalization=run.normalization,
-            callbacks=best_cb(),
+            callbacks=best_cb(), hardware=hardware,
         )
+    hardware = hardware.in_effect(model)  # what Keras ran: its policy and XLA after compile's checks
     seconds = time.perf_counter() - start
     selected = restore_best(model, workdir) if run.select_best else None
 
@@ -195,7 +205,25 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
         paper=dict(run.paper),
         config=_jsonable_run(run),
         selected_epoch=selected["epoch"] if selected else None,
+        hardware=hardware.to_dict(),
     )
+
+
+def hardware_line(hardware: dict[str, dict]) -> str:
+    """The report's hardware line: what the runs trained under as Keras ran them ("" if none trained).
+
+    Args:
+        hardware: run name -> `RunResult.hardware`.
+    """
+    groups: dict[str, list[str]] = {}
+    for name, hw in hardware.items():
+        if hw:
+            groups.setdefault(hw["description"], []).append(name)
+    if not groups:
+        return ""
+    if len(groups) == 1:
+        return f"\nHardware (as Keras ran it): {next(iter(groups))}.\n"
+    return "\nHardware (as Keras ran it): " + "; ".join(f"{', '.join(names)}: {text}" for text, names in groups.items()) + ".\n"
 
 
 def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
@@ -254,7 +282,8 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     from colorization_tf.protocol import protocol_data, protocol_table
 
     sections = [main_table(cfg, ctx.runs, gray.mean)] if trained else []
-    sections.append(protocol_table(cfg, resolved, protocol_data(cfg, root, data)))
+    hardware = {name: r.hardware for name, r in ctx.runs.items()}
+    sections.append(protocol_table(cfg, resolved, {**protocol_data(cfg, root, data), "hardware": hardware}))
     if ctx.skipped:
         text = "\n".join(f"- `{name}`: {why}." for name, why in ctx.skipped.items()) + "\n"
         sections.append(Section("Skipped runs", text, dict(ctx.skipped)))
@@ -277,6 +306,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         + ("split from the folder's prepared `splits.json`: " if data.source == "prepared" else f"split protocol `{cfg.protocol}` (split seed {cfg.split_seed}): ")
         + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + val_note
         + f"; training seed {cfg.seed}{'; **quick mode** (tiny sizes: not the paper-scale result)' if cfg.quick else ''}.\n"
+        + hardware_line(hardware)
     )
     md_path = evaluation.write_text(out / RESULTS_MD, render_markdown(cfg, sections, header))
     json_path = evaluation.write_json(

@@ -65,7 +65,8 @@ def train(
         sample_batch: optional (L_enc, ab_enc) numpy/tensor batch for the sample figures.
         normalization: the model's `Normalization` (or name), needed for sample figures.
         callbacks: extra Keras callbacks.
-        hardware: a `Hardware` from `select_hardware` (default: chosen from `config`).
+        hardware: a `Hardware` from `select_hardware` (default: chosen from `config`). What ran
+            (`Hardware.in_effect`, read from the compiled model) goes to `train_summary.json`.
 
     Raises:
         ResumeError: `workdir` holds a checkpoint trained with a different configuration (see
@@ -83,7 +84,7 @@ def train(
         remove_stale_temps(folder)
     if distribute.is_chief():  # what a killed TensorFlow checkpoint write left (only the chief writes there)
         remove_stale_checkpoint_temps(workdir)
-    hw = hardware or select_hardware(config.precision, config.jit_compile, config.strategy)
+    hw = hardware or select_hardware(config.precision, config.jit_compile, config.strategy, deterministic=config.deterministic)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -98,6 +99,8 @@ def train(
         if not getattr(model, "compiled", False):
             compile_model(model, config, jit_compile=hw.jit_compile, normalization=normalization)
         initial_epoch, history = restore_checkpoint(model, workdir, config)
+    hw = hw.in_effect(model)  # what Keras runs (it may have dropped XLA), not what was asked
+    log.info("%s: %s", config.name or "training", hw.description)
 
     if initial_epoch >= config.epochs:
         log.info("Nothing to do: checkpoint at epoch %d >= epochs %d", initial_epoch, config.epochs)
