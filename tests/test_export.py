@@ -232,3 +232,49 @@ def test_fully_convolutional_models_trace_on_fully_dynamic_shapes(name, kwargs):
     out = concrete(tf.zeros([1, 64, 96, 1]))
     colour = out["ab"] if isinstance(out, dict) and "ab" in out else out
     assert colour.shape[1] in (64, 16) and colour.shape[2] in (96, 24)  # full res, or 1/4 for logits
+
+
+def _tiny_compact_unet():
+    from colorization_tf.models.compact_unet import build_compact_unet
+
+    keras.utils.set_random_seed(3)
+    return build_compact_unet(None, widths=(4, 4, 8, 8), global_units=8)
+
+
+def test_work_side_runs_the_model_on_the_whole_image_with_its_aspect_kept():
+    from colorization_tf import color
+    from colorization_tf.models.heads import predict_ab
+
+    model = _tiny_compact_unet()
+    spec = get_spec("compact_unet")
+    serve = export.make_serving_function(model, spec, work_side=32, compile_pixels=False)
+    rgb = np.random.default_rng(0).integers(0, 256, (1, 40, 80, 3), dtype=np.uint8)
+    out = serve(tf.constant(rgb))["rgb"].numpy()
+    assert out.shape == rgb.shape
+    l = color.lightness(tf.constant(rgb))
+    small = tf.image.resize(l, (16, 32), method="bilinear", antialias=True)  # 80 -> 32 wide, 40 -> 16 high
+    ab = tf.image.resize(predict_ab(model, color.get_normalization("zhang").encode_l(small), "zhang"), (40, 80))
+    expected = tf.cast(tf.round(color.lab_to_rgb(tf.concat([l, ab], -1)) * 255), tf.uint8).numpy()
+    assert np.abs(out.astype(int) - expected.astype(int)).max() <= 1
+    squashed = export.make_serving_function(model, spec, compile_pixels=False)(tf.constant(rgb))["rgb"].numpy()
+    assert np.abs(squashed.astype(int) - out.astype(int)).max() > 1  # the check can tell the two apart
+    with pytest.raises(ValueError, match="work_side"):
+        export.make_serving_function(model, spec, work_side=8)
+
+
+def test_float16_weights_halve_the_export_and_keep_its_colours(tmp_path):
+    model = _tiny_compact_unet()
+    model.build((None, None, None, 1))
+    # weights of a trained size, not the initial ones: float16 must keep what training wrote
+    model.set_weights([w + np.random.default_rng(1).normal(0, 0.05, w.shape).astype(w.dtype) for w in model.get_weights()])
+    spec = get_spec("compact_unet")
+    full = export.export_saved_model(model, tmp_path / "f32", spec, work_side=32, save_keras=False)
+    half = export.export_saved_model(model, tmp_path / "f16", spec, work_side=32, save_keras=False, weights_dtype="float16")
+    size = {p: sum(f.stat().st_size for f in (p / "variables").iterdir()) for p in (full, half)}
+    assert size[half] < 0.6 * size[full]
+    rgb = np.random.default_rng(2).integers(0, 256, (2, 48, 40, 3), dtype=np.uint8)
+    a, b = export.load_colorizer(full)(rgb), export.load_colorizer(half)(rgb)
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 0.5
+    assert json.loads((half / export.INFO_FILE).read_text())["weights_dtype"] == "float16"
+    with pytest.raises(ValueError, match="weights_dtype"):
+        export.export_saved_model(model, tmp_path / "bad", spec, weights_dtype="int8")
