@@ -6,27 +6,19 @@ metrics, and a `.keras` round trip; then every loss, Keras metric class and cust
 inputs. Here the report is checked, and those component values are compared with the same calls
 on TensorFlow in this process (the TensorFlow path is the reference the suite was validated on).
 
-The Python that runs it: ``$COLORIZATION_JAX_PYTHON`` (`.ci/run` creates a venv with the CPU jax
-wheel, keras and numpy, and sets it; a broken one fails the test), else this interpreter when it
-can import jax; otherwise the tests skip, saying so.
+The Python that runs it: `tests/_jax.py` (a skip, saying why, where there is none).
 """
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from colorization_tf import quantize
 from colorization_tf.models import MODELS, get_spec
+from tests._jax import REPO, run_on_jax
 
-REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "_backend_contract.py"
-PYTHON_VARIABLE = "COLORIZATION_JAX_PYTHON"
 TIMEOUT_S = 1200
 """Every model, compiled by XLA on CPU: about 3 CPU-minutes."""
 TOLERANCE = dict(rtol=2e-4, atol=2e-5)
@@ -34,26 +26,9 @@ TOLERANCE = dict(rtol=2e-4, atol=2e-5)
 NAMES = sorted(MODELS)
 
 
-ENV = {"KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3"}
-
-
-def _jax_python() -> str:
-    configured = os.environ.get(PYTHON_VARIABLE)
-    if configured:
-        probe = subprocess.run([configured, "-c", "import jax, keras"], capture_output=True, text=True, env={**os.environ, **ENV})
-        if probe.returncode:
-            pytest.fail(f"{PYTHON_VARIABLE}={configured} cannot import jax and keras: {probe.stderr[-500:]}")
-        return configured
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip(f"jax is not importable here: install the CPU wheel (pip install jax) or set {PYTHON_VARIABLE} "
-                    "to a Python with jax and keras (.ci/run does)")
-    return sys.executable
-
-
 @pytest.fixture(scope="module")
 def report() -> dict:
-    done = subprocess.run([_jax_python(), str(SCRIPT)], capture_output=True, text=True, env={**os.environ, **ENV}, cwd=REPO,
-                          timeout=TIMEOUT_S)
+    done = run_on_jax([str(SCRIPT)], timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
