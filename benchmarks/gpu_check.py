@@ -58,7 +58,7 @@ GPU_DEFAULTS = dict(batch=32, steps=240, compare_steps=60, chunks=6, distinct_ba
 GPU_SCENES_PER_CLASS = 40
 """Embedded scenes generated per class for the GPU run (280 images: more than 8 batches of 32)."""
 FAMILY_FIRST = ("polychromify", "iizuka_lee128", "resnet_unet", "eccv16_regression", "alexnet_classification",
-                "cs520_cnn", "eccv16_classification", "alexnet_regression", "iizuka_224")
+                "cs520_cnn", "compact_unet", "eccv16_classification", "alexnet_regression", "iizuka_224")
 """Default order: one model of each family first, so that a budget spent early still covers every family."""
 ODD_SHAPE = (1, 37, 53, 3)
 LEARNING_RATE = 1e-3
