@@ -25,6 +25,10 @@ share is spent, and the comparisons are skipped (and marked so) when nothing is 
 
 Without a GPU the script refuses to run (exit code 2) unless `--dry-run` is given: 32 px, batch 2,
 a few steps of a few small models, the same code path, for the tests.
+
+`--backend jax` (or `torch`) runs the TensorFlow-free check of `gpu_check_backend.py` instead
+(mixed_float16 and float32 training steps under XLA, no tf.data, no export), for GPU machines
+without TensorFlow; see benchmarks/README.md for the wheels it needs there.
 """
 
 from __future__ import annotations
@@ -54,10 +58,11 @@ GPU_DEFAULTS = dict(batch=32, steps=240, compare_steps=60, chunks=6, distinct_ba
 GPU_SCENES_PER_CLASS = 40
 """Embedded scenes generated per class for the GPU run (280 images: more than 8 batches of 32)."""
 FAMILY_FIRST = ("polychromify", "iizuka_lee128", "resnet_unet", "eccv16_regression", "alexnet_classification",
-                "cs520_cnn", "eccv16_classification", "alexnet_regression", "iizuka_224")
+                "cs520_cnn", "compact_unet", "eccv16_classification", "alexnet_regression", "iizuka_224")
 """Default order: one model of each family first, so that a budget spent early still covers every family."""
 ODD_SHAPE = (1, 37, 53, 3)
 LEARNING_RATE = 1e-3
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def _tf():
@@ -311,11 +316,33 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=None)
     parser.add_argument("--budget-s", type=float, default=None, help="time budget of the whole check in seconds")
     parser.add_argument("--data", default=None, help="image folder (default: the embedded synthetic scenes)")
+    parser.add_argument("--backend", default="tensorflow", choices=BACKENDS,
+                        help="Keras backend; jax/torch: the TensorFlow-free check of gpu_check_backend.py")
     return parser
+
+
+def _run_other_backend(args) -> int:
+    """`--backend jax|torch`: sets KERAS_BACKEND before Keras is imported, then runs gpu_check_backend.py."""
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != args.backend:
+        print(f"gpu_check: Keras is already imported with the {sys.modules['keras'].backend.backend()} backend; "
+              f"run `python benchmarks/gpu_check.py --backend {args.backend}` as a fresh process.", file=sys.stderr)
+        return 2
+    os.environ["KERAS_BACKEND"] = args.backend
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import gpu_check_backend
+
+    from colorization_tf import models
+
+    families: dict[str, str] = {}  # one model per builder module, FAMILY_FIRST's first
+    for name in default_order(models.MODELS):
+        families.setdefault(models.MODELS[name].module, name)
+    return gpu_check_backend.run(args, list(families.values()))
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.backend != "tensorflow":
+        return _run_other_backend(args)
     start = time.perf_counter()
     tf = _tf()
     import keras

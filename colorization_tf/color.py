@@ -1,7 +1,8 @@
 """sRGB (D65) <-> CIE Lab in TensorFlow ops, and each paper's normalisation.
 
-Every function here is plain TF: it works eagerly, inside `tf.data.Dataset.map`, inside a
-`tf.function` and inside an XLA-compiled model, on any leading batch shape. The formulas and
+Every function here is plain TF (imported on first use, see `_tensorflow`): it works eagerly, inside
+`tf.data.Dataset.map`, inside a `tf.function` and inside an XLA-compiled model, on any leading batch
+shape; `Normalization.decode_ab_ops` is the one `keras.ops` (any backend) exception. The formulas and
 constants are those of `skimage.color.rgb2lab` / `lab2rgb` (sRGB primaries, D65 white, 2 degree
 observer), which this module matches to about 1e-4.
 
@@ -14,7 +15,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
+
+from colorization_tf._tensorflow import tf
 
 L_MAX = 100.0
 """Lightness range of CIE Lab is [0, L_MAX]."""
@@ -192,6 +194,12 @@ class Normalization:
 
     def decode_ab(self, ab_encoded):
         return tf.cast(ab_encoded, tf.float32) * self.ab_scale + self.ab_offset
+
+    def decode_ab_ops(self, ab_encoded):
+        """`decode_ab` in `keras.ops`, for losses, metrics and decoders on any Keras backend (float32)."""
+        from keras import ops
+
+        return ops.cast(ab_encoded, "float32") * self.ab_scale + self.ab_offset
 
 
 NORMALIZATIONS: dict[str, Normalization] = {

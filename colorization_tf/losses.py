@@ -3,7 +3,8 @@
 Regression (Ziegler's L1/L2, PolyChromify's MSE, CS520's MSE) uses Keras' own MeanAbsoluteError and
 MeanSquaredError. This module adds the (weighted) bin cross-entropy with Zhang et al.'s soft-encoded
 targets or Ziegler's hard labels, Menon & Talukdar's pixel loss + SSIM composites, and Lee et al.'s
-sum-reduced squared error. Every loss casts its inputs to float32, so float16 model outputs are fine.
+sum-reduced squared error. Every loss casts its inputs to float32, so float16 model outputs are fine,
+and is written in `keras.ops`, so it trains a model on any Keras backend (TensorFlow, JAX, PyTorch).
 
 Reference:
     Zhang, Isola, Efros, "Colorful Image Colorization", ECCV 2016, Sec. 2.1-2.2.
@@ -16,27 +17,28 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from colorization_tf import color, quantize
+from colorization_tf import ssim as _ssim
 
 DOWNSAMPLING = ("average", "subsample")
 MENON_SSIM_WEIGHT = 1e-3
 """lambda of Menon & Talukdar's L1/MSE + lambda * SSIM-loss."""
 SSIM_MIN_SIZE = 11
+"""tf.image.ssim's Gaussian window is 11x11: smaller images cannot be compared."""
 ENCODINGS = ("soft", "hard")
 """Target encodings of the bin cross-entropy: Zhang et al.'s soft encoding, Ziegler's hard labels."""
-"""tf.image.ssim's Gaussian window is 11x11: smaller images cannot be compared."""
 
 
-def _downsample_to(y: tf.Tensor, like: tf.Tensor, mode: str) -> tf.Tensor:
+def _downsample_to(y, like, mode: str):
     """Brings `[B, H, W, C]` to the spatial size of `like` (`[B, h, w, ...]`), H = f h, W = f w.
 
     "average" averages each f x f block (XLA-friendly reshape + mean, no resize op); "subsample" takes
     the block's top-left pixel, as Zhang's Caffe training net does (a 1x1 convolution with stride 4).
     """
-    h_big, w_big = tf.shape(y)[1], tf.shape(y)[2]
-    h, w = tf.shape(like)[1], tf.shape(like)[2]
+    _, h_big, w_big, c = ops.shape(y)  # static ints where known (always on JAX), else scalar tensors
+    h, w = ops.shape(like)[1:3]
     fh, fw = h_big // h, w_big // w
     big, small = y.shape[1:3], like.shape[1:3]
     if None not in (*big, *small) and (big[0] % small[0] or big[1] % small[1]):
@@ -46,9 +48,8 @@ def _downsample_to(y: tf.Tensor, like: tf.Tensor, mode: str) -> tf.Tensor:
         )
     if mode == "subsample":
         return y[:, ::fh, ::fw, :]
-    c = tf.shape(y)[3]
-    blocks = tf.reshape(y, tf.stack([tf.shape(y)[0], h, fh, w, fw, c]))
-    return tf.reduce_mean(blocks, axis=[2, 4])
+    blocks = ops.reshape(y, (-1, h, fh, w, fw, c))
+    return ops.mean(blocks, axis=[2, 4])
 
 
 @keras.saving.register_keras_serializable(package="colorization_tf")
@@ -127,21 +128,21 @@ class SoftEncodedCrossEntropy(keras.losses.Loss):
         self.class_weights = class_weights
 
     def call(self, y_true, y_pred):
-        logits = tf.cast(y_pred, tf.float32)
-        ab_full = tf.cast(y_true, tf.float32) * self.ab_scale
+        logits = ops.cast(y_pred, "float32")
+        ab_full = ops.cast(y_true, "float32") * self.ab_scale
         ab = _downsample_to(ab_full, logits, self.downsample)
         if self.encoding == "hard":
-            target = tf.one_hot(quantize.hard_encode(ab, self.centers), int(self.centers.shape[0]), dtype=tf.float32)
+            target = ops.one_hot(quantize.hard_encode(ab, self.centers), int(self.centers.shape[0]), dtype="float32")
         else:
             target = quantize.soft_encode(ab, self.centers, k=self.k, sigma=self.sigma)
-        ce = -tf.reduce_sum(target * tf.nn.log_softmax(logits, axis=-1), axis=-1)  # [B, h, w]
+        ce = -ops.sum(target * ops.log_softmax(logits, axis=-1), axis=-1)  # [B, h, w]
         if self.class_weights is not None:
-            nearest = tf.argmax(target, axis=-1, output_type=tf.int32)
-            ce = ce * tf.gather(tf.constant(self.class_weights), nearest)
+            nearest = ops.argmax(target, axis=-1)
+            ce = ce * ops.take(self.class_weights, nearest)
             if self.gray_threshold is not None:
                 mask = quantize.gray_image_mask(ab_full, self.gray_threshold)
                 ce = ce * mask[:, None, None]
-        return tf.reduce_mean(ce, axis=[1, 2])
+        return ops.mean(ce, axis=[1, 2])
 
     def get_config(self):
         config = super().get_config()
@@ -159,18 +160,21 @@ class SoftEncodedCrossEntropy(keras.losses.Loss):
         return config
 
 
-def ssim_01(y_true, y_pred, value_range=(-1.0, 1.0)) -> tf.Tensor:
-    """SSIM per image of `[B, H, W, C]` tensors after mapping `value_range` linearly to [0, 1]."""
+def ssim_01(y_true, y_pred, value_range=(-1.0, 1.0)):
+    """SSIM per image of `[B, H, W, C]` tensors after mapping `value_range` linearly to [0, 1].
+
+    `tf.image.ssim`'s definition in `keras.ops` (`colorization_tf.ssim`), so it runs on any backend.
+    """
     lo, hi = float(value_range[0]), float(value_range[1])
-    a = tf.clip_by_value((tf.cast(y_true, tf.float32) - lo) / (hi - lo), 0.0, 1.0)
-    b = tf.clip_by_value((tf.cast(y_pred, tf.float32) - lo) / (hi - lo), 0.0, 1.0)
+    a = ops.clip((ops.cast(y_true, "float32") - lo) / (hi - lo), 0.0, 1.0)
+    b = ops.clip((ops.cast(y_pred, "float32") - lo) / (hi - lo), 0.0, 1.0)
     static = a.shape[1:3]
     if all(d is not None for d in static) and min(int(d) for d in static) < SSIM_MIN_SIZE:
         raise ValueError(
             f"losses: SSIM needs images of at least {SSIM_MIN_SIZE}x{SSIM_MIN_SIZE} pixels, got "
             f"{static[0]}x{static[1]}"
         )
-    return tf.image.ssim(a, b, max_val=1.0)
+    return _ssim.ssim(a, b, max_val=1.0)
 
 
 @keras.saving.register_keras_serializable(package="colorization_tf")
@@ -178,7 +182,7 @@ class PixelSSIMLoss(keras.losses.Loss):
     """Menon & Talukdar's multitask loss: pixel loss + ssim_weight * (1 - SSIM).
 
     The loss sees only the model's output, encoded ab `[B, H, W, 2]`: SSIM is computed by
-    `tf.image.ssim` on ab mapped from `ab_range` to [0, 1] (per channel, averaged). SSIM on RGB, the
+    `tf.image.ssim`'s definition (`ssim_01`) on ab mapped from `ab_range` to [0, 1] (per channel, averaged). SSIM on RGB, the
     paper's reported figure, is a metric (`metrics.ssim`), since the loss never sees L.
 
     Args:
@@ -207,11 +211,11 @@ class PixelSSIMLoss(keras.losses.Loss):
         self.ab_range = (float(ab_range[0]), float(ab_range[1]))
 
     def call(self, y_true, y_pred):
-        y_true = tf.cast(y_true, tf.float32)
-        y_pred = tf.cast(y_pred, tf.float32)
+        y_true = ops.cast(y_true, "float32")
+        y_pred = ops.cast(y_pred, "float32")
         diff = y_true - y_pred
-        pixel = tf.abs(diff) if self.base == "l1" else tf.square(diff)
-        pixel = tf.reduce_mean(pixel, axis=[1, 2, 3])
+        pixel = ops.abs(diff) if self.base == "l1" else ops.square(diff)
+        pixel = ops.mean(pixel, axis=[1, 2, 3])
         return pixel + self.ssim_weight * (1.0 - ssim_01(y_true, y_pred, self.ab_range))
 
     def get_config(self):
@@ -236,9 +240,8 @@ class SumSquaredError(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
-        diff = tf.cast(y_true, tf.float32) - tf.cast(y_pred, tf.float32)
-        rank = tf.rank(diff)
-        return tf.reduce_sum(tf.square(diff), axis=tf.range(1, tf.maximum(rank, 2)))
+        diff = ops.cast(y_true, "float32") - ops.cast(y_pred, "float32")
+        return ops.sum(ops.square(diff), axis=tuple(range(1, max(len(diff.shape), 2))))
 
 
 LOSS_NAMES = ("l1", "l2", "mse", "ce", "wce", "ce_hard", "wce_hard", "l1_ssim", "mse_ssim", "bce", "sse")

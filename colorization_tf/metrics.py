@@ -1,8 +1,10 @@
 """Colour metrics: the suite's common ones and each paper's own, as functions and Keras metrics.
 
-Functions work on batches and return one value per image (TF ops unless noted). PSNR and SSIM are
-computed on sRGB in [0, 1] (max_val 1), never on signed ab. Keras metric classes take encoded ab
-(a normalisation name says how to decode it) so they can be passed to `model.compile`.
+Functions work on batches and return one value per image. PSNR, SSIM and colourfulness are
+TensorFlow ops (evaluation), computed on sRGB in [0, 1] (max_val 1), never on signed ab; the ab
+errors and accuracies are `keras.ops`, as are the Keras metric classes built on them, which take
+encoded ab (a normalisation name says how to decode it) so they can be passed to `model.compile`
+on any Keras backend.
 
 Reference:
     Menon & Talukdar 2021, Sec. 3.2 (PSNR, SSIM); Hasler & Suesstrunk 2003 (colourfulness M3);
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from colorization_tf import color
+from colorization_tf._tensorflow import tf
 
 SSIM_MIN_SIZE = 11
 CS520_TOLERANCE = 10.0
@@ -85,19 +88,21 @@ def colorfulness(rgb) -> tf.Tensor:
     return tf.sqrt(var_rg + var_yb) + 0.3 * tf.sqrt(tf.square(mean_rg) + tf.square(mean_yb))
 
 
-def ab_l1(ab_true, ab_pred) -> tf.Tensor:
+def _ab_difference(ab_true, ab_pred):
+    return ops.cast(ab_true, "float32") - ops.cast(ab_pred, "float32")
+
+
+def ab_l1(ab_true, ab_pred):
     """Mean absolute ab error per image, Lab units (Ziegler's L1 rating). `[B, H, W, 2]` -> `[B]`."""
-    diff = tf.cast(ab_true, tf.float32) - tf.cast(ab_pred, tf.float32)
-    return tf.reduce_mean(tf.abs(diff), axis=[-3, -2, -1])
+    return ops.mean(ops.abs(_ab_difference(ab_true, ab_pred)), axis=[-3, -2, -1])
 
 
-def ab_l2(ab_true, ab_pred) -> tf.Tensor:
+def ab_l2(ab_true, ab_pred):
     """Mean squared ab error per image, Lab units squared (the L2 loss's value). `[B, H, W, 2]` -> `[B]`."""
-    diff = tf.cast(ab_true, tf.float32) - tf.cast(ab_pred, tf.float32)
-    return tf.reduce_mean(tf.square(diff), axis=[-3, -2, -1])
+    return ops.mean(ops.square(_ab_difference(ab_true, ab_pred)), axis=[-3, -2, -1])
 
 
-def polychromify_accuracy(ab_true_enc, ab_pred_enc) -> tf.Tensor:
+def polychromify_accuracy(ab_true_enc, ab_pred_enc):
     """PolyChromify's "accuracy": share of pixels where argmax over the two channels (a, b) agrees.
 
     The paper compiles its 2-channel tanh regression model with `metrics=['accuracy']`. Keras resolves
@@ -114,12 +119,12 @@ def polychromify_accuracy(ab_true_enc, ab_pred_enc) -> tf.Tensor:
     Reference:
         Ghiotto 2021, PolyChromify, Sec. 4 (Tab. 1-2, accuracy 0.68).
     """
-    t = tf.argmax(tf.cast(ab_true_enc, tf.float32), axis=-1)
-    p = tf.argmax(tf.cast(ab_pred_enc, tf.float32), axis=-1)
-    return tf.reduce_mean(tf.cast(tf.equal(t, p), tf.float32), axis=[-2, -1])
+    t = ops.argmax(ops.cast(ab_true_enc, "float32"), axis=-1)
+    p = ops.argmax(ops.cast(ab_pred_enc, "float32"), axis=-1)
+    return ops.mean(ops.cast(ops.equal(t, p), "float32"), axis=[-2, -1])
 
 
-def cs520_accuracy(ab_true, ab_pred, tol: float = CS520_TOLERANCE) -> tf.Tensor:
+def cs520_accuracy(ab_true, ab_pred, tol: float = CS520_TOLERANCE):
     """CS520 CNN accuracy: share of ab values (both channels) with |error| < tol, Lab units.
 
     Returns:
@@ -128,8 +133,8 @@ def cs520_accuracy(ab_true, ab_pred, tol: float = CS520_TOLERANCE) -> tf.Tensor:
     Reference:
         Yang & Li, CS520 Assignment 4, Sec. 2.4/2.6 (forest 57 %, beach 64 %, sunrise 54 %).
     """
-    diff = tf.abs(tf.cast(ab_true, tf.float32) - tf.cast(ab_pred, tf.float32))
-    return tf.reduce_mean(tf.cast(diff < tol, tf.float32), axis=[-3, -2, -1])
+    diff = ops.abs(_ab_difference(ab_true, ab_pred))
+    return ops.mean(ops.cast(diff < tol, "float32"), axis=[-3, -2, -1])
 
 
 def cs520_difference(rgb_true_u8, rgb_pred_u8, stride: int = CS520_STRIDE) -> np.ndarray:
@@ -190,7 +195,7 @@ def evaluate_colorization(l, ab_true, ab_pred, per_image: bool = True) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
-# Keras metrics on encoded ab
+# Keras metrics on encoded ab (keras.ops: every backend)
 
 
 class _PerImageMean(keras.metrics.Mean):
@@ -220,7 +225,7 @@ class ABMeanAbsoluteError(_PerImageMean):
 
     def _values(self, y_true, y_pred):
         norm = color.get_normalization(self.normalization)
-        return ab_l1(norm.decode_ab(y_true), norm.decode_ab(y_pred))
+        return ab_l1(norm.decode_ab_ops(y_true), norm.decode_ab_ops(y_pred))
 
     def get_config(self):
         return {**super().get_config(), "normalization": self.normalization}
@@ -256,7 +261,7 @@ class CS520Accuracy(_PerImageMean):
 
     def _values(self, y_true, y_pred):
         norm = color.get_normalization(self.normalization)
-        return cs520_accuracy(norm.decode_ab(y_true), norm.decode_ab(y_pred), self.tol)
+        return cs520_accuracy(norm.decode_ab_ops(y_true), norm.decode_ab_ops(y_pred), self.tol)
 
     def get_config(self):
         return {**super().get_config(), "normalization": self.normalization, "tol": self.tol}

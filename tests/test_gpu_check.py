@@ -58,3 +58,24 @@ def test_default_order_covers_every_model_once_with_each_family_first(gpu_check)
     assert sorted(order) == sorted(models.MODELS)
     families = {models.MODELS[n].module for n in models.MODELS}
     assert {models.MODELS[n].module for n in order[: len(families)]} == families
+
+
+def test_jax_backend_dry_run_trains_both_precisions_without_tensorflow(tmp_path):
+    """`--backend jax --dry-run` (issue 21): the TensorFlow-free check, tiny on CPU, in a fresh JAX process."""
+    from tests._jax import run_on_jax
+
+    done = run_on_jax(["benchmarks/gpu_check.py", "--backend", "jax", "--dry-run", "--out", str(tmp_path)], timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads((tmp_path / "gpu_check_jax.json").read_text())
+    assert report["backend"] == "jax" and report["dry_run"] is True and report["failures"] == []
+    entry = report["models"]["polychromify_v0"]
+    assert set(entry["runs"]) == {"mixed_float16", "float32"}
+    for run in entry["runs"].values():
+        assert run["loss_finite"] and run["loss_fell"] and run["weights_finite"] and run["images_per_s"] > 0
+        assert run["peak_memory_mib"] is None  # no GPU here
+    mixed = entry["runs"]["mixed_float16"]
+    assert mixed["loss_scale_ok"] and mixed["loss_scale"] >= 1
+    difference = entry["float16_vs_float32"]
+    assert difference["finite"] and 0 < difference["relative"] < 0.05  # float16 rounding, not a different model
+    assert "| polychromify_v0 | 32 | mixed_float16 |" in (tmp_path / "gpu_check_jax.md").read_text()
+    assert "float16 vs float32" in done.stdout

@@ -17,7 +17,6 @@ a `dtype` so callers can keep an output layer float32 under mixed precision.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 BN_BEFORE_ACTIVATION = "before_activation"
@@ -170,20 +169,49 @@ class BilinearUpsample(keras.layers.Layer):
     """Bilinear upsampling by an integer factor that also works on fully dynamic shapes.
 
     `keras.layers.UpSampling2D(interpolation="bilinear")` needs the spatial size at trace time,
-    so a graph traced for `[None, None, None, C]` inputs (an any-size export) fails; this layer
-    computes the target size from the runtime shape.
+    so a graph traced for `[None, None, None, C]` inputs (an any-size export) fails. This layer never
+    needs the size: with an integer factor f, bilinear resizing with half-pixel centres (what
+    `tf.image.resize` and `jax.image.resize` do when enlarging) gives output pixel f j + p, along each
+    axis, as a fixed blend of input pixels j and j - 1 or j + 1 (the edge pixel repeated), with
+    weights that depend on the phase p only. It is computed with shifts, blends and one interleaving
+    reshape, in float32, in `keras.ops` (every backend), and matches `tf.image.resize(x, f * size,
+    "bilinear")` to float32 rounding.
 
     Args:
         factor: integer scale factor for height and width.
+
+    Reference:
+        `tf.image.resize` (half_pixel_centers: source coordinate (i + 0.5) / f - 0.5, clamped).
     """
 
     def __init__(self, factor: int = 2, **kwargs):
         super().__init__(**kwargs)
         self.factor = int(factor)
 
+    def _upsample_axis(self, x, axis: int):
+        """Bilinear x`factor` along `axis` (1: height, 2: width) of a float32 `[B, H, W, C]` tensor."""
+        if self.factor == 1:
+            return x
+
+        def along(sl):  # x[..., sl, ...] on `axis`: plain slicing works on any backend and dynamic sizes
+            return x[(slice(None),) * axis + (sl,)]
+
+        previous = ops.concatenate([along(slice(None, 1)), along(slice(None, -1))], axis=axis)  # x[j - 1], edge kept
+        following = ops.concatenate([along(slice(1, None)), along(slice(-1, None))], axis=axis)  # x[j + 1], edge kept
+        phases = []
+        for phase in range(self.factor):
+            offset = (phase + 0.5) / self.factor - 0.5  # source coordinate minus j, in (-0.5, 0.5)
+            neighbour = previous if offset < 0 else following
+            phases.append((1.0 - abs(offset)) * x + abs(offset) * neighbour)
+        shape = list(ops.shape(x))
+        shape[0] = -1
+        shape[axis] = shape[axis] * self.factor
+        return ops.reshape(ops.stack(phases, axis=axis + 1), tuple(shape))
+
     def call(self, x):
-        size = tf.shape(x)[1:3] * self.factor
-        return tf.cast(tf.image.resize(x, size, method="bilinear"), self.compute_dtype)
+        x = ops.cast(x, "float32")
+        y = self._upsample_axis(self._upsample_axis(x, 1), 2)
+        return ops.cast(y, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape

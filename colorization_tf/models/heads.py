@@ -5,6 +5,8 @@ Regression heads (output ``"ab"``) are decoded by the model's normalisation; cla
 (`quantize.AnnealedMeanDecode`, T = 0.38), with the bins the model stores (`eccv16.BinLogits`)
 or its spec's `Head` states. Evaluation, the training figures and the export's serving signature
 all go through `outputs_to_ab` / `predict_ab`. Extra outputs (Iizuka's ``"scene"``) are ignored.
+Written in `keras.ops` (any Keras backend); only a resize to a size known at run time alone (a
+TensorFlow graph traced for any image size: the export) uses `tf.image.resize`.
 
 Reference:
     Zhang, Isola & Efros 2016, Sec. 2.2 (annealed mean, T = 0.38).
@@ -12,7 +14,8 @@ Reference:
 
 from __future__ import annotations
 
-import tensorflow as tf
+import keras
+from keras import ops
 
 from colorization_tf import color
 from colorization_tf.models import colorizer_of
@@ -92,7 +95,7 @@ def colour_output_channels(model) -> int | None:
     return None if channels is None else int(channels)
 
 
-def logits_to_ab(logits, size=None, decode=None) -> tf.Tensor:
+def logits_to_ab(logits, size=None, decode=None):
     """Bin logits `[N, h, w, Q]` -> ab in Lab units, resized bilinearly to `size` when given.
 
     Args:
@@ -104,21 +107,39 @@ def logits_to_ab(logits, size=None, decode=None) -> tf.Tensor:
     Returns:
         float32 `[N, H, W, 2]` ab.
     """
-    logits = tf.cast(logits, tf.float32)
+    logits = ops.cast(logits, "float32")
     decode = decode or default_decode(logits.shape[-1])
-    ab = color.get_normalization(_LOGITS_NORMALIZATION).decode_ab(tf.cast(decode(logits), tf.float32))
+    ab = color.get_normalization(_LOGITS_NORMALIZATION).decode_ab_ops(decode(logits))
     return ab if size is None else _resize_to(ab, size)
 
 
-def _resize_to(ab: tf.Tensor, size) -> tf.Tensor:
+def _static_size(size):
+    """(height, width) as Python ints, or None when the size is known only at run time (a TF graph)."""
+    if not ops.is_tensor(size) and not any(ops.is_tensor(d) for d in size):
+        return int(size[0]), int(size[1])
+    if keras.backend.backend() != "tensorflow":  # JAX and PyTorch sizes are concrete
+        return tuple(int(d) for d in ops.convert_to_numpy(ops.stack([ops.convert_to_tensor(d) for d in size])))
+    from colorization_tf._tensorflow import tf
+
+    static = tf.get_static_value(size if tf.is_tensor(size) else tf.stack([tf.convert_to_tensor(d, tf.int32) for d in size]))
+    return None if static is None else (int(static[0]), int(static[1]))
+
+
+def _resize_to(ab, size):
     """Bilinear resize of `ab` to `size` unless its static shape already matches."""
-    static = tf.get_static_value(size) if tf.is_tensor(size) else tuple(size)
-    if static is not None and ab.shape[1] == int(static[0]) and ab.shape[2] == int(static[1]):
+    static = _static_size(size)
+    if static is None:  # an any-size TensorFlow graph (the export): keras.ops.image.resize needs the size
+        from colorization_tf._tensorflow import tf
+
+        if isinstance(size, (tuple, list)):
+            size = tf.stack([tf.convert_to_tensor(d, tf.int32) for d in size])
+        return tf.image.resize(ab, size, method="bilinear")
+    if ab.shape[1] == static[0] and ab.shape[2] == static[1]:
         return ab
-    return tf.image.resize(ab, size, method="bilinear")
+    return ops.image.resize(ab, static, interpolation="bilinear")
 
 
-def outputs_to_ab(model, outputs, normalization, size=None, decode=None) -> tf.Tensor:
+def outputs_to_ab(model, outputs, normalization, size=None, decode=None):
     """A model call's outputs -> ab in Lab units: the one "model output -> colour" decoder.
 
     Regression heads ("ab") are decoded with the model's normalisation; classification heads
@@ -138,11 +159,11 @@ def outputs_to_ab(model, outputs, normalization, size=None, decode=None) -> tf.T
     name, out = pick_output(model, outputs)
     if name == "logits":
         return logits_to_ab(out, size, decode or model_decode(model, out.shape[-1]))
-    ab = color.get_normalization(normalization).decode_ab(tf.cast(out, tf.float32))
+    ab = color.get_normalization(normalization).decode_ab_ops(out)
     return ab if size is None else _resize_to(ab, size)
 
 
-def predict_ab(model, l_encoded, normalization, decode=None, training: bool = False) -> tf.Tensor:
+def predict_ab(model, l_encoded, normalization, decode=None, training: bool = False):
     """Runs `model` on encoded L and returns real ab (Lab units) at the L's resolution.
 
     Args:
@@ -157,11 +178,11 @@ def predict_ab(model, l_encoded, normalization, decode=None, training: bool = Fa
         float32 `[N, H, W, 2]` ab.
     """
     net = colorizer_of(model)
-    l_encoded = tf.convert_to_tensor(l_encoded, tf.float32)
+    l_encoded = ops.convert_to_tensor(l_encoded, "float32")
     return outputs_to_ab(net, net(l_encoded, training=training), normalization, spatial_size(l_encoded), decode)
 
 
 def spatial_size(images):
-    """(height, width) of `[N, H, W, C]` images: Python ints when static, else a tensor."""
+    """(height, width) of `[N, H, W, C]` images: Python ints when static, else scalar tensors (a TF graph)."""
     static = tuple(images.shape[1:3])
-    return static if None not in static else tf.shape(images)[1:3]
+    return static if None not in static else tuple(ops.shape(images)[1:3])

@@ -28,9 +28,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import tensorflow as tf
 
 from colorization_tf import color
+from colorization_tf._tensorflow import tf
 
 ZHANG_BIN_WIDTH = 10
 ZHANG_NUM_BINS = 313

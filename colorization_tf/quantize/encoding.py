@@ -3,6 +3,8 @@
 One job: moving between ab (Lab units) and distributions over the bins of `quantize.bins`. Targets
 are soft-encoded over the nearest bins (Gaussian kernel); predictions are decoded by the annealed
 mean of the bin distribution, in the model (`AnnealedMeanDecode`) so that exports return colour.
+Written in `keras.ops`: the same code runs in a loss or layer on every Keras backend, and on the
+TensorFlow backend also inside `tf.data.Dataset.map` and XLA.
 
 Reference:
     Zhang, Isola, Efros, "Colorful Image Colorization", ECCV 2016, Sec. 2.1 and 2.3.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from colorization_tf import color
 from colorization_tf.quantize.bins import ZHANG_BIN_WIDTH, ab_bin_centers
@@ -25,19 +27,24 @@ ZHANG_TEMPERATURE = 0.38
 """Annealed-mean temperature."""
 
 
-def _squared_distances(ab: tf.Tensor, centers) -> tf.Tensor:
+def _as_centers(centers):
+    """`[Q, 2]` bin centres (array or tensor) as a float32 tensor."""
+    return ops.cast(centers if ops.is_tensor(centers) else np.asarray(centers, np.float32), "float32")
+
+
+def _squared_distances(ab, centers):
     """|ab - c|^2 for every bin: `[..., 2]` x `[Q, 2]` -> `[..., Q]` (float32)."""
-    ab = tf.cast(ab, tf.float32)
-    c = tf.constant(np.asarray(centers, np.float32)) if not isinstance(centers, tf.Tensor) else tf.cast(centers, tf.float32)
-    cross = tf.tensordot(ab, tf.transpose(c), axes=[[-1], [0]])
-    d2 = tf.reduce_sum(tf.square(ab), axis=-1, keepdims=True) - 2.0 * cross + tf.reduce_sum(tf.square(c), axis=-1)
-    return tf.maximum(d2, 0.0)
+    ab = ops.cast(ab, "float32")
+    c = _as_centers(centers)
+    cross = ops.tensordot(ab, ops.transpose(c), axes=[[-1], [0]])
+    d2 = ops.sum(ops.square(ab), axis=-1, keepdims=True) - 2.0 * cross + ops.sum(ops.square(c), axis=-1)
+    return ops.maximum(d2, 0.0)
 
 
-def soft_encode(ab, centers, k: int = ZHANG_NEIGHBOURS, sigma: float = ZHANG_SIGMA) -> tf.Tensor:
+def soft_encode(ab, centers, k: int = ZHANG_NEIGHBOURS, sigma: float = ZHANG_SIGMA):
     """Soft-encodes ab values over their k nearest bins with Gaussian weights.
 
-    TF ops only: works eagerly, inside `Dataset.map`, `tf.function` and XLA. The result is dense over
+    `keras.ops` only: any backend; on TensorFlow also inside `Dataset.map`, `tf.function` and XLA. The result is dense over
     the Q bins (zero outside the k nearest); bins tied with the k-th nearest are kept as well.
 
     Args:
@@ -54,26 +61,25 @@ def soft_encode(ab, centers, k: int = ZHANG_NEIGHBOURS, sigma: float = ZHANG_SIG
     """
     d2 = _squared_distances(ab, centers)
     k = int(min(k, int(np.shape(centers)[0])))
-    nearest = -tf.math.top_k(-d2, k=k, sorted=True).values  # ascending distances
+    nearest = -ops.top_k(-d2, k=k, sorted=True)[0]  # ascending distances
     kth = nearest[..., -1:]
     # Subtracting the nearest distance keeps exp() from underflowing for ab far from every bin.
-    w = tf.exp(-(d2 - nearest[..., :1]) / (2.0 * sigma * sigma))
-    w = tf.where(d2 <= kth, w, tf.zeros_like(w))
-    return w / tf.reduce_sum(w, axis=-1, keepdims=True)
+    w = ops.exp(-(d2 - nearest[..., :1]) / (2.0 * sigma * sigma))
+    w = ops.where(d2 <= kth, w, ops.zeros_like(w))
+    return w / ops.sum(w, axis=-1, keepdims=True)
 
 
-def hard_encode(ab, centers) -> tf.Tensor:
+def hard_encode(ab, centers):
     """Index of the nearest bin of each ab value: `[..., 2]` (Lab units) -> int32 `[...]`."""
-    return tf.argmin(_squared_distances(ab, centers), axis=-1, output_type=tf.int32)
+    return ops.cast(ops.argmin(_squared_distances(ab, centers), axis=-1), "int32")
 
 
-def expectation(probs, centers) -> tf.Tensor:
+def expectation(probs, centers):
     """Mean ab of a bin distribution: `[..., Q]` probabilities -> `[..., 2]` (Lab units)."""
-    c = tf.constant(np.asarray(centers, np.float32))
-    return tf.tensordot(tf.cast(probs, tf.float32), c, axes=[[-1], [0]])
+    return ops.tensordot(ops.cast(probs, "float32"), _as_centers(centers), axes=[[-1], [0]])
 
 
-def annealed_mean(logits, centers, temperature: float = ZHANG_TEMPERATURE) -> tf.Tensor:
+def annealed_mean(logits, centers, temperature: float = ZHANG_TEMPERATURE):
     """Annealed-mean decoding: softmax(logits / T), then the expectation over the bin centres.
 
     T = 1 is the plain expectation of the predicted distribution (the released PyTorch model);
@@ -92,7 +98,7 @@ def annealed_mean(logits, centers, temperature: float = ZHANG_TEMPERATURE) -> tf
     """
     if temperature <= 0:
         raise ValueError(f"quantize.annealed_mean: temperature must be > 0, got {temperature}")
-    probs = tf.nn.softmax(tf.cast(logits, tf.float32) / float(temperature), axis=-1)
+    probs = ops.softmax(ops.cast(logits, "float32") / float(temperature), axis=-1)
     return expectation(probs, centers)
 
 
@@ -151,7 +157,7 @@ class AnnealedMeanDecode(keras.layers.Layer):
 
     def call(self, logits):
         ab = annealed_mean(logits, self.centers, self.temperature)
-        return tf.cast(ab / self.ab_scale, self.compute_dtype)
+        return ops.cast(ab / self.ab_scale, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (2,)

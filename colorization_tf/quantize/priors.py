@@ -17,10 +17,10 @@ import os
 from collections.abc import Iterable
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from colorization_tf import color
-from colorization_tf.data.targets import Targets, split_element
+from colorization_tf._tensorflow import tf
 from colorization_tf.fileio import atomic_write_bytes
 from colorization_tf.quantize.bins import ZHANG_BIN_WIDTH, grid_index
 from colorization_tf.quantize.encoding import ZHANG_SIGMA, hard_encode
@@ -31,7 +31,7 @@ GRAY_THRESHOLD = 5.0
 """An image is gray (rebalancing weight 0) when no pixel has |a| or |b| above this (Lab units)."""
 
 
-def gray_image_mask(ab, threshold: float = GRAY_THRESHOLD) -> tf.Tensor:
+def gray_image_mask(ab, threshold: float = GRAY_THRESHOLD):
     """1.0 per image that has colour (some |a| or |b| > threshold, Lab units), 0.0 for gray images.
 
     Args:
@@ -43,12 +43,14 @@ def gray_image_mask(ab, threshold: float = GRAY_THRESHOLD) -> tf.Tensor:
     Reference:
         Zhang et al. 2016 (released training code: gray images get zero rebalancing weight).
     """
-    ab = tf.cast(ab, tf.float32)
-    return tf.cast(tf.reduce_max(tf.abs(ab), axis=[1, 2, 3]) > threshold, tf.float32)
+    ab = ops.cast(ab, "float32")
+    return ops.cast(ops.max(ops.abs(ab), axis=[1, 2, 3]) > threshold, "float32")
 
 
 def _ab_from_element(element, ab_scale: float, ab_offset: float) -> tf.Tensor:
     """The encoded ab of a pipeline element ((L, ab), (L, {"ab": ab, ...}) or ab alone), in Lab units."""
+    from colorization_tf.data.targets import Targets, split_element  # tf.data: imported when a prior is computed
+
     ab = split_element(element)[1].ab if isinstance(element, (tuple, list)) else Targets.of(element).ab
     return tf.cast(ab, tf.float32) * ab_scale + ab_offset
 

@@ -1,0 +1,121 @@
+"""The model contract on one Keras backend, run as a script: ``KERAS_BACKEND=jax python tests/_backend_contract.py``.
+
+For every registered model (or the names given as arguments): build at a tiny size, a forward pass
+(declared outputs, shapes, float32, finite), one training step compiled with the paper's loss
+(`ModelSpec.default_losses`) and metrics, and a `.keras` save/load round trip that predicts the
+same. Then the components on fixed inputs (every loss, the Keras metric classes, the bilinear
+upsampling and the annealed-mean decoding), whose values the calling test compares with
+TensorFlow's. Prints one JSON object on the last line of stdout. Needs no TensorFlow.
+`tests/models/test_contract_backends.py` runs it in a subprocess and asserts on its report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+TINY_SIZE = {"iizuka_224": 64, "cs520_cnn": 8}
+"""As tests/models/test_contract.py: original224's global branch needs 64, the CS520 CNN's dense layers grow with area."""
+DEFAULT_TINY_SIZE = 32
+NUM_CLASSES = 3
+BATCH = 2
+
+
+def _as_dict(model, outputs) -> dict:
+    if isinstance(outputs, dict):
+        return {k: np.asarray(keras.ops.convert_to_numpy(v)) for k, v in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return {k: np.asarray(keras.ops.convert_to_numpy(v)) for k, v in zip(model.output_names, outputs)}
+    return {model.output_names[0]: np.asarray(keras.ops.convert_to_numpy(outputs))}
+
+
+def _metrics(spec):
+    """The spec's own metrics plus the suite's ab error on a regression colour output."""
+    from colorization_tf.metrics import ABMeanAbsoluteError
+
+    metrics = spec.default_metrics()
+    if spec.head.classification:
+        return metrics
+    ab_metric = ABMeanAbsoluteError(normalization=spec.normalization)
+    if spec.needs_labels:
+        return {**(metrics or {}), spec.head.output: [ab_metric]}
+    return [ab_metric]
+
+
+def check_model(name: str, folder: Path) -> dict:
+    from colorization_tf.models import get_spec
+    from colorization_tf.models.batches import training_batch
+
+    spec = get_spec(name)
+    size = TINY_SIZE.get(name, DEFAULT_TINY_SIZE)
+    keras.utils.set_random_seed(0)
+    overrides = {"image_size": size, **({"num_classes": NUM_CLASSES} if spec.needs_labels else {})}
+    model = spec.build(**overrides)
+    x, y = training_batch(spec, BATCH, size, seed=1, num_classes=NUM_CLASSES)
+    out = _as_dict(model, model(x, training=False))
+    result = {
+        "inputs": [t.name for t in model.inputs],
+        "outputs": {k: list(v.shape) for k, v in out.items()},
+        "dtypes": {k: str(v.dtype) for k, v in out.items()},
+        "finite": bool(all(np.isfinite(v).all() for v in out.values())),
+        "size": size,
+    }
+    loss, loss_weights = spec.default_losses()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, loss_weights=loss_weights, metrics=_metrics(spec))
+    before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    logs = model.train_on_batch(x, y, return_dict=True)
+    result["train_logs"] = {k: float(v) for k, v in logs.items()}
+    result["weights_changed"] = bool(any(not np.array_equal(a, keras.ops.convert_to_numpy(b)) for a, b in zip(before, model.trainable_weights)))
+    trained = _as_dict(model, model(x, training=False))
+    path = folder / f"{name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    reloaded = _as_dict(loaded, loaded(x, training=False))
+    result["round_trip_max_diff"] = max(float(np.max(np.abs(trained[k] - reloaded[k]))) for k in trained)
+    result["round_trip_outputs"] = sorted(reloaded) == sorted(trained)
+    return result
+
+
+def component_values() -> dict:
+    """Every loss, metric class and custom layer on fixed inputs (the calling test recomputes them on TensorFlow)."""
+    from tests._backend_inputs import component_inputs, components
+
+    return {key: np.asarray(keras.ops.convert_to_numpy(fn())).tolist() for key, fn in components(component_inputs()).items()}
+
+
+def main(argv: list[str]) -> int:
+    from colorization_tf.models import MODELS
+
+    names = argv or sorted(MODELS)
+    report = {"backend": keras.backend.backend(), "tensorflow_imported": None, "models": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            start = time.perf_counter()
+            try:
+                report["models"][name] = check_model(name, Path(folder))
+            except Exception:  # report every model, not only the first failure
+                report["models"][name] = {"error": traceback.format_exc(limit=6)}
+            report["models"][name]["seconds"] = time.perf_counter() - start
+            keras.backend.clear_session()
+    try:
+        report["components"] = component_values()
+    except Exception:
+        report["components_error"] = traceback.format_exc(limit=6)
+    report["tensorflow_imported"] = "tensorflow" in sys.modules
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.exit(main(sys.argv[1:]))
