@@ -38,6 +38,8 @@ from colorization_tf.pretrained import DEFAULT_MODEL, MODEL_CARD  # noqa: E402
 
 RUN = "compact_unet"
 EXAMPLES = Path("docs/pretrained_examples.png")
+WORK_SIDES = (None, 128, 160, 224)
+"""Working resolutions compared on the validation photos (None: the square `image_size`, squashed)."""
 SHOWN = 3
 """Photos shown from each end (most and least helped against median(ab | L))."""
 
@@ -72,13 +74,26 @@ def main() -> int:
     best = min(evals, key=lambda r: r["val_ab_l1"])
     model, spec = rc.build_recipe_model(recipe)
     model.load_weights(workdir / rc.BEST_WEIGHTS)
-    info = {"recipe": recipe.to_dict(), "selected": best, "data": "debian-photos training photos (datasets/prepare.py debian-photos)"}
-    export.export_saved_model(model, DEFAULT_MODEL, spec.replace(image_size=recipe.image_size), work_side=recipe.work_side,
-                              weights_dtype="float16", save_keras=False, name=RUN, extra_info=info)
-    colorizer = export.load_colorizer(DEFAULT_MODEL)
 
     scorers = rc.load_scoring_photos(ttq.DATA)
     refs = ttq.references(ttq.DATA, scorers)
+    sides, keys = {}, {}
+    for side in WORK_SIDES:  # a lever that needs no training: how the whole photo is shown to the model
+        keys[side] = f"{side} px, aspect kept" if side else f"{recipe.image_size}x{recipe.image_size}, squashed"
+        sides[keys[side]] = scorers["val"].score(rc.model_colorizer(model, spec, side))
+    work_side = min(WORK_SIDES, key=lambda side: sides[keys[side]]["ab_l1"])  # chosen on the validation photos
+    lines = ["| whole photo shown to the model as | val ab L1 | ÷ median(ab\\|L) | val PSNR − median | colourfulness |",
+             "| --- | --- | --- | --- | --- |"]
+    for key, s in sides.items():
+        lines.append(f"| {key} | {s['ab_l1']:.2f} | {s['ab_l1'] / refs['median']['val']['ab_l1']:.3f} | "
+                     f"{s['psnr'] - refs['median']['val']['psnr']:+.2f} dB | {s['colorfulness']:.1f} |")
+    atomic_write_text(ttq.OUT / "work_side.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    info = {"recipe": recipe.to_dict(), "selected": best, "work_side_on_validation": {keys[k]: v for k, v in zip(WORK_SIDES, sides.values())},
+            "data": "debian-photos training photos (datasets/prepare.py debian-photos)"}
+    export.export_saved_model(model, DEFAULT_MODEL, spec.replace(image_size=recipe.image_size), work_side=work_side,
+                              weights_dtype="float16", save_keras=False, name=RUN, extra_info=info)
+    colorizer = export.load_colorizer(DEFAULT_MODEL)
     shipped = {split: scorer.score(colorizer) for split, scorer in scorers.items()}
     size_mb = sum(f.stat().st_size for f in DEFAULT_MODEL.rglob("*") if f.is_file()) / 1e6
 
@@ -116,7 +131,7 @@ def main() -> int:
         steps=best["step"], cpu_min=best["cpu_s"] / 60, total_cpu_min=evals[-1]["cpu_s"] / 60,
         total_steps=evals[-1]["step"], machine=ttq.machine_line(), size_mb=size_mb,
         recipe=json.dumps(recipe.to_dict()), licences=licences(ttq.DATA),
-        params=model.count_params(), work_side=recipe.work_side,
+        params=model.count_params(), work_side=work_side or recipe.image_size,
     )
     atomic_write_text(MODEL_CARD, card)
     print(table)

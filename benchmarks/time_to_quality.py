@@ -43,12 +43,12 @@ FIGURE = Path("docs/time_to_quality.png")
 
 RUNS = {
     "compact_unet": rc.Recipe("compact_unet", total_steps=7200, eval_every=400),
-    "resnet_unet_l1": rc.Recipe("resnet_unet_l1", model="resnet_unet", loss="l1", image_size=128, total_steps=600,
-                                eval_every=150, warmup_steps=100, learning_rate=1e-3, threads=1),
+    "resnet_unet_l1": rc.Recipe("resnet_unet_l1", model="resnet_unet", loss="l1", image_size=128, total_steps=300,
+                                eval_every=100, warmup_steps=50, learning_rate=1e-3, threads=1),
     "eccv16_classification": rc.Recipe("eccv16_classification", model="eccv16_classification", loss="rebalanced_ce",
-                                       image_size=128, total_steps=600, eval_every=150, warmup_steps=100,
+                                       image_size=128, total_steps=300, eval_every=100, warmup_steps=50,
                                        learning_rate=1e-3, threads=1),
-    "iizuka_lee128": rc.Recipe("iizuka_lee128", model="iizuka_lee128", loss="mse", image_size=128, total_steps=900,
+    "iizuka_lee128": rc.Recipe("iizuka_lee128", model="iizuka_lee128", loss="mse", image_size=128, total_steps=600,
                                eval_every=150, warmup_steps=100, learning_rate=1e-3, threads=1),
     "polychromify": rc.Recipe("polychromify", model="polychromify", loss="mse", image_size=128, total_steps=900,
                               eval_every=150, warmup_steps=100, learning_rate=1e-3, threads=1),
