@@ -21,7 +21,7 @@ import os as _os
 # TF_ENABLE_ONEDNN_OPTS=0 to opt out.
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-__version__ = "0.1.0"
+from colorization_tf._version import __version__  # noqa: E402
 
 
 def load_colorizer(path=None):
