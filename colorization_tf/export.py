@@ -202,10 +202,10 @@ WEIGHT_DTYPES = ("float32", "float16")
 
 
 def _versions() -> dict:
-    import colorization_tf
+    from colorization_tf._version import __version__
 
     return {
-        "colorization_tf": colorization_tf.__version__,
+        "colorization_tf": __version__,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,

@@ -327,7 +327,7 @@ def protocol_table(cfg, runs, data: dict):
         `experiment.Section("Protocol", ...)`.
     """
     from colorization_tf.evaluation import markdown_table
-    from colorization_tf.experiment import Section
+    from colorization_tf.experiment.results import Section
 
     rows = protocol_rows(cfg, runs, data)
     table = markdown_table(

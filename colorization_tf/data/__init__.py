@@ -1,6 +1,7 @@
 """Image discovery and filtering, deterministic splits, tf.data pipelines and the synthetic scenes.
 
 Modules:
+    limits      the bounds every reader takes: `MAX_PIXELS`, `PIL_FORMATS`, `IMAGE_EXTENSIONS`
     files       `find_images` (flat or class folders), `scan_images` (unusable-image report with
                 bounded decoding, both cores), `load_image_rgb` (safe 8-bit RGB reader, `ImageError`)
     splits      `split_files(paths, protocol, seed)`: per-paper protocols, stable when files are added

@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from colorization_tf import console
 from colorization_tf.data.decode import decode_image_bounded
-from colorization_tf.data.files import MAX_PIXELS
+from colorization_tf.data.limits import MAX_PIXELS
 
 log = logging.getLogger("colorization_tf.data")
 

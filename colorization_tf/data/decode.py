@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from colorization_tf.data.files import MAX_PIXELS
+from colorization_tf.data.limits import MAX_PIXELS
 
 DEFAULT_RESIZE_METHOD = "auto"
 """"area" (box-filter averaging, antialiased by construction) when shrinking both sides, "bilinear"

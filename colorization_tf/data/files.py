@@ -29,18 +29,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from colorization_tf.data.limits import IMAGE_EXTENSIONS, MAX_PIXELS, PIL_FORMATS
 from colorization_tf.fileio import atomic_write_text
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-PIL_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
-"""The only PIL decoders any file reaches (PIL's JPEG opener also reads cameras' multi-picture
-MPO files). PIL knows dozens more
-(EPS runs Ghostscript; PSD, FITS, SGI, ...): bytes from strangers, by upload or in a folder, must not
-reach them whatever their name says."""
-"""File name endings recognised as images (compared case-insensitively)."""
-
-MAX_PIXELS = 64_000_000
-"""Largest width * height decoded (8000 x 8000); bigger claims are refused before decoding."""
 
 DEFAULT_MIN_SIZE = 32
 """Images whose shorter side is below this many pixels are too small to train on."""

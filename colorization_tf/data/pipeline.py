@@ -60,7 +60,7 @@ from colorization_tf.data.decode import (
     round_to_uint8,
     size_pair,
 )
-from colorization_tf.data.files import MAX_PIXELS
+from colorization_tf.data.limits import MAX_PIXELS
 from colorization_tf.data.targets import batch_targets, lab16_loader, with_label
 
 AUTOTUNE = tf.data.AUTOTUNE

@@ -1,43 +1,15 @@
-"""What an experiment produced: one run's `RunResult`, the `ExperimentContext` hooks read, the `ExperimentResult`."""
+"""What an experiment produced: the `ExperimentContext` hooks read and the `ExperimentResult` (one run's `RunResult` is in `results`)."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from colorization_tf import evaluation
 from colorization_tf.experiment.config import FIGURES_DIR, ExperimentConfig
 from colorization_tf.experiment.datasets import _filter_classes, build_split_dataset, interleave_classes
-
-if TYPE_CHECKING:
-    from colorization_tf.experiment.report import Section
-
-@dataclasses.dataclass
-class RunResult:
-    """What one run produced."""
-
-    name: str
-    label: str
-    model: str
-    image_size: int
-    epochs: int
-    batch_size: int
-    normalization: str
-    parameters: int
-    train_seconds: float
-    metrics: dict[str, float]
-    per_image: list[dict[str, float]]
-    history: dict[str, list]
-    workdir: str
-    export_path: str | None
-    paper: dict
-    config: dict
-    selected_epoch: int | None = None
-    """The epoch whose weights were evaluated when the run selects on validation (`RunConfig.select_best`)."""
-    hardware: dict = dataclasses.field(default_factory=dict)
-    """What the run trained under, as Keras ran it (`training.Hardware.in_effect(...).to_dict()`):
-    policy, jit_compile, xla_note, description (the hardware line)."""
+from colorization_tf.experiment.results import RunResult, Section  # noqa: F401  (RunResult re-exported)
 
 
 @dataclasses.dataclass

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 from colorization_tf import evaluation
 from colorization_tf.experiment.config import ExperimentConfig
-from colorization_tf.experiment.context import ExperimentContext, RunResult
+from colorization_tf.experiment.context import ExperimentContext
+from colorization_tf.experiment.results import RunResult, Section  # noqa: F401  (Section re-exported)
 
 N_FIGURE_IMAGES = 6
 """Test images shown in the comparison figure of every experiment."""
-
-
-@dataclasses.dataclass
-class Section:
-    """A part of an experiment's report: a title, Markdown text (tables, figure links) and JSON data."""
-
-    title: str
-    markdown: str
-    data: Any = None
 
 
 def metric_label(key: str) -> str:

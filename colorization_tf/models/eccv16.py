@@ -24,8 +24,8 @@ import numbers
 
 import keras
 
-from colorization_tf.models import CLASSIFICATION, REGRESSION, colorizer_of
-from colorization_tf.models import HEAD_KINDS as HEADS
+from colorization_tf.models.spec import CLASSIFICATION, REGRESSION, colorizer_of
+from colorization_tf.models.spec import HEAD_KINDS as HEADS
 from colorization_tf.models.blocks import upsample
 
 ZHANG_NUM_BINS = 313

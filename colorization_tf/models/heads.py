@@ -18,7 +18,7 @@ import keras
 from keras import ops
 
 from colorization_tf import color
-from colorization_tf.models import colorizer_of
+from colorization_tf.models.spec import colorizer_of
 
 COLOUR_OUTPUTS = ("ab", "logits")
 """Names of the colour output of a regression and of a classification head."""

@@ -8,7 +8,7 @@ load is shed before it costs memory, as TensorFlow Serving's batcher refuses wor
 (the request's answer, a decode still running in a pool thread, a model call), whatever the path:
 success, error, timeout or a client that went away.
 
-The default budget is a stated fraction of the machine's memory (`config.DEFAULT_MEMORY_FRACTION`,
+The default budget is a stated fraction of the machine's memory (`memory.DEFAULT_MEMORY_FRACTION`,
 half: the rest is the process itself, its models, request bodies and everything else on the
 machine; or of the cgroup's limit in a container), divided by what one pixel costs at its peak.
 
@@ -21,45 +21,17 @@ Reference:
 
 from __future__ import annotations
 
-import os
 import threading
 
 from colorization_tf.serve.codec import RequestError
-from colorization_tf.serve.config import BYTES_PER_PIXEL_IN_FLIGHT, DEFAULT_MEMORY_FRACTION, DEFAULT_RETRY_AFTER_S
-
-CGROUP_MEMORY_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
-"""cgroup v2 and v1 memory limits: a container's memory is what it may use, not what the host has."""
-
-
-def machine_memory_bytes() -> int:
-    """Physical memory of this machine, or the container's cgroup limit when that is lower."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    for path in CGROUP_MEMORY_LIMITS:
-        try:
-            with open(path) as handle:
-                text = handle.read().strip()
-        except OSError:
-            continue
-        if text.isdigit():
-            total = min(total, int(text))
-    return total
-
-
-def default_pixel_budget(memory_fraction: float = DEFAULT_MEMORY_FRACTION, memory_bytes: int | None = None) -> int:
-    """Pixels in flight for `memory_fraction` of `memory_bytes` (default: this machine's memory).
-
-    Args:
-        memory_fraction: share of the memory, in (0, 1].
-        memory_bytes: the memory to size from (default `machine_memory_bytes()`).
-
-    Returns:
-        `memory_fraction * memory_bytes / BYTES_PER_PIXEL_IN_FLIGHT`, at least 1.
-    """
-    if not 0 < memory_fraction <= 1:
-        raise ValueError(f"memory_fraction must be in (0, 1], not {memory_fraction}")
-    memory = machine_memory_bytes() if memory_bytes is None else memory_bytes
-    return max(1, int(memory * memory_fraction / BYTES_PER_PIXEL_IN_FLIGHT))
-
+from colorization_tf.serve.config import DEFAULT_RETRY_AFTER_S
+from colorization_tf.serve.memory import (  # noqa: F401  (re-exported: the budget's sizing)
+    BYTES_PER_PIXEL_IN_FLIGHT,
+    CGROUP_MEMORY_LIMITS,
+    DEFAULT_MEMORY_FRACTION,
+    default_pixel_budget,
+    machine_memory_bytes,
+)
 
 class BudgetExceeded(RequestError):
     """503 with `Retry-After`: the request's pixels do not fit in what is left of the budget now."""

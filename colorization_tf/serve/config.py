@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from colorization_tf.serve.memory import BYTES_PER_PIXEL_IN_FLIGHT, DEFAULT_MEMORY_FRACTION, default_pixel_budget  # noqa: F401
+
 DEFAULT_MAX_UPLOAD_BYTES = 32 * 2**20
 DEFAULT_MAX_PIXELS = 25_000_000
 """A 6000x4000 camera photo fits; the signature's float tensors for one such image take ~1.5 GB."""
@@ -12,12 +14,6 @@ DEFAULT_MAX_WAIT_MS = 2.0
 DEFAULT_MAX_BATCH_PIXELS = 16_000_000
 DEFAULT_REQUEST_TIMEOUT_S = 60.0
 DEFAULT_MAX_INSTANCES = 64
-BYTES_PER_PIXEL_IN_FLIGHT = 64
-"""What one image pixel costs the server at its peak: the serving signature's float32 tensors at
-full resolution (RGB, Lab, upsampled ab: ~60 bytes for a 25-megapixel photo's ~1.5 GB) plus its
-uint8 copies (decoded, batched, result)."""
-DEFAULT_MEMORY_FRACTION = 0.5
-"""Share of the machine's memory the pixels in flight may take when `max_pixels_in_flight` is 0."""
 DEFAULT_RETRY_AFTER_S = 1
 WARMUP_SIDE = 64
 
@@ -41,7 +37,7 @@ class ServeConfig:
             in a model call is dropped.
         max_pixels_in_flight: the budget of image pixels held at once (decoding, queued, in the model,
             encoding); a request that does not fit gets 503 with `Retry-After` before it is decoded.
-            0: `memory_fraction` of the machine's memory (`budget.default_pixel_budget`).
+            0: `memory_fraction` of the machine's memory (`memory.default_pixel_budget`).
         memory_fraction: the share of memory the default budget takes, in (0, 1].
         retry_after_s: the `Retry-After` seconds of a 503 for a full budget.
         warmup: run each model once on a small image before reporting ready.
@@ -73,6 +69,4 @@ class ServeConfig:
 
     def pixel_budget(self) -> int:
         """`max_pixels_in_flight`, or when 0 the default sized from this machine's memory."""
-        from colorization_tf.serve.budget import default_pixel_budget
-
         return self.max_pixels_in_flight or default_pixel_budget(self.memory_fraction)
