@@ -34,10 +34,14 @@ from colorization_tf import export, recipe as rc  # noqa: E402
 from colorization_tf.data import whole_photos  # noqa: E402
 from colorization_tf.fileio import atomic_write_text  # noqa: E402
 from colorization_tf.plots.experiments import plot_image_rows  # noqa: E402
+from colorization_tf.training import checkpoints  # noqa: E402
 from colorization_tf.pretrained import DEFAULT_MODEL, MODEL_CARD  # noqa: E402
 
 RUN = "compact_unet"
 EXAMPLES = Path("docs/pretrained_examples.png")
+AVERAGED = (3, 5)
+"""Weight averages tried (Izmailov et al. 2018, SWA): the mean of the last k evaluations' weights, where
+single evaluations swing from one to the next on 31 validation photos."""
 WORK_SIDES = (None, 128, 160, 224)
 """Working resolutions compared on the validation photos (None: the square `image_size`, squashed)."""
 SHOWN = 3
@@ -47,6 +51,20 @@ SHOWN = 3
 def per_photo_l1(scorer: rc.PhotoScorer, colorize) -> np.ndarray:
     """ab L1 of each photo (the scorer's average is their mean)."""
     return np.array([rc.PhotoScorer([p]).score(colorize)["ab_l1"] for p in scorer.photos])
+
+
+def load_candidate(model, kind: str, source) -> None:
+    """Loads one candidate's weights: a weights file, or the mean of several checkpoints' (BN statistics too)."""
+    if kind == "single":
+        model.load_weights(source)
+        return
+    total = None
+    for path in source:
+        checkpoints.restore_from(model, path)
+        values = [v.numpy().astype(np.float64) for v in model.weights]
+        total = values if total is None else [t + v for t, v in zip(total, values)]
+    for variable, value in zip(model.weights, total):
+        variable.assign((value / len(source)).astype(variable.dtype))
 
 
 def licences(data_dir) -> str:
@@ -73,10 +91,22 @@ def main() -> int:
         return 2
     best = min(evals, key=lambda r: r["val_ab_l1"])
     model, spec = rc.build_recipe_model(recipe)
-    model.load_weights(workdir / rc.BEST_WEIGHTS)
-
     scorers = rc.load_scoring_photos(ttq.DATA)
     refs = ttq.references(ttq.DATA, scorers)
+    candidates = {f"best evaluation (step {best['step']})": ("single", workdir / rc.BEST_WEIGHTS)}
+    snapshots = sorted((workdir / "snapshots").glob("ckpt-*.index"), key=lambda p: int(p.stem.split("-")[1]))
+    for k in AVERAGED:
+        if len(snapshots) >= k:
+            candidates[f"mean of the last {k} evaluations' weights"] = ("mean", [p.with_suffix("") for p in snapshots[-k:]])
+    chosen, selection = None, {}
+    for name, (kind, source) in candidates.items():
+        load_candidate(model, kind, source)
+        selection[name] = scorers["val"].score(rc.model_colorizer(model, spec, recipe.work_side))["ab_l1"]
+        print(f"candidate {name}: val ab L1 {selection[name]:.3f}", flush=True)
+        if chosen is None or selection[name] < selection[chosen]:
+            chosen = name
+    load_candidate(model, *candidates[chosen])  # chosen on the validation photos
+
     sides, keys = {}, {}
     for side in WORK_SIDES:  # a lever that needs no training: how the whole photo is shown to the model
         keys[side] = f"{side} px, aspect kept" if side else f"{recipe.image_size}x{recipe.image_size}, squashed"
@@ -89,7 +119,7 @@ def main() -> int:
                      f"{s['psnr'] - refs['median']['val']['psnr']:+.2f} dB | {s['colorfulness']:.1f} |")
     atomic_write_text(ttq.OUT / "work_side.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
-    info = {"recipe": recipe.to_dict(), "selected": best, "work_side_on_validation": {keys[k]: v for k, v in zip(WORK_SIDES, sides.values())},
+    info = {"recipe": recipe.to_dict(), "selected": chosen, "candidates_val_ab_l1": selection, "best_evaluation": best, "work_side_on_validation": {keys[k]: v for k, v in zip(WORK_SIDES, sides.values())},
             "data": "debian-photos training photos (datasets/prepare.py debian-photos)"}
     export.export_saved_model(model, DEFAULT_MODEL, spec.replace(image_size=recipe.image_size), work_side=work_side,
                               weights_dtype="float16", save_keras=False, name=RUN, extra_info=info)
@@ -131,6 +161,7 @@ def main() -> int:
         steps=best["step"], cpu_min=best["cpu_s"] / 60, total_cpu_min=evals[-1]["cpu_s"] / 60,
         total_steps=evals[-1]["step"], machine=ttq.machine_line(), size_mb=size_mb,
         recipe=json.dumps(recipe.to_dict()), licences=licences(ttq.DATA),
+        chosen=chosen, candidates="; ".join(f"{k}: {v:.2f}" for k, v in selection.items()),
         params=model.count_params(), work_side=work_side or recipe.image_size,
     )
     atomic_write_text(MODEL_CARD, card)
@@ -166,9 +197,9 @@ Each photo's licence and copyright are in `data/debian-photos/manifest.json` aft
 Random square views of the whole training photos (a side of 40-100% of the shorter side, random
 position, horizontal flip) at 128 px, batch 16, L1 loss on ab, AdamW (weight decay 1e-4), learning rate
 warmed up over 300 steps to 2e-3 then cosine to 2% of it; float32 (mixed_bfloat16 was no faster on this
-machine's AVX512_BF16 CPU). The weights of the evaluation with the lowest ab L1 on the whole validation
-photos: step {steps} of {total_steps}, after {cpu_min:.0f} CPU-minutes (the run: {total_cpu_min:.0f}
-CPU-minutes). Recipe: `{recipe}`.
+machine's AVX512_BF16 CPU). Shipped: {chosen}, the candidate with the lowest ab L1 on the whole validation
+photos ({candidates}); the best single evaluation was step {steps} of {total_steps}, after {cpu_min:.0f}
+CPU-minutes (the run: {total_cpu_min:.0f} CPU-minutes). Recipe: `{recipe}`.
 
 Machine: {machine}.
 

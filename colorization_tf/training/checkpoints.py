@@ -319,6 +319,13 @@ def _restore_from(model, path) -> dict:
     return record.record
 
 
+def restore_from(model, path) -> dict:
+    """Restores `model` (and its built optimizers) from the checkpoint at `path` (a prefix such as
+    `<workdir>/checkpoints/ckpt-12`, or a copy of one elsewhere), variables matched by name; returns
+    the checkpoint's record (epoch, history, config)."""
+    return _restore_from(model, path)
+
+
 def _legacy_checkpoints(workdir) -> list[Path]:
     folder = Path(workdir) / CHECKPOINT_DIR
     return sorted(p for p in folder.iterdir() if _LEGACY_NPZ.match(p.name)) if folder.is_dir() else []
