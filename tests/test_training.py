@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -442,3 +443,19 @@ def test_compile_model_gives_a_gan_optimizers_from_the_config():
         assert isinstance(opt, keras.optimizers.SGD) and float(opt.learning_rate) == pytest.approx(0.05)
     l_enc, ab_enc = tiny_data(n=2)
     assert np.isfinite(gan.train_on_batch(l_enc, ab_enc)).all()
+
+
+def test_a_relative_work_directory_resumes(tmp_path, monkeypatch):
+    """TensorFlow's checkpoint state already joins a relative folder to the names it lists: joined again,
+    'run/checkpoints/run/checkpoints/ckpt-1' was never found and a resumed run silently started afresh."""
+    monkeypatch.chdir(tmp_path)
+    old = _trained_tiny(steps=2)
+    training.save_checkpoint("run", old, 3, {"loss": [1.0]})
+    assert training.list_checkpoints("run") == [(3, Path("run") / "checkpoints" / "ckpt-3")]
+    fresh = _trained_tiny(steps=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Skipping unreadable checkpoint"
+        epoch, history = training.restore_checkpoint(fresh, "run")
+    assert epoch == 3 and history == {"loss": [1.0]}
+    for key, value in _values(old).items():
+        np.testing.assert_array_equal(_values(fresh)[key], value, err_msg=key)

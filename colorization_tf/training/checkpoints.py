@@ -255,8 +255,8 @@ def list_checkpoints(workdir) -> list[tuple[int, Path]]:
     found = []
     for path in state.all_model_checkpoint_paths:
         match = re.search(rf"{CHECKPOINT_NAME}-(\d+)$", path)
-        if match:
-            found.append((int(match.group(1)), Path(path) if Path(path).is_absolute() else folder / path))
+        if match:  # TensorFlow joins a relative folder to the names itself: keep the name, in `folder`
+            found.append((int(match.group(1)), folder / Path(path).name))
     return sorted(found)
 
 
