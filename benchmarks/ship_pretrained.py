@@ -161,7 +161,7 @@ def main() -> int:
         steps=best["step"], cpu_min=best["cpu_s"] / 60, total_cpu_min=evals[-1]["cpu_s"] / 60,
         total_steps=evals[-1]["step"], machine=ttq.machine_line(), size_mb=size_mb,
         recipe=json.dumps(recipe.to_dict()), licences=licences(ttq.DATA),
-        chosen=chosen, candidates="; ".join(f"{k}: {v:.2f}" for k, v in selection.items()),
+        chosen=chosen, sides_table="\n".join(lines), candidates="; ".join(f"{k}: {v:.2f}" for k, v in selection.items()),
         params=model.count_params(), work_side=work_side or recipe.image_size,
     )
     atomic_write_text(MODEL_CARD, card)
@@ -200,6 +200,11 @@ warmed up over 300 steps to 2e-3 then cosine to 2% of it; float32 (mixed_bfloat1
 machine's AVX512_BF16 CPU). Shipped: {chosen}, the candidate with the lowest ab L1 on the whole validation
 photos ({candidates}); the best single evaluation was step {steps} of {total_steps}, after {cpu_min:.0f}
 CPU-minutes (the run: {total_cpu_min:.0f} CPU-minutes). Recipe: `{recipe}`.
+
+The working resolution was chosen the same way, on the validation photos (the export shows the model
+the whole photo at {work_side} px on the longer side; the recipe trained at 128 px views):
+
+{sides_table}
 
 Machine: {machine}.
 

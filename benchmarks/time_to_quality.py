@@ -128,7 +128,7 @@ def report(refs: dict) -> str:
                          f"{row['test_ab_l1'] / median['ab_l1']:.3f} | {row['test_ab_l1'] / mean['ab_l1']:.3f} | "
                          f"{row['test_psnr'] - refs['gray']['test']['psnr']:+.2f} dB | {row['test_psnr'] - median['psnr']:+.2f} dB | "
                          f"{row['test_colorfulness']:.1f} | {best['step']} |")
-    for key, label in (("median", "median(ab | L)"), ("mean", "E[ab | L]"), ("gray", "gray")):
+    for key, label in (("median", "median(ab \\| L)"), ("mean", "E[ab \\| L]"), ("gray", "gray")):
         ref = refs[key]["test"]
         lines.append(f"| {label} | – | – | {ref['ab_l1']:.2f} | {ref['ab_l1'] / median['ab_l1']:.3f} | "
                      f"{ref['ab_l1'] / mean['ab_l1']:.3f} | {ref['psnr'] - refs['gray']['test']['psnr']:+.2f} dB | "
