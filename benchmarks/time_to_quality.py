@@ -43,10 +43,10 @@ FIGURE = Path("docs/time_to_quality.png")
 
 RUNS = {
     "compact_unet": rc.Recipe("compact_unet", total_steps=7200, eval_every=400),
-    "resnet_unet_l1": rc.Recipe("resnet_unet_l1", model="resnet_unet", loss="l1", image_size=128, total_steps=200,
-                                eval_every=100, warmup_steps=50, learning_rate=1e-3, threads=1),
+    "resnet_unet_l1": rc.Recipe("resnet_unet_l1", model="resnet_unet", loss="l1", image_size=128, total_steps=100,
+                                eval_every=50, warmup_steps=25, learning_rate=1e-3, threads=1),
     "eccv16_classification": rc.Recipe("eccv16_classification", model="eccv16_classification", loss="rebalanced_ce",
-                                       image_size=128, total_steps=200, eval_every=100, warmup_steps=50,
+                                       image_size=128, total_steps=100, eval_every=50, warmup_steps=25,
                                        learning_rate=1e-3, threads=1),
     "iizuka_lee128": rc.Recipe("iizuka_lee128", model="iizuka_lee128", loss="mse", image_size=128, total_steps=300,
                                eval_every=100, warmup_steps=50, learning_rate=1e-3, threads=1),
@@ -55,7 +55,7 @@ RUNS = {
 }
 """The runs: the compact U-Net (the recipe this study found, 7,200 steps: about 1.8 CPU-hours) and one
 representative per paper family with its paper's loss, for 300 steps on one thread each (run beside it;
-the ResNet34 U-Net and ECCV16, 24 and 32 million parameters, for 200: the CPU budget of one 3-hour session on 2 cores)."""
+the ResNet34 U-Net and ECCV16, 24 and 32 million parameters, for 100: the CPU budget of one 3-hour session on 2 cores)."""
 
 
 _LEVER = dict(total_steps=400, eval_every=200, warmup_steps=50, threads=1)
