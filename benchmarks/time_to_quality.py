@@ -123,7 +123,8 @@ def report(refs: dict) -> str:
             continue
         curves[run] = rows
         best = min(rows, key=lambda r: r["val_ab_l1"])
-        for row in (rows[len(rows) // 2], rows[-1]) if len(rows) > 1 else rows:
+        shown = {r["step"]: r for r in (rows[0], best, rows[-1])}  # first, best on validation, last
+        for row in shown.values():
             lines.append(f"| {run} | {row['cpu_s'] / 60:.0f} | {row['step']} | {row['test_ab_l1']:.2f} | "
                          f"{row['test_ab_l1'] / median['ab_l1']:.3f} | {row['test_ab_l1'] / mean['ab_l1']:.3f} | "
                          f"{row['test_psnr'] - refs['gray']['test']['psnr']:+.2f} dB | {row['test_psnr'] - median['psnr']:+.2f} dB | "

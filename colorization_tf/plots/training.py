@@ -172,10 +172,15 @@ def plot_time_to_quality(curves: dict, references: dict, path, machine: str = ""
         for ref, (colour, style) in styles.items():
             if ref in references:
                 ax.axhline(references[ref][split][key], color=colour, linestyle=style, label=labels[ref])
+        if key in references.get("gray", {}).get(split, {}):  # early, far-off points of slow starters go off the axis
+            gray, median = references["gray"][split][key], references.get("median", references["gray"])[split][key]
+            ax.set_ylim(*((0.8 * median, 1.4 * gray) if key == "ab_l1" else (gray - 3.0, median + 2.5)))
         ax.set_xlabel("CPU-minutes of training")
         ax.set_title(f"{title}, whole {split} photos")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    if machine:
-        fig.text(0.01, -0.02, f"Machine: {machine}", fontsize=8)
+    loads = [r["loadavg"] for rows in curves.values() for r in rows if "loadavg" in r]
+    if machine or loads:
+        during = f"; load average {min(loads):.1f}-{max(loads):.1f} during training" if loads else ""
+        fig.text(0.01, -0.02, f"Machine: {machine}{during}. Points off the axes: runs far from the priors.", fontsize=8)
     return save_figure(fig, path)
