@@ -86,12 +86,13 @@ def _per_pixel(fn, *images: tf.Tensor) -> tf.Tensor:
     return tf.reshape(out, tf.concat([shape[:3], [out.shape[-1]]], axis=0))
 
 
-def _lab_to_uint8(l: tf.Tensor, ab: tf.Tensor) -> tf.Tensor:
+def lab_to_uint8(l: tf.Tensor, ab: tf.Tensor) -> tf.Tensor:
+    """L [..., 1] and ab [..., 2] (Lab units) -> uint8 sRGB [..., 3], rounded (out-of-gamut clipped)."""
     return tf.cast(tf.round(color.lab_to_rgb(color.join_lab(l, ab)) * 255.0), tf.uint8)
 
 
 _LIGHTNESS_XLA = tf.function(color.lightness, jit_compile=True)
-_LAB_TO_UINT8_XLA = tf.function(_lab_to_uint8, jit_compile=True)
+_LAB_TO_UINT8_XLA = tf.function(lab_to_uint8, jit_compile=True)
 
 
 def _native_multiple(spec: ModelSpec, native_resolution: bool) -> int | None:
@@ -163,7 +164,7 @@ def make_serving_function(
         ab = tf.image.resize(ab_small, height_width, method="bilinear")
         if compile_pixels:
             return {OUTPUT_KEY: _per_pixel(_LAB_TO_UINT8_XLA, full_l, ab)}
-        return {OUTPUT_KEY: _lab_to_uint8(full_l, ab)}
+        return {OUTPUT_KEY: lab_to_uint8(full_l, ab)}
 
     return serve
 

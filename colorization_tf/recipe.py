@@ -119,6 +119,11 @@ def _check(recipe: Recipe) -> None:
 # --------------------------------------------------------------------------- views
 
 
+def pixels(photos) -> list[np.ndarray]:
+    """The uint8 arrays of `whole_photos.Photo`s (arrays pass through)."""
+    return [p.rgb if isinstance(p, whole_photos.Photo) else p for p in photos]
+
+
 def random_view(rgb: np.ndarray, size: int, rng: np.random.Generator, crop_scale=(0.4, 1.0), flip: bool = True) -> np.ndarray:
     """One square view of a photo: a random side (a fraction of its shorter side), position, flip.
 
@@ -163,7 +168,7 @@ def encode_views(rgb_u8, normalization):
 
 def view_dataset(photos, recipe: Recipe, normalization, start_step: int = 0) -> tf.data.Dataset:
     """The training stream: `view_batches` encoded for the model, prefetched."""
-    rgb = [p.rgb if hasattr(p, "rgb") else p for p in photos]
+    rgb = pixels(photos)
     spec = tf.TensorSpec([recipe.batch_size, recipe.image_size, recipe.image_size, 3], tf.uint8)
     data = tf.data.Dataset.from_generator(lambda: view_batches(rgb, recipe, start_step), output_signature=spec)
     return data.map(lambda x: encode_views(x, normalization)).prefetch(2)
@@ -182,8 +187,7 @@ def prior_colorizer(prior: lightness_prior.LightnessPrior):
     def colorize(rgb_u8: np.ndarray) -> np.ndarray:
         l = lab_of(rgb_u8)[..., :1]
         ab = prior.predict(l)
-        rgb = color.lab_to_rgb(tf.concat([tf.constant(l), tf.cast(ab, tf.float32)], -1))
-        return np.asarray(tf.cast(tf.round(rgb * 255.0), tf.uint8))
+        return np.asarray(export.lab_to_uint8(tf.constant(l), tf.cast(ab, tf.float32)))
 
     return colorize
 
@@ -191,8 +195,7 @@ def prior_colorizer(prior: lightness_prior.LightnessPrior):
 def gray_colorizer(rgb_u8: np.ndarray) -> np.ndarray:
     """The zero-chroma prediction: L kept, a = b = 0."""
     l = lab_of(rgb_u8)[..., :1]
-    rgb = color.lab_to_rgb(tf.concat([tf.constant(l), tf.zeros_like(tf.constant(l).numpy().repeat(2, -1))], -1))
-    return np.asarray(tf.cast(tf.round(rgb * 255.0), tf.uint8))
+    return np.asarray(export.lab_to_uint8(tf.constant(l), tf.zeros(l.shape[:-1] + (2,), tf.float32)))
 
 
 def model_colorizer(model, spec, work_side: int | None):
@@ -213,7 +216,7 @@ class PhotoScorer:
     """
 
     def __init__(self, photos):
-        self.photos = [p.rgb if hasattr(p, "rgb") else p for p in photos]
+        self.photos = pixels(photos)
         self._labs = [lab_of(p) for p in self.photos]
 
     def score(self, colorize) -> dict[str, float]:
@@ -230,7 +233,7 @@ class PhotoScorer:
 def fit_priors(photos, recipe: Recipe, views: int = 2000) -> dict[str, lightness_prior.LightnessPrior]:
     """E[ab | L] and median(ab | L) fitted on `views` training views (the run's own view stream)."""
     batches = []
-    stream = view_batches([p.rgb if hasattr(p, "rgb") else p for p in photos], dataclasses.replace(recipe, seed=recipe.seed + 10_000))
+    stream = view_batches(pixels(photos), dataclasses.replace(recipe, seed=recipe.seed + 10_000))
     for _ in range(max(1, views // recipe.batch_size)):
         l, ab = encode_views(next(stream), "zhang")
         batches.append((l, ab))
