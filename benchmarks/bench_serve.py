@@ -306,11 +306,11 @@ def main(argv=None) -> int:
             upload = _flood_photo(flood_h, flood_w)
             print(f"flood: {flood_w}x{flood_h} JPEG ({len(upload) // 1024} KiB, {flood_w * flood_h / 1e6:.1f} MP) uploaded by N clients at once, "
                   f"fresh server each; RSS in MiB; budget in pixels in flight (x {BYTES_PER_PIXEL_IN_FLIGHT} B = its memory)")
-            print(f"{'clients':>7} {'200':>4} {'503':>4} {'503 %':>6} {'other':>5} {'max 503 ms':>10} {'p50 ms':>8} {'p95 ms':>8} "
+            print(f"{'clients':>7} {'200':>4} {'503':>4} {'503 %':>6} {'w/ R-A':>6} {'other':>5} {'max 503 ms':>10} {'p50 ms':>8} {'p95 ms':>8} "
                   f"{'ready RSS':>9} {'peak RSS':>8} {'budget':>11} {'budget MiB':>10} {'after':>5}")
             for clients in (int(c) for c in args.flood.split(",")):
                 f = flood(model, upload, clients, args.max_batch, args.max_wait_ms, args.flood_budget, args.flood_timeout)
-                print(f"{clients:>7} {f['ok']:>4} {f['refused']:>4} {100 * f['refused'] / clients:>5.0f}% {f['other']:>5} {f['max_503_ms']:>10.0f} "
+                print(f"{clients:>7} {f['ok']:>4} {f['refused']:>4} {100 * f['refused'] / clients:>5.0f}% {f['with_retry_after']:>6} {f['other']:>5} {f['max_503_ms']:>10.0f} "
                       f"{f['p50']:>8.0f} {f['p95']:>8.0f} {f['ready_rss'] / 2**20:>9.0f} {f['peak_rss'] / 2**20:>8.0f} {f['budget_pixels']:>11.0f} "
                       f"{f['budget_pixels'] * BYTES_PER_PIXEL_IN_FLIGHT / 2**20:>10.0f} {f['after']:>5}", flush=True)
     return 0
