@@ -37,5 +37,6 @@ from colorization_tf.models.spec import (  # noqa: F401  (re-exported: the contr
     Head,
     ModelSpec,
     Preprocessor,
+    as_preprocessor,
     colorizer_of,
 )

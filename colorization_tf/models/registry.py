@@ -75,9 +75,10 @@ def declares_specs(path: Path) -> bool:
     return False
 
 
-def family_modules() -> list[str]:
-    """Dotted names of the modules of `colorization_tf.models` that declare specs, sorted."""
-    return [f"{PACKAGE}.{path.stem}" for path in sorted(Path(__file__).parent.glob("*.py")) if declares_specs(path)]
+def family_modules(folder: Path = Path(__file__).parent, package: str = PACKAGE) -> list[str]:
+    """Dotted names of the modules of `package` (its files in `folder`; default `colorization_tf.models`)
+    that declare specs, sorted."""
+    return [f"{package}.{path.stem}" for path in sorted(Path(folder).glob("*.py")) if declares_specs(path)]
 
 
 def get_spec(name) -> ModelSpec:

@@ -138,6 +138,11 @@ class Preprocessor:
         return self.head.decoder()
 
 
+def as_preprocessor(value) -> Preprocessor:
+    """A `Preprocessor` as it is; a normalisation (name or `color.Normalization`) as a regression model's."""
+    return value if isinstance(value, Preprocessor) else Preprocessor(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """One named model of the suite: how to build it and the contract every other module relies on.
@@ -146,7 +151,8 @@ class ModelSpec:
 
     Attributes:
         name: registry key.
-        builder: the function that builds the model (keyword arguments: `image_size` and `kwargs`).
+        builder: the function that builds the model (keyword arguments: `image_size` and `kwargs`);
+            None for the contract of a model built elsewhere (to export it), which `build` refuses.
         normalization: key of `colorization_tf.color.NORMALIZATIONS` for its L input and ab output.
         image_size: the paper's training resolution (square).
         head: the colour head (`Head`): its kind, and a classification head's bins.
@@ -170,7 +176,7 @@ class ModelSpec:
     """
 
     name: str
-    builder: Callable[..., Any]
+    builder: Callable[..., Any] | None
     normalization: str
     image_size: int
     head: Head = REGRESSION_HEAD
@@ -193,15 +199,13 @@ class ModelSpec:
             if value is not None and not callable(value):
                 raise TypeError(f"colorization_tf/models/spec.py: ModelSpec {self.name!r}: {field} must be a function "
                                 f"(declare the spec beside it in the model's file), got {value!r}")
-        if self.builder is None:
-            raise TypeError(f"colorization_tf/models/spec.py: ModelSpec {self.name!r} has no builder")
         if self.fixed_size and self.size_multiple is not None:
             object.__setattr__(self, "size_multiple", None)
 
     @property
     def module(self) -> str:
         """The builder's module: its name under `colorization_tf.models` (the family), else its full dotted path."""
-        return self.builder.__module__.removeprefix("colorization_tf.models.")
+        return "" if self.builder is None else self.builder.__module__.removeprefix("colorization_tf.models.")
 
     @property
     def preprocessor(self) -> Preprocessor:
@@ -220,6 +224,8 @@ class ModelSpec:
 
     def build(self, **overrides):
         """Builds the model; `overrides` replace or extend `kwargs` (e.g. a smaller `image_size`)."""
+        if self.builder is None:
+            raise ValueError(f"colorization_tf/models/spec.py: ModelSpec {self.name!r} has no builder (a model built elsewhere)")
         return self.builder(**{"image_size": self.image_size, **self.kwargs, **overrides})
 
     def default_losses(self, **kwargs):
