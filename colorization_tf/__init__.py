@@ -51,9 +51,9 @@ def list_models() -> list:
     Returns:
         A list of str: each paper's models and their variants.
     """
-    from colorization_tf.models import MODELS
+    from colorization_tf.models import list_models as _list
 
-    return sorted(MODELS)
+    return _list()
 
 
 def build_model(name, **kwargs):

@@ -214,10 +214,13 @@ NORMALIZATIONS: dict[str, Normalization] = {
 }
 
 
-def get_normalization(name: str | Normalization) -> Normalization:
-    """Looks up a normalisation by name (a `Normalization` passes through)."""
+def get_normalization(name) -> Normalization:
+    """Looks up a normalisation by name (a `Normalization` passes through, a model's
+    `models.spec.Preprocessor` gives its own)."""
     if isinstance(name, Normalization):
         return name
+    if isinstance(getattr(name, "normalization", None), Normalization):  # a Preprocessor
+        return name.normalization
     try:
         return NORMALIZATIONS[name]
     except KeyError:

@@ -99,7 +99,7 @@ def decode_logits(logits, size, bin_width: float, gamut: str = "zhang") -> tf.Te
     return heads.logits_to_ab(logits, size, decode)
 
 
-def predict_lab(model, l_enc, normalization) -> tuple[tf.Tensor, tf.Tensor | None]:
+def predict_lab(model, l_enc, preprocessor) -> tuple[tf.Tensor, tf.Tensor | None]:
     """Runs `model` on encoded L and returns (ab in Lab units at the input's size, scene logits or None).
 
     The colour output is decoded by `models.heads.outputs_to_ab` (the same decoder the exports and the
@@ -108,7 +108,8 @@ def predict_lab(model, l_enc, normalization) -> tuple[tf.Tensor, tf.Tensor | Non
     Args:
         model: a suite model (output ``"ab"``, or ``"logits"``, optionally ``"scene"``).
         l_enc: encoded L `[B, H, W, 1]`.
-        normalization: the model's `Normalization` (or its name).
+        preprocessor: the model's `Preprocessor` (`ModelSpec.preprocessor`: its normalisation and
+            head decoder), or its normalisation (`Normalization` or name).
 
     Returns:
         `(ab [B, H, W, 2], scene_logits [B, C] or None)`.
@@ -120,7 +121,7 @@ def predict_lab(model, l_enc, normalization) -> tuple[tf.Tensor, tf.Tensor | Non
     outputs = _named_outputs(net, net(l_enc, training=False))
     if "ab" not in outputs and "logits" not in outputs:
         raise ValueError(f"model {model.name!r} has no 'ab' or 'logits' output (outputs: {sorted(outputs)})")
-    ab = heads.outputs_to_ab(net, outputs, normalization, heads.spatial_size(l_enc))
+    ab = heads.outputs_to_ab(net, outputs, preprocessor, heads.spatial_size(l_enc))
     return ab, outputs.get("scene")
 
 
@@ -143,7 +144,7 @@ def evaluate_predictions(
     name: str,
     dataset: Iterable,
     predict: Callable,
-    normalization,
+    preprocessor,
     *,
     max_images: int | None = None,
     n_samples: int = 8,
@@ -154,14 +155,14 @@ def evaluate_predictions(
         name: result name.
         dataset: batches of `(L_enc, ab_enc)` or `(L_enc, {"ab": ..., "scene": ...})`.
         predict: `L_enc -> (ab in Lab units, scene logits or None)`.
-        normalization: the dataset's `Normalization` (decodes L and the target ab).
+        preprocessor: the dataset's `Preprocessor` or `Normalization` (or its name): decodes L and the target ab.
         max_images: stop after this many images (None: all).
         n_samples: how many images to keep in `samples` for figures.
 
     Returns:
         An `EvalResult`.
     """
-    norm = color.get_normalization(normalization)
+    norm = color.get_normalization(preprocessor)
     per_image: list[dict[str, float]] = []
     samples: dict[str, list] = {"l": [], "ab_true": [], "ab_pred": []}
     correct = total = 0
@@ -191,24 +192,26 @@ def evaluate_predictions(
     return EvalResult(name, mean, per_image, {k: np.stack(v) for k, v in samples.items()})
 
 
-def evaluate_model(model, dataset, normalization, *, name: str | None = None, **kwargs) -> EvalResult:
+def evaluate_model(model, dataset, preprocessor, *, name: str | None = None, **kwargs) -> EvalResult:
     """Evaluates a suite model on `dataset` (see `evaluate_predictions` for the keyword arguments).
+
+    `preprocessor` is the model's `Preprocessor` (or its normalisation), as for `predict_lab`.
 
     Reference:
         Menon & Talukdar (2021), 3.2; Ziegler (2022), 3.4; Ghiotto (2021), Table 2.
     """
     return evaluate_predictions(
-        name or model.name, dataset, lambda l_enc: predict_lab(model, l_enc, normalization), normalization, **kwargs
+        name or model.name, dataset, lambda l_enc: predict_lab(model, l_enc, preprocessor), preprocessor, **kwargs
     )
 
 
-def evaluate_gray(dataset, normalization, **kwargs) -> EvalResult:
+def evaluate_gray(dataset, preprocessor, **kwargs) -> EvalResult:
     """Scores the gray prediction (ab = 0 everywhere): the baseline a colorization must beat."""
 
     def predict(l_enc):
         return tf.zeros(tf.concat([tf.shape(l_enc)[:3], [2]], 0), tf.float32), None
 
-    return evaluate_predictions(GRAY, dataset, predict, normalization, **kwargs)
+    return evaluate_predictions(GRAY, dataset, predict, preprocessor, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------

@@ -99,10 +99,11 @@ def _native_multiple(spec: ModelSpec, native_resolution: bool) -> int | None:
     """The multiple native-resolution serving rounds to (None: serve at `spec.image_size`)."""
     if not native_resolution:
         return None
-    if not spec.size_multiple:
+    multiple = spec.preprocessor.size_multiple
+    if not multiple:
         raise ValueError(f"export: model {spec.name!r} takes {spec.image_size}x{spec.image_size} inputs only "
                          "(fixed_size): it has no native-resolution export")
-    return int(spec.size_multiple)
+    return int(multiple)
 
 
 def make_serving_function(
@@ -113,8 +114,8 @@ def make_serving_function(
 
     Args:
         model: the Keras model (a `GANModel` serves its generator).
-        spec: its `ModelSpec` (or registry name): normalisation, working resolution (L is resized
-            to `image_size`), head, size multiple.
+        spec: its `ModelSpec` (or registry name): working resolution (L is resized to
+            `image_size`) and its `preprocessor` (normalisation, head decoder, size multiple).
         decode: logits -> ab/110 layer for classification heads (default: `heads.model_decode`).
         native_resolution: run the model at the input's own resolution instead, rounded to the
             nearest multiple of `spec.size_multiple` (e.g. 8 for Iizuka et al., whose local
@@ -140,11 +141,11 @@ def make_serving_function(
     if work_side is not None and (native_resolution or int(work_side) < size_multiple):
         raise ValueError(f"export: work_side must be at least the size multiple ({size_multiple}) and "
                          f"excludes native_resolution, got work_side={work_side!r}")
-    norm = color.get_normalization(spec.normalization)
+    pre = spec.preprocessor
     net = colorizer_of(model)
     size = int(spec.image_size)
-    if spec.head.classification and decode is None:
-        decode = model_decode(net, head=spec.head)
+    if pre.head.classification and decode is None:
+        decode = model_decode(net, head=pre.head)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])
     def serve(images):
@@ -160,7 +161,7 @@ def make_serving_function(
         else:
             work_size = [size, size]
         small_l = tf.image.resize(full_l, work_size, method="bilinear", antialias=True)
-        ab_small = predict_ab(net, norm.encode_l(small_l), norm, decode=decode)
+        ab_small = predict_ab(net, pre.encode_l(small_l), pre, decode=decode)
         ab = tf.image.resize(ab_small, height_width, method="bilinear")
         if compile_pixels:
             return {OUTPUT_KEY: _per_pixel(_LAB_TO_UINT8_XLA, full_l, ab)}
@@ -268,9 +269,10 @@ def export_saved_model(
         raise ValueError(f"export: float16 weights are for regression heads; {spec.name!r} has a classification head")
     size_multiple = _native_multiple(spec, native_resolution or bool(work_side))
     image_size = int(spec.image_size)
-    norm = color.get_normalization(spec.normalization)
-    if spec.head.classification and decode is None:
-        decode = model_decode(model, head=spec.head)
+    pre = spec.preprocessor
+    norm = pre.normalization
+    if pre.head.classification and decode is None:
+        decode = model_decode(model, head=pre.head)
     if work_side:
         resolution = f"whole image, longer side {int(work_side)}, aspect kept, sides rounded to a multiple of {size_multiple}"
     elif size_multiple:

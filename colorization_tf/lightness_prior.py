@@ -92,13 +92,13 @@ def _histogram_medians(histograms: np.ndarray) -> np.ndarray:
     return np.where(cumulative[..., -1] > 0, -AB_LIMIT + index * AB_STEP, 0.0)
 
 
-def fit_lightness_prior(dataset, normalization, bins: int = LIGHTNESS_BINS, statistic: str = "mean") -> LightnessPrior:
+def fit_lightness_prior(dataset, preprocessor, bins: int = LIGHTNESS_BINS, statistic: str = "mean") -> LightnessPrior:
     """Fits E[ab | L] (or median(ab | L)) on every pixel of `dataset`.
 
     Args:
         dataset: batches of `(L_enc, ab_enc)` or `(L_enc, {"ab": ab_enc, ...})` (the runner's
-            pipelines), encoded with `normalization`.
-        normalization: the dataset's `Normalization` (or its name).
+            pipelines), encoded with `preprocessor`.
+        preprocessor: the dataset's `Preprocessor` (`ModelSpec.preprocessor`) or `Normalization` (or its name).
         bins: lightness bins over [0, 100].
         statistic: "mean" (best under squared error) or "median" (per channel, best under the
             ab L1 error; from `AB_STEP`-wide histograms over [-`AB_LIMIT`, `AB_LIMIT`]).
@@ -107,10 +107,10 @@ def fit_lightness_prior(dataset, normalization, bins: int = LIGHTNESS_BINS, stat
         A `LightnessPrior`. Bins without training pixels take the value interpolated between
         the nearest filled bins (ab = 0 if the dataset is empty of pixels).
     """
-    return fit_lightness_priors(dataset, normalization, bins, (statistic,))[statistic]
+    return fit_lightness_priors(dataset, preprocessor, bins, (statistic,))[statistic]
 
 
-def fit_lightness_priors(dataset, normalization, bins: int = LIGHTNESS_BINS, statistics=tuple(STATISTICS)) -> dict[str, LightnessPrior]:
+def fit_lightness_priors(dataset, preprocessor, bins: int = LIGHTNESS_BINS, statistics=tuple(STATISTICS)) -> dict[str, LightnessPrior]:
     """Fits several statistics (`fit_lightness_prior`) in one pass over `dataset`.
 
     Returns:
@@ -119,7 +119,7 @@ def fit_lightness_priors(dataset, normalization, bins: int = LIGHTNESS_BINS, sta
     for statistic in statistics:
         if statistic not in STATISTICS:
             raise ValueError(f"Unknown statistic {statistic!r}; choose from {sorted(STATISTICS)}")
-    norm = color.get_normalization(normalization)
+    norm = color.get_normalization(preprocessor)
     n_steps = int(round(2 * AB_LIMIT / AB_STEP)) + 1
     counts = np.zeros(bins, np.float64)
     sums = np.zeros((bins, 2), np.float64)
@@ -150,14 +150,15 @@ def fit_lightness_priors(dataset, normalization, bins: int = LIGHTNESS_BINS, sta
     return priors
 
 
-def evaluate_lightness_prior(prior: LightnessPrior, dataset, normalization, **kwargs) -> evaluation.EvalResult:
-    """Scores the prior's prediction on `dataset` like a model (`evaluation.evaluate_predictions`)."""
-    norm = color.get_normalization(normalization)
+def evaluate_lightness_prior(prior: LightnessPrior, dataset, preprocessor, **kwargs) -> evaluation.EvalResult:
+    """Scores the prior's prediction on `dataset` like a model (`evaluation.evaluate_predictions`;
+    `preprocessor`: the dataset's `Preprocessor` or normalisation)."""
+    norm = color.get_normalization(preprocessor)
 
     def predict(l_enc):
         return prior.predict(np.asarray(norm.decode_l(l_enc))), None
 
-    return evaluation.evaluate_predictions(prior.name, dataset, predict, normalization, **kwargs)
+    return evaluation.evaluate_predictions(prior.name, dataset, predict, preprocessor, **kwargs)
 
 
 __all__ = ["E_AB_GIVEN_L", "MEDIAN_AB_GIVEN_L", "STATISTICS", "LIGHTNESS_BINS", "LightnessPrior", "bin_index", "fit_lightness_prior",

@@ -36,7 +36,7 @@ from PIL import Image
 from colorization_tf import color, export, lightness_prior, metrics
 from colorization_tf.data import whole_photos
 from colorization_tf.fileio import atomic_path, atomic_write_text
-from colorization_tf.models import get_spec
+from colorization_tf.models import as_preprocessor, get_spec
 from colorization_tf.training import checkpoints
 
 TRAIN_SIDE = 384
@@ -159,19 +159,17 @@ def view_batches(photos, recipe: Recipe, start_step: int = 0):
         step += 1
 
 
-def encode_views(rgb_u8, normalization):
-    """uint8 RGB views -> (L, ab) encoded with `normalization` (for `Dataset.map` or eager use)."""
-    norm = color.get_normalization(normalization)
-    l, ab = color.split_lab(color.rgb_to_lab(rgb_u8))
-    return norm.encode_l(l), norm.encode_ab(ab)
+def encode_views(rgb_u8, preprocessor):
+    """uint8 RGB views -> (L, ab) encoded by the model's `Preprocessor` (or a normalisation), for `Dataset.map` or eager use."""
+    return as_preprocessor(preprocessor).encode_lab(color.rgb_to_lab(rgb_u8))
 
 
-def view_dataset(photos, recipe: Recipe, normalization, start_step: int = 0) -> tf.data.Dataset:
-    """The training stream: `view_batches` encoded for the model, prefetched."""
+def view_dataset(photos, recipe: Recipe, preprocessor, start_step: int = 0) -> tf.data.Dataset:
+    """The training stream: `view_batches` encoded for the model (its `Preprocessor`), prefetched."""
     rgb = pixels(photos)
     spec = tf.TensorSpec([recipe.batch_size, recipe.image_size, recipe.image_size, 3], tf.uint8)
     data = tf.data.Dataset.from_generator(lambda: view_batches(rgb, recipe, start_step), output_signature=spec)
-    return data.map(lambda x: encode_views(x, normalization)).prefetch(2)
+    return data.map(lambda x: encode_views(x, preprocessor)).prefetch(2)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -383,7 +381,7 @@ def train_recipe(recipe: Recipe, data_dir, workdir, *, train_photos=None, scorer
     if done >= total_evals:
         return history
     cpu_offset = history["evals"][-1]["cpu_s"] if history.get("evals") else 0.0
-    data = view_dataset(train_photos, recipe, spec.normalization, start_step=done * recipe.eval_every)
+    data = view_dataset(train_photos, recipe, spec.preprocessor, start_step=done * recipe.eval_every)
     callback = _EvalAndCheckpoint(recipe, workdir, spec, scorers, history, cpu_offset, progress or _print_row(recipe))
     model.fit(data, steps_per_epoch=recipe.eval_every, epochs=total_evals, initial_epoch=done, callbacks=[callback], verbose=0)
     return history

@@ -11,11 +11,6 @@ from colorization_tf import color
 from colorization_tf.models import CLASSIFICATION, Head, ModelSpec
 
 TINY_NORMALIZATION = "zhang"
-TINY_SPEC = ModelSpec("tiny", "tests._tiny_models", "build_tiny_colorizer", TINY_NORMALIZATION, 16)
-"""The tiny colorizer's contract: zhang normalisation, 16 px, regression head, any size."""
-TINY_CLASSIFIER_SPEC = TINY_SPEC.replace(name="tiny_classifier", head=Head(CLASSIFICATION))
-"""A stand-in classification model's contract: its bins are those its `BinLogits` layer stores (or,
-without one, those its logits' channel count gives)."""
 
 
 def build_tiny_colorizer(image_size: int | None = 16, filters: int = 4, synchronized_bn: bool = False) -> keras.Model:
@@ -28,6 +23,13 @@ def build_tiny_colorizer(image_size: int | None = 16, filters: int = 4, synchron
     x = keras.layers.Conv2D(2, 3, padding="same", name="conv2")(x)
     out = keras.layers.Activation("tanh", dtype="float32", name="ab")(x)
     return keras.Model(inp, out, name="tiny_colorizer")
+
+
+TINY_SPEC = ModelSpec("tiny", build_tiny_colorizer, TINY_NORMALIZATION, 16)
+"""The tiny colorizer's contract: zhang normalisation, 16 px, regression head, any size."""
+TINY_CLASSIFIER_SPEC = TINY_SPEC.replace(name="tiny_classifier", head=Head(CLASSIFICATION))
+"""A stand-in classification model's contract: its bins are those its `BinLogits` layer stores (or,
+without one, those its logits' channel count gives)."""
 
 
 def build_tiny_discriminator(image_size: int | None = 16, filters: int = 4) -> keras.Model:

@@ -184,7 +184,7 @@ def make_exports(folder: Path) -> list[Path]:
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((None, None, 1)), keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
                               keras.layers.Conv2D(2, 3, padding="same", activation="tanh")])
-    spec = ModelSpec("fuzz", "", "", normalization="zhang", image_size=16, size_multiple=4)
+    spec = ModelSpec("fuzz", None, normalization="zhang", image_size=16, size_multiple=4)
     export.export_saved_model(model, paths[0], spec, name="fuzz_fixed", save_keras=False)
     export.export_saved_model(model, paths[1], spec, native_resolution=True, name="fuzz_native", save_keras=False)
     return paths

@@ -41,6 +41,8 @@ from colorization_tf.models.eccv16 import (
     check_image_size,
     resolve_num_bins,
 )
+from colorization_tf.models.eccv16 import PAPER as ZHANG_PAPER
+from colorization_tf.models.spec import ZHANG_BINS_HEAD, ModelSpec
 
 # (filters, kernel, stride) of the five AlexNet convolutions; strides replace the max-pools.
 ALEXNET_CONVS = (
@@ -119,6 +121,14 @@ def build_alexnet(
         gamut=gamut,
     )
     return keras.Model(inputs, outputs, name=name or f"alexnet_{head}")
+
+
+SPECS = (
+    ModelSpec("alexnet_regression", build_alexnet, "zhang", 256, kwargs={"head": REGRESSION}, paper=ZHANG_PAPER, size_multiple=SIZE_MULTIPLE),
+    ModelSpec("alexnet_classification", build_alexnet, "zhang", 256, head=ZHANG_BINS_HEAD, kwargs={"head": CLASSIFICATION},
+              paper=ZHANG_PAPER, size_multiple=SIZE_MULTIPLE),
+)
+"""The AlexNet colorizer of Zhang et al.'s ablations, regression and 313-bin classification heads."""
 
 
 __all__ = ["build_alexnet", "CLASSIFICATION", "REGRESSION", "ALEXNET_CONVS"]

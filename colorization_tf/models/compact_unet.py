@@ -27,6 +27,7 @@ import keras
 
 from colorization_tf.models.blocks import upsample
 from colorization_tf.models.eccv16 import check_image_size
+from colorization_tf.models.spec import ModelSpec
 
 WIDTHS = (32, 64, 128, 256)
 """Filters of the encoder stages at 1/2, 1/4, 1/8 and 1/16 resolution (the decoder mirrors them)."""
@@ -86,3 +87,8 @@ def build_compact_unet(image_size=128, widths=WIDTHS, global_units: int = GLOBAL
     x = keras.layers.Conv2D(2, 1, activation="tanh", dtype="float32", name="ab_half")(x)
     outputs = upsample(x, 2, interpolation="bilinear", dtype="float32", name="ab")
     return keras.Model(inputs, outputs, name=name)
+
+
+SPECS = (ModelSpec("compact_unet", build_compact_unet, "zhang", 128, size_multiple=SIZE_MULTIPLE,
+                   paper="this suite: the CPU-budget colorizer (issue 17), from Iizuka et al.'s fusion and a U-Net"),)
+"""The shipped model's network."""

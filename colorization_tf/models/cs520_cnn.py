@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import keras
 
+from colorization_tf.models.spec import ModelSpec
+
 CONV_FILTERS = (32, 64)
 CONV_KERNEL = 5
 POOL = 2
@@ -74,3 +76,11 @@ def build_cs520_cnn(image_size: int = 64, dropout: float = PAPER_DROPOUT, name: 
     x = keras.layers.Reshape((AB_CHANNELS, image_size, image_size), dtype="float32", name="channel_first")(x)
     outputs = keras.layers.Permute((2, 3, 1), dtype="float32", name="ab")(x)
     return keras.Model(inputs, outputs, name=name or "cs520_cnn")
+
+
+PAPER_PARAMS = 75_563_904
+"""The CS520 report's layer table at 64x64 ("width*height*4 neurons" after the second pooling)."""
+
+SPECS = (ModelSpec("cs520_cnn", build_cs520_cnn, "cs520", 64, paper="Yang & Li, CS520 Assignment 4", fixed_size=True,
+                   paper_params=PAPER_PARAMS),)
+"""The CS520 CNN: dense layers over space, so 64x64 inputs only."""

@@ -26,6 +26,7 @@ import keras
 
 from colorization_tf.models.spec import CLASSIFICATION, REGRESSION, colorizer_of
 from colorization_tf.models.spec import HEAD_KINDS as HEADS
+from colorization_tf.models.spec import ZHANG_BINS_HEAD, ModelSpec
 from colorization_tf.models.blocks import upsample
 
 ZHANG_NUM_BINS = 313
@@ -328,3 +329,15 @@ def build_eccv16(
         outputs = add_color_head(x, head, bins, 1, OUTPUT_STRIDE, regression_activation, "eccv16.py",
                                  bin_width=bins_width(num_bins, bin_width), gamut=gamut)
     return keras.Model(inputs, outputs, name=name or f"eccv16_{head}")
+
+
+PAPER = "Zhang, Isola & Efros 2016 (ECCV16), as reproduced by Ziegler 2022"
+PAPER_PARAMS = (32_200_000, 50_000)
+"""Zhang et al.'s network as "32.2M" parameters (313 bins; the count with BatchNorm statistics)."""
+
+SPECS = (
+    ModelSpec("eccv16_regression", build_eccv16, "zhang", 256, kwargs={"head": REGRESSION}, paper=PAPER, size_multiple=SIZE_MULTIPLE),
+    ModelSpec("eccv16_classification", build_eccv16, "zhang", 256, head=ZHANG_BINS_HEAD, kwargs={"head": CLASSIFICATION}, paper=PAPER,
+              size_multiple=SIZE_MULTIPLE, paper_params=PAPER_PARAMS[0], paper_params_tolerance=PAPER_PARAMS[1]),
+)
+"""Zhang et al.'s network with Ziegler's regression head and with the paper's 313-bin classification head."""

@@ -3,7 +3,8 @@
 Regression heads (output ``"ab"``) are decoded by the model's normalisation; classification heads
 (output ``"logits"``, ab-bin logits at 1/4 resolution) by the annealed mean over their bins
 (`quantize.AnnealedMeanDecode`, T = 0.38), with the bins the model stores (`eccv16.BinLogits`)
-or its spec's `Head` states. Evaluation, the training figures and the export's serving signature
+or its spec's `Head` states. Both come from the model's `Preprocessor` (`ModelSpec.preprocessor`),
+which the decoders take in place of a bare normalisation. Evaluation, the training figures and the export's serving signature
 all go through `outputs_to_ab` / `predict_ab`. Extra outputs (Iizuka's ``"scene"``) are ignored.
 Written in `keras.ops` (any Keras backend); only a resize to a size known at run time alone (a
 TensorFlow graph traced for any image size: the export) uses `tf.image.resize`.
@@ -139,17 +140,17 @@ def _resize_to(ab, size):
     return ops.image.resize(ab, static, interpolation="bilinear")
 
 
-def outputs_to_ab(model, outputs, normalization, size=None, decode=None):
+def outputs_to_ab(model, outputs, preprocessor, size=None, decode=None):
     """A model call's outputs -> ab in Lab units: the one "model output -> colour" decoder.
 
     Regression heads ("ab") are decoded with the model's normalisation; classification heads
-    ("logits") with `decode` (default: `model_decode`); the result is resized bilinearly to
-    `size` when given.
+    ("logits") with `decode` (default: `model_decode`, with the bins of the preprocessor's head
+    when the model stores none); the result is resized bilinearly to `size` when given.
 
     Args:
         model: the model that produced `outputs` (for its output names and stored bins).
         outputs: its outputs (tensor, list or dict; "scene" and other extra heads are ignored).
-        normalization: the model's `Normalization` (or its name).
+        preprocessor: the model's `Preprocessor`, or its normalisation (`Normalization` or name).
         size: target (height, width), or None.
         decode: layer logits -> ab / 110 for classification heads.
 
@@ -158,19 +159,19 @@ def outputs_to_ab(model, outputs, normalization, size=None, decode=None):
     """
     name, out = pick_output(model, outputs)
     if name == "logits":
-        return logits_to_ab(out, size, decode or model_decode(model, out.shape[-1]))
-    ab = color.get_normalization(normalization).decode_ab_ops(out)
+        return logits_to_ab(out, size, decode or model_decode(model, out.shape[-1], head=getattr(preprocessor, "head", None)))
+    ab = color.get_normalization(preprocessor).decode_ab_ops(out)
     return ab if size is None else _resize_to(ab, size)
 
 
-def predict_ab(model, l_encoded, normalization, decode=None, training: bool = False):
+def predict_ab(model, l_encoded, preprocessor, decode=None, training: bool = False):
     """Runs `model` on encoded L and returns real ab (Lab units) at the L's resolution.
 
     Args:
         model: a colorization model (output "ab", or "logits" for classification heads);
             a `GANModel` runs its generator.
         l_encoded: `[N, H, W, 1]` encoded L.
-        normalization: the model's `Normalization` (or its name).
+        preprocessor: the model's `Preprocessor`, or its normalisation (`Normalization` or name).
         decode: layer logits -> ab / 110 for classification heads (default: `model_decode`).
         training: passed to the model.
 
@@ -179,7 +180,7 @@ def predict_ab(model, l_encoded, normalization, decode=None, training: bool = Fa
     """
     net = colorizer_of(model)
     l_encoded = ops.convert_to_tensor(l_encoded, "float32")
-    return outputs_to_ab(net, net(l_encoded, training=training), normalization, spatial_size(l_encoded), decode)
+    return outputs_to_ab(net, net(l_encoded, training=training), preprocessor, spatial_size(l_encoded), decode)
 
 
 def spatial_size(images):

@@ -70,6 +70,7 @@ import keras
 from keras import ops
 
 from colorization_tf.models.blocks import BN_BEFORE_ACTIVATION, FusionLayer, conv_bn_act, upsample
+from colorization_tf.models.spec import ModelSpec
 
 IIZUKA_ALPHA_ORIGINAL = 1.0 / 300.0
 """Weight of the classification loss in Iizuka et al. 2016."""
@@ -383,3 +384,13 @@ def iizuka_losses(alpha: float = IIZUKA_ALPHA_ORIGINAL, *, sum_squared_error: bo
 def iizuka_metrics():
     """Training metrics of an Iizuka model: the scene head's accuracy (``"scene_accuracy"`` in the history)."""
     return {"scene": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}
+
+
+_CONTRACT = dict(normalization="lee2016", size_multiple=SIZE_MULTIPLE, labels="scene", losses=iizuka_losses, metrics=iizuka_metrics)
+SPECS = (
+    ModelSpec("iizuka_lee128", build_iizuka, image_size=128, kwargs={"config": "lee128"},
+              paper="Lee, Liang & Peaks 2016 (replicating Iizuka et al. 2016)", **_CONTRACT),
+    ModelSpec("iizuka_224", build_iizuka, image_size=224, kwargs={"config": "original224"},
+              paper="Iizuka, Simo-Serra & Ishikawa 2016, Let there be Color!", **_CONTRACT),
+)
+"""Lee et al.'s 128-px replication and Iizuka et al.'s 224-px original: the scene head trained on labels."""

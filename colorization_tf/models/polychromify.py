@@ -59,6 +59,7 @@ from collections.abc import Sequence
 import keras
 
 from colorization_tf.models.blocks import BN_AFTER_ACTIVATION, conv_bn_act, pixel_dense, upsample
+from colorization_tf.models.spec import ModelSpec
 
 NEURONS = {
     "L": (64, 32, 16, 32, 64),
@@ -265,3 +266,21 @@ def build_polychromify(
             x = upsample(x, 2, name="out_up")
         outputs = _output(x, KERNEL_SIZE)
     return keras.Model(inputs, outputs, name=name or f"polychromify_{variant}")
+
+
+PAPER = "Ghiotto 2021, PolyChromify"
+PAPER_PARAMS = {"v0": (21_000, 500), "v3": (5_500_000, 50_000), "cnn": (98_000, 500), "final": (293_330, 0)}
+"""(count, tolerance) as Ghiotto's paper prints them: v0 and v3 approximately, cnn as "98 x 10^3", the
+final model exactly; the tolerance is half a unit of the last printed digit."""
+SIZE_MULTIPLE = {"v3": 32}
+"""v3 has five stride-2 layers; the other variants take any size."""
+
+
+def _spec(variant: str, name: str) -> ModelSpec:
+    params, tolerance = PAPER_PARAMS.get(variant, (None, 0))
+    return ModelSpec(name, build_polychromify, "polychromify", 128, kwargs={"variant": variant}, paper=PAPER,
+                     size_multiple=SIZE_MULTIPLE.get(variant, 1), paper_params=params, paper_params_tolerance=tolerance)
+
+
+SPECS = (_spec("final", "polychromify"), *[_spec(v, f"polychromify_{v}") for v in ("v0", "v1", "v2", "v3", "cnn")])
+"""The registered PolyChromify models: the final one and the model-selection variants."""

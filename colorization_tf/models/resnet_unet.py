@@ -30,6 +30,8 @@ import keras
 import numpy as np
 
 from colorization_tf.models.eccv16 import check_image_size
+from colorization_tf.models.patchgan import build_patchgan
+from colorization_tf.models.spec import ModelSpec
 
 RESNET_STAGES = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 """Basic blocks per stage for each encoder depth (He et al. 2016, Table 1)."""
@@ -249,3 +251,8 @@ def load_resnet_weights(model: keras.Model, path) -> int:
     for variable, value in assignments:  # only once everything checked: a bad file changes nothing
         variable.assign(value)
     return len(assignments)
+
+
+SPECS = (ModelSpec("resnet_unet", build_resnet_unet, "menon", 256, paper="Menon & Talukdar 2021, ResNet34 U-Net",
+                   size_multiple=SIZE_MULTIPLE, discriminator=build_patchgan),)
+"""Menon & Talukdar's generator, paired with their PatchGAN discriminator."""

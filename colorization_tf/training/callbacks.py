@@ -157,15 +157,17 @@ def write_history(workdir, history: dict) -> None:
     atomic_write_text(workdir / CSV_LOG_FILE, out.getvalue())
 
 
-def sample_figure_fn(model, sample_batch, normalization, workdir, name):
-    """`epoch -> None` drawing gray | prediction | ground truth for `sample_batch`."""
+def sample_figure_fn(model, sample_batch, preprocessor, workdir, name):
+    """`epoch -> None` drawing gray | prediction | ground truth for `sample_batch`.
+
+    `preprocessor`: the model's `Preprocessor` (its normalisation and head decoder), or its normalisation."""
     from colorization_tf import color
     from colorization_tf.models.heads import predict_ab
     from colorization_tf.plots.training import plot_sample_grid
 
     from colorization_tf.data.targets import split_element
 
-    norm = color.get_normalization(normalization)
+    norm = color.get_normalization(preprocessor)
     l_enc, target = split_element(sample_batch)
     ab_true_enc = target.ab
     l_real = norm.decode_l(l_enc)
@@ -174,7 +176,7 @@ def sample_figure_fn(model, sample_batch, normalization, workdir, name):
     truth = color.lab_to_rgb(color.join_lab(l_real, norm.decode_ab(ab_true_enc))).numpy()
 
     def draw(epoch: int) -> None:
-        ab = predict_ab(model, l_enc, norm)
+        ab = predict_ab(model, l_enc, preprocessor)
         pred = color.lab_to_rgb(color.join_lab(l_real, ab)).numpy()
         title = f"{name or 'model'} - epoch {epoch}"
         plot_sample_grid(gray, pred, truth, Path(workdir) / FIGURES_DIR / f"samples_epoch{epoch:04d}.png", title=title)
