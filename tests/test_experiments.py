@@ -120,7 +120,7 @@ def test_compare_all_flat_folder_skips_labels_and_exports(tmp_path):
 def test_resolve_precedence():
     cfg = ex.ExperimentConfig("p", "t", runs=[], quick=True, epochs=3, default_epochs=25)
     run = resolve_run(ex.RunConfig("r", "polychromify", quick={"batch_size": 4}, stop_after=12), cfg)
-    assert (run.epochs, run.batch_size, run.image_size, run.normalization) == (3, 4, QUICK_IMAGE_SIZE, "polychromify")
+    assert (run.train.epochs, run.train.batch_size, run.image_size, run.normalization) == (3, 4, QUICK_IMAGE_SIZE, "polychromify")
     assert run.stop_after == 2
     with pytest.raises(SystemExit):
         apply_args(cfg, build_parser("x").parse_args(["--runs", "nope"]))

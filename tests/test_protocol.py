@@ -83,7 +83,7 @@ def test_split_seed_is_not_the_training_seed(tmp_path):
     other = resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root), protocol="ziegler", split_seed=3), str(root))
     assert other.source == "hash" and other.splits != splits[0]
     args = build_parser("x").parse_args(["--seed", "5"])
-    assert apply_args(ex.ExperimentConfig("p", "t", runs=[]), args).split_seed == DEFAULT_SPLIT_SEED == 42
+    assert apply_args(ex.ExperimentConfig("p", "t", runs=[]), args).data.split_seed == DEFAULT_SPLIT_SEED == 42
 
 
 # --- item 9: the bin width travels with the model and the export -----------------------------------
@@ -213,9 +213,9 @@ def test_lee_alpha_5_uses_the_summed_squared_error():
 
     _, runs = _resolved("lee2016_iizuka")
     for name in ("alpha_5", "alpha_5_resumed"):
-        assert isinstance(runs[name].loss["ab"], SumSquaredError) and runs[name].loss_weights["scene"] == 5.0
-    assert not isinstance(runs["alpha_1_300"].loss["ab"], SumSquaredError)
-    loss, weight = runs["alpha_5"].loss["ab"], runs["alpha_5"].loss_weights["ab"]
+        assert isinstance(runs[name].train.loss["ab"], SumSquaredError) and runs[name].train.loss_weights["scene"] == 5.0
+    assert not isinstance(runs["alpha_1_300"].train.loss["ab"], SumSquaredError)
+    loss, weight = runs["alpha_5"].train.loss["ab"], runs["alpha_5"].train.loss_weights["ab"]
     # Lee's network.py: reduce_sum((y - y_hat)^2) over a 64x64x2 half-resolution prediction per image,
     # summed over the batch like the cross-entropy. A constant error e at 128x128 full resolution:
     error, batch = 0.1, 3
@@ -252,11 +252,11 @@ def test_ziegler_defaults_to_hard_labels_zhang_recipe_to_soft():
     from colorization_tf import losses
 
     _, runs = _resolved("ziegler2022")
-    assert (runs["eccv16_ce"].loss, runs["alexnet_wce"].loss) == ("ce_hard", "wce_hard")
+    assert (runs["eccv16_ce"].train.loss, runs["alexnet_wce"].train.loss) == ("ce_hard", "wce_hard")
     _, soft = _resolved("ziegler2022", ["--soft-labels"])
-    assert (soft["eccv16_ce"].loss, soft["alexnet_wce"].loss) == ("ce", "wce")
+    assert (soft["eccv16_ce"].train.loss, soft["alexnet_wce"].train.loss) == ("ce", "wce")
     _, compare = _resolved("compare_all")
-    assert compare["eccv16_classification"].loss == "wce" and losses.get_loss("ce").encoding == "soft"
+    assert compare["eccv16_classification"].train.loss == "wce" and losses.get_loss("ce").encoding == "soft"
     loss = loss_object(resolve_run(ex.RunConfig("r", "alexnet_classification", loss="ce_hard", bin_width=20),
                                        ex.ExperimentConfig("p", "t", runs=[])), None, [])
     assert loss.encoding == "hard" and loss.bin_width == 20
@@ -271,11 +271,11 @@ def test_cs520_cnn_trains_with_gradient_descent_batch_3_no_dropout():
     _, runs = _resolved("cs520")
     small = lambda run: builder(dataclasses.replace(run, image_size=8), 0, {})()  # noqa: E731 (75M params at 64)
     for run in runs.values():
-        assert (run.optimizer, run.learning_rate, run.batch_size, run.augment) == ("sgd", 1e-4, 3, False)
+        assert (run.train.optimizer, run.train.learning_rate, run.train.batch_size, run.augment) == ("sgd", 1e-4, 3, False)
         assert not any(layer.name == "dropout" for layer in small(run).layers)
     _, adam = _resolved("cs520", ["--optimizer", "adam", "--dropout", "0.5"])
     run = adam["cnn_beach"]
-    assert run.optimizer == "adam" and any(layer.name == "dropout" for layer in small(run).layers)
+    assert run.train.optimizer == "adam" and any(layer.name == "dropout" for layer in small(run).layers)
     assert not any(layer.name == "dropout" for layer in build_model("cs520_cnn", image_size=8).layers)
 
 
@@ -305,8 +305,8 @@ def test_polychromify_selection_on_800_200_at_batch_16():
     _, runs = _resolved("polychromify")
     for v in ("v0", "v1", "v2", "v3", "cnn"):
         run = runs[f"select_{v}"]
-        assert (run.max_train, run.max_val, run.batch_size) == (800, 200, 16)
-    assert runs["table1_v3"].max_train is None and runs["table1_v3"].batch_size == 32
+        assert (run.max_train, run.max_val, run.train.batch_size) == (800, 200, 16)
+    assert runs["table1_v3"].max_train is None and runs["table1_v3"].train.batch_size == 32
     paths = [f"/d/{c}/{i}.png" for c in ("a", "b") for i in range(1000)]
     labels = {p: int("/b/" in p) for p in paths}
     kept = capped(paths, labels, 800, 42)
@@ -370,7 +370,7 @@ def test_protocol_table_matches_the_paper_on_its_layout(name, tmp_path):
 
     mod = _script(name)
     rows = _protocol(name, _paper_layout(tmp_path / "data", name))
-    paper = mod.make_config(None).paper_protocol
+    paper = mod.make_config(None).report.paper_protocol
     by_key: dict = {}
     for row in rows:
         by_key.setdefault(row["key"], []).append(row)

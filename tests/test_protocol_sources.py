@@ -31,7 +31,7 @@ def _names(name):
 def test_every_paper_value_is_a_literal_with_its_source(name):
     cfg = _script(name).make_config(None)
     keys = {key for key, _ in SETTINGS}
-    entries = [(k, v) for k, v in cfg.paper_protocol.items() if k != "split_protocol"]
+    entries = [(k, v) for k, v in cfg.report.paper_protocol.items() if k != "split_protocol"]
     entries += [(k, v) for run in cfg.runs for k, v in run.paper_protocol.items()]
     assert entries
     for key, entry in entries:
