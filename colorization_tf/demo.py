@@ -43,6 +43,7 @@ import numpy as np  # noqa: E402
 
 from colorization_tf import evaluation  # noqa: E402
 from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.experiment.results import FIGURES_DIR, SAVED_MODELS_DIR  # noqa: E402
 from colorization_tf.console import add_verbose_argument  # noqa: E402
 
 MODEL = "iizuka_lee128"
@@ -109,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help=f"batch size (default {BATCH_SIZE}; real photos {REAL_BATCH_SIZE})")
     p.add_argument("--max-images", type=int, help=f"images used (default: synthetic {MAX_IMAGES}, real photos all)")
     p.add_argument("--out", "--output", "-o", dest="out", default="results/demo", help="figures and tables (default results/demo)")
-    p.add_argument("--saved-models", default=ex.SAVED_MODELS_DIR, help="export root (default saved_models)")
+    p.add_argument("--saved-models", default=SAVED_MODELS_DIR, help="export root (default saved_models)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data subset, split and training (default 0)")
     add_verbose_argument(p, fit_verbosity=2)
     return p
@@ -262,7 +263,7 @@ def main(argv=None) -> dict:
     print(f"  -> {'beats' if beats else 'does NOT clearly beat'} the gray prediction "
           f"(needs ab L1 {'<' if real else '<='} {max_ratio:g}x gray and PSNR +{min_gain:g} dB{' on real photos' if real else ' in quick mode' if args.quick else ''})")
     print(f"Exported model:      {run.export_path}  (load with tf.saved_model.load, or `colorize`)")
-    print(f"Report and figures:  {result.markdown_path}, {cfg.results_dir / ex.FIGURES_DIR}")
+    print(f"Report and figures:  {result.markdown_path}, {cfg.results_dir / FIGURES_DIR}")
     print(f"Colorized photos:    {', '.join(str(p) for p in photos)}")
     return summary
 

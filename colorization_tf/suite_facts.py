@@ -1,6 +1,6 @@
 """What this suite does for the protocol settings that a run's configuration does not name.
 
-One job: describe, in the vocabulary of the "Protocol" table (`colorization_tf.protocol`), the
+One job: describe, in the vocabulary of the "Protocol" table (`colorization_tf.experiment.protocol`), the
 suite's own fixed choices that the papers may make differently: each model's weight
 initialisation and the upsampling that brings its output to the input's resolution, the input
 resize of the data pipeline, the gray conversion, and the resolution of the loss target. The

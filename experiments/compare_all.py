@@ -30,6 +30,7 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
 import keras  # noqa: E402
 
 from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.experiment.config import CS520_ACCURACY, DEFAULT_METRIC_COLUMNS, GanSettings, POLY_ACCURACY  # noqa: E402
 from colorization_tf.evaluation import SCENE_ACCURACY  # noqa: E402
 
 IMAGE_SIZE = 64
@@ -49,7 +50,7 @@ def runs() -> list[ex.RunConfig]:
         ex.RunConfig("resnet_unet", "resnet_unet", loss="l1_ssim", learning_rate=1e-3, label="ResNet34 U-Net (L1+SSIM)"),
         ex.RunConfig("eccv16_regression", "eccv16_regression", loss="l1", learning_rate=1e-4, label="ECCV16 regression (L1)"),
         ex.RunConfig("eccv16_classification", "eccv16_classification", loss="wce", learning_rate=1e-4, label="ECCV16 classification (wCE)"),
-        ex.RunConfig("resnet_unet_gan", "resnet_unet", init_from="resnet_unet", gan=ex.GanSettings(l1_weight=100.0), learning_rate=2e-4,
+        ex.RunConfig("resnet_unet_gan", "resnet_unet", init_from="resnet_unet", gan=GanSettings(l1_weight=100.0), learning_rate=2e-4,
                      label="ResNet34 U-Net GAN (PatchGAN, GAN + 100 L1)"),
         ex.RunConfig("alexnet_regression", "alexnet_regression", loss="l1", learning_rate=1e-4, label="AlexNet regression (L1)"),
         ex.RunConfig("alexnet_classification", "alexnet_classification", loss="ce", learning_rate=1e-4,
@@ -66,7 +67,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         protocol="polychromify",
         default_epochs=EPOCHS,
         default_batch_size=16,
-        metric_columns=(*ex.DEFAULT_METRIC_COLUMNS, ex.POLY_ACCURACY, ex.CS520_ACCURACY, SCENE_ACCURACY),
+        metric_columns=(*DEFAULT_METRIC_COLUMNS, POLY_ACCURACY, CS520_ACCURACY, SCENE_ACCURACY),
         notes=(
             "Higher is better for PSNR, SSIM and the accuracies; lower for ab L1/L2. Colorfulness "
             "(Hasler & Süsstrunk) is a property, not a score: compare it with the ground truth's. "

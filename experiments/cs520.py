@@ -29,9 +29,10 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
 import numpy as np  # noqa: E402
 
 from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.experiment.config import CS520_ACCURACY, RunOverrides  # noqa: E402
 from colorization_tf import suite_facts  # noqa: E402
 from colorization_tf.evaluation import markdown_table  # noqa: E402
-from colorization_tf.protocol import NOT_STATED, VALIDATION_NONE, Paper  # noqa: E402
+from colorization_tf.experiment.protocol import NOT_STATED, VALIDATION_NONE, Paper  # noqa: E402
 
 OPTIMIZERS = ("sgd", "adam")
 """The paper's mini-batch gradient descent, and Adam (which their report suggests as an improvement)."""
@@ -105,7 +106,7 @@ def ann_experiments(ctx: ex.ExperimentContext):
 
     quick = ctx.config.quick
     width = 48 if quick else 256
-    ann = {"epochs": 2 if quick else 10, "seed": ctx.config.seed}
+    ann = {"epochs": 2 if quick else 10, "seed": ctx.config.train.seed}
     photos = {k: _resize(v, width) for k, v in skimage_photos().items() if k in ANN_PHOTOS}
     sunset, beach = _synthetic_sunset_and_beach(width)
     photos["sunset (synthetic)"], photos["beach (synthetic)"] = sunset, beach
@@ -133,7 +134,7 @@ def ann_experiments(ctx: ex.ExperimentContext):
 
 
 def cnn_table(ctx: ex.ExperimentContext):
-    rows = [[r.label, r.metrics.get(ex.CS520_ACCURACY), r.paper.get(ex.CS520_ACCURACY), r.metrics.get("ab_l1"), r.metrics.get("psnr")]
+    rows = [[r.label, r.metrics.get(CS520_ACCURACY), r.paper.get(CS520_ACCURACY), r.metrics.get("ab_l1"), r.metrics.get("psnr")]
             for r in ctx.runs.values()]
     text = markdown_table(["scene", "accuracy (abs. error < 10)", "paper", "ab L1", "PSNR (dB)"], rows)
     return ex.Section("CNN per scene", text, {"rows": rows})
@@ -150,7 +151,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
             name=f"cnn_{scene}", model="cs520_cnn", loss="mse", optimizer=optimizer, learning_rate=LEARNING_RATE,
             batch_size=BATCH_SIZE, model_kwargs={"dropout": dropout},
             classes=[cls], label=scene + (f" (synthetic '{cls}')" if synthetic else ""),
-            paper={ex.CS520_ACCURACY: PAPER_CNN_ACCURACY[scene]}, quick=ex.QuickSettings(epochs=2, batch_size=3),
+            paper_scores={CS520_ACCURACY: PAPER_CNN_ACCURACY[scene]}, quick_overrides=RunOverrides(epochs=2, batch_size=3),
         ))
     return ex.ExperimentConfig(
         paper="cs520",
@@ -162,7 +163,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         protocol_notes={**PROTOCOL_NOTES, **({"optimizer": "`--optimizer adam` on the command line"} if optimizer != "sgd" else {})},
         default_epochs=EPOCHS,
         default_batch_size=BATCH_SIZE,
-        paper_metric=ex.CS520_ACCURACY,
+        paper_metric=CS520_ACCURACY,
         notes="`cs520_accuracy`: share of a and b values within 10 Lab units of the truth (their CNN accuracy).",
         hooks=[ann_experiments, cnn_table],
     )

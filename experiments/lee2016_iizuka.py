@@ -28,10 +28,11 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
 import numpy as np  # noqa: E402
 
 from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.experiment.config import DEFAULT_METRIC_COLUMNS, RunOverrides  # noqa: E402
 from colorization_tf.evaluation import SCENE_ACCURACY, markdown_table  # noqa: E402
 from colorization_tf import suite_facts  # noqa: E402
 from colorization_tf.models.iizuka import iizuka_losses, iizuka_metrics  # noqa: E402
-from colorization_tf.protocol import LAST_EPOCH, NOT_STATED, VALIDATION_OWN, Paper  # noqa: E402
+from colorization_tf.experiment.protocol import LAST_EPOCH, NOT_STATED, VALIDATION_OWN, Paper  # noqa: E402
 
 EPOCHS = 25
 """Lee et al. trained for 25 epochs."""
@@ -106,7 +107,7 @@ def _run(name: str, alpha: float, stop_after: int | None = None) -> ex.RunConfig
         learning_rate=ADADELTA_LEARNING_RATE,
         stop_after=stop_after,
         label=f"{name} (alpha = {alpha:g})" + (", stopped and resumed" if stop_after else ""),
-        quick=ex.QuickSettings(epochs=2),
+        quick_overrides=RunOverrides(epochs=2),
         paper_protocol={"loss": PAPER_LOSS["alpha_5" if alpha == ALPHAS["alpha_5"] else "alpha_1_300"]},
     )
 
@@ -144,7 +145,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         protocol_notes=PROTOCOL_NOTES,
         default_epochs=EPOCHS,
         default_batch_size=32,
-        metric_columns=(*ex.DEFAULT_METRIC_COLUMNS, SCENE_ACCURACY),
+        metric_columns=(*DEFAULT_METRIC_COLUMNS, SCENE_ACCURACY),
         notes=(
             "Lee et al. report no numbers, only colorizations that were all green, red or blue; the "
             "reference notes trace that to bugs (BatchNorm before the sigmoid, untrained BN statistics "

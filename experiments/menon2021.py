@@ -28,10 +28,11 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
     quiet_tensorflow(verbose_requested())
 
 from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.experiment.config import GanSettings  # noqa: E402
 from colorization_tf import suite_facts  # noqa: E402
 from colorization_tf.evaluation import markdown_table  # noqa: E402
 from colorization_tf.models import get_spec  # noqa: E402
-from colorization_tf.protocol import NOT_STATED, VALIDATION_OWN, Paper  # noqa: E402
+from colorization_tf.experiment.protocol import NOT_STATED, VALIDATION_OWN, Paper  # noqa: E402
 
 EPOCHS = 20
 """Not stated in the paper; 20 epochs at 256 px."""
@@ -152,11 +153,11 @@ def make_config(args=None) -> ex.ExperimentConfig:
         ex.RunConfig("unet_l1_ssim", "resnet_unet", loss="l1_ssim", learning_rate=1e-3, label="U-Net, L1 + SSIM",
                      paper_protocol={"loss": PAPER_LOSS["unet_l1_ssim"]}),
         ex.RunConfig("unet_mse_ssim", "resnet_unet", loss="mse_ssim", learning_rate=1e-4, init_from="unet_l1_ssim",
-                     label="U-Net, fine-tuned MSE + SSIM", paper={"psnr": 21.0723, "ssim": 0.8802},
+                     label="U-Net, fine-tuned MSE + SSIM", paper_scores={"psnr": 21.0723, "ssim": 0.8802},
                      paper_protocol={"loss": PAPER_LOSS["unet_mse_ssim"]}),
         ex.RunConfig("generator_l1", "resnet_unet", loss="l1", learning_rate=1e-3, label="generator pretrained with L1",
                      paper_protocol={"loss": PAPER_LOSS["generator_l1"]}),
-        ex.RunConfig("gan", "resnet_unet", init_from="generator_l1", gan=ex.GanSettings(l1_weight=100.0), learning_rate=2e-4,
+        ex.RunConfig("gan", "resnet_unet", init_from="generator_l1", gan=GanSettings(l1_weight=100.0), learning_rate=2e-4,
                      label="GAN (PatchGAN, GAN + 100 L1)", paper_protocol={"loss": PAPER_LOSS["gan"]}),
     ]
     return ex.ExperimentConfig(

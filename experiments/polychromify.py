@@ -29,10 +29,11 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
     quiet_tensorflow(verbose_requested())
 
 from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.experiment.config import POLY_ACCURACY  # noqa: E402
 from colorization_tf import suite_facts  # noqa: E402
 from colorization_tf.evaluation import markdown_table  # noqa: E402
 from colorization_tf.models.polychromify import TABLE1_CONFIGS  # noqa: E402
-from colorization_tf.protocol import LAST_EPOCH, NOT_STATED, VALIDATION_OWN, Paper  # noqa: E402
+from colorization_tf.experiment.protocol import LAST_EPOCH, NOT_STATED, VALIDATION_OWN, Paper  # noqa: E402
 
 EPOCHS = 25
 BATCH_SIZE = 32
@@ -43,7 +44,7 @@ SELECTION_TRAIN, SELECTION_VAL = 800, 200
 """Model selection used batch 16 on 800 training / 200 validation images (the author's notebook:
 `X_train[:800]`, `X_valid[:200]`); the final runs batch 32, 25 epochs, Adam 1e-3, MSE, all images."""
 
-ACCURACY = ex.POLY_ACCURACY
+ACCURACY = POLY_ACCURACY
 
 TABLE1_PAPER = {
     "v1": {ACCURACY: 0.6814, "time": "35min"},
@@ -171,8 +172,8 @@ def make_config(args=None) -> ex.ExperimentConfig:
                  max_train=SELECTION_TRAIN, max_val=SELECTION_VAL, paper_protocol=dict(SELECTION_PROTOCOL))
             for v in SELECTION]
     runs += [_run(f"table1_{row}", "polychromify", model_kwargs=dict(knobs), label=f"Table 1 {row}",
-                  paper={ACCURACY: TABLE1_PAPER[row][ACCURACY]}) for row, knobs in TABLE1_CONFIGS.items()]
-    runs.append(_run("eccv16", "eccv16_regression", label="ECCV16 (from scratch)", paper={ACCURACY: TABLE2_PAPER["eccv16"][ACCURACY]},
+                  paper_scores={ACCURACY: TABLE1_PAPER[row][ACCURACY]}) for row, knobs in TABLE1_CONFIGS.items()]
+    runs.append(_run("eccv16", "eccv16_regression", label="ECCV16 (from scratch)", paper_scores={ACCURACY: TABLE2_PAPER["eccv16"][ACCURACY]},
                      image_size=IMAGE_SIZE, normalization="polychromify", model_kwargs={"regression_head": "polychromify"},
                      paper_protocol=dict(ECCV16_PROTOCOL), protocol_notes=dict(ECCV16_NOTES)))
     return ex.ExperimentConfig(

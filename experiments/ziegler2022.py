@@ -32,13 +32,15 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
 from pathlib import Path  # noqa: E402
 
 from colorization_tf import experiment as ex  # noqa: E402
+from colorization_tf.experiment.assembly import class_weights_for, training_prior  # noqa: E402
+from colorization_tf.experiment.config import OptimizerSettings, QUICK_IMAGE_SIZE, RunOverrides  # noqa: E402
 from colorization_tf import suite_facts  # noqa: E402
-from colorization_tf.protocol import LAST_EPOCH, NOT_STATED, VALIDATION_NONE, Paper  # noqa: E402
+from colorization_tf.experiment.protocol import LAST_EPOCH, NOT_STATED, VALIDATION_NONE, Paper  # noqa: E402
 
 EPOCHS = 50
 """Ziegler trained for 50 epochs."""
 
-ZHANG_ADAM = {"optimizer": "adamw", "learning_rate": 3e-5, "optimizer_kwargs": ex.OptimizerSettings(betas=(0.9, 0.99), weight_decay=1e-3)}
+ZHANG_ADAM = {"optimizer": "adamw", "learning_rate": 3e-5, "optimizer_kwargs": OptimizerSettings(betas=(0.9, 0.99), weight_decay=1e-3)}
 """Zhang et al.'s Adam settings (Ziegler does not state his): 3e-5, betas 0.9/0.99, weight decay 1e-3,
 here *decoupled* (Keras AdamW), not the coupled Caffe L2 Zhang used (see the module docstring)."""
 
@@ -116,7 +118,7 @@ def color_distribution(ctx: ex.ExperimentContext):
     """Figure 2.4: the ab distribution of the training images, overall and per lightness range."""
     from colorization_tf.plots.color_distribution import color_distribution_figure
 
-    size = ex.QUICK_IMAGE_SIZE if ctx.config.quick else 64
+    size = QUICK_IMAGE_SIZE if ctx.config.quick else 64
     histogram = color_distribution_figure(ctx.splits["train"], ctx.figures_dir / "figure_2_4_color_distribution.png", image_size=size)
     rel = histogram["path"].relative_to(ctx.results_dir)
     text = f"![ab distribution of the training images]({rel})\n\n{histogram['pixels']} pixels counted.\n"
@@ -132,8 +134,8 @@ def prior_and_weights(ctx: ex.ExperimentContext):
     from colorization_tf.plots.quantize import plot_prior_and_weights
 
     bin_width = next((r.bin_width for r in ctx.config.runs if r.bin_width is not None), None)
-    prior, centers, prior_path = ex.training_prior(ctx, ctx.splits["train"], bin_width)
-    weights = {kind: ex.class_weights_for(kind, prior, centers) for kind in ("ziegler", "zhang")}
+    prior, centers, prior_path = training_prior(ctx, ctx.splits["train"], bin_width)
+    weights = {kind: class_weights_for(kind, prior, centers) for kind in ("ziegler", "zhang")}
     path = plot_prior_and_weights(prior, weights, centers, ctx.figures_dir / "figure_3_1_prior_and_weights.png",
                                   title="Figure 3.1: ab prior and class weights")
     text = (f"![ab prior and class weights]({path.relative_to(ctx.results_dir)})\n\n"
@@ -191,7 +193,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
                     class_weights="ziegler",
                     bin_width=bin_width if head == "classification" else None,
                     **ZHANG_ADAM,
-                    quick=ex.QuickSettings(learning_rate=QUICK_LEARNING_RATE),
+                    quick_overrides=RunOverrides(learning_rate=QUICK_LEARNING_RATE),
                     paper_protocol={"loss": ZIEGLER_LOSSES[key], **({"target": REGRESSION_TARGET} if head == "regression" else {})},
                     protocol_notes=dict(CLASSIFICATION_NOTES) if head == "classification" else {},
                 )

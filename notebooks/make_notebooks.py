@@ -157,27 +157,29 @@ OUT = "results/quickstart"
 REPO_URL = "{REPO_URL}"'''
     data = '''from colorization_tf import experiment as ex
 from colorization_tf.data import synthetic
+from colorization_tf.data.splits import discover, split
+from colorization_tf.experiment.assembly import build_split_dataset
 
 if PREPARE_REAL_PHOTOS:  # real photographs from Debian packages, split by photo (about 80 s)
     subprocess.run([sys.executable, "datasets/prepare.py", "debian-photos", "--out", "data/debian-photos"], check=True)
 root = DATA or str(synthetic.default_dataset())  # 7 scene classes, generated on first use
-paths, labels, classes, scan = ex.discover(root, max_images=MAX_IMAGES)
-splits = ex.split(paths, "polychromify", seed=0)  # 64/16/20, stable per file
+paths, labels, classes, scan = discover(root, max_images=MAX_IMAGES)
+splits = split(paths, "polychromify", seed=0)  # 64/16/20, stable per file
 print(scan)
 print({k: len(v) for k, v in splits.items()}, "classes:", classes)'''
     fit = '''from colorization_tf.models import build_model, get_spec
 
 spec = get_spec(MODEL)
-train_ds = ex.build_split_dataset(splits["train"], IMAGE_SIZE, spec.normalization, 16, training=True)
-val_ds = ex.build_split_dataset(splits["val"], IMAGE_SIZE, spec.normalization, 16)
+train_ds = build_split_dataset(splits["train"], IMAGE_SIZE, spec.normalization, 16, training=True)
+val_ds = build_split_dataset(splits["val"], IMAGE_SIZE, spec.normalization, 16)
 model = build_model(MODEL, image_size=IMAGE_SIZE)
 model.compile(optimizer="adam", loss="mse")
 history = model.fit(train_ds, validation_data=val_ds, epochs=EPOCHS, verbose=2)'''
     runner = '''# The same through the shared runner: resumable training, test metrics vs gray, export, report.
 cfg = ex.ExperimentConfig(
-    paper="quickstart", title="Quickstart", data=DATA, protocol="polychromify", out_dir=OUT, max_images=MAX_IMAGES,
-    saved_models_dir=f"{OUT}/saved_models", epochs=EPOCHS, image_size=IMAGE_SIZE, batch_size=16,
-    runs=[ex.RunConfig("poly", MODEL, loss="mse", label=f"{MODEL} (MSE)")],
+    paper="quickstart", title="Quickstart", out_dir=OUT, saved_models_dir=f"{OUT}/saved_models",
+    data=ex.DataConfig(root=DATA, protocol="polychromify", max_images=MAX_IMAGES),
+    runs=[ex.RunConfig("poly", MODEL, loss="mse", epochs=EPOCHS, batch_size=16, image_size=IMAGE_SIZE, label=f"{MODEL} (MSE)")],
 )
 result = ex.run_experiment(cfg)
 print(result.sections[0].markdown)'''

@@ -72,7 +72,7 @@ def test_training_commands_take_verbose_with_an_optional_fit_level_and_output():
     assert parser.parse_args([]).verbose == 2
     assert parser.parse_args(["--verbose"]).verbose == 2
     assert parser.parse_args(["--verbose", "0"]).verbose == 0
-    experiment_parser = experiment.build_parser("test")
+    experiment_parser = experiment.command.build_parser("test")
     for flag in ("--out", "--output", "-o"):
         assert experiment_parser.parse_args([flag, "results/x"]).out == "results/x"
 

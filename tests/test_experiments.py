@@ -10,6 +10,13 @@ from pathlib import Path
 import pytest
 
 from colorization_tf import experiment as ex
+from colorization_tf.data import splits as data_splits
+from colorization_tf.experiment.assembly import builder, default_data_root, loss_object
+from colorization_tf.experiment.command import apply_args, build_parser
+from colorization_tf.experiment.config import QUICK_IMAGE_SIZE
+from colorization_tf.experiment.resolve import resolve_run
+from colorization_tf.experiment.results import CONFIG_JSON, DATA_REPORT
+from colorization_tf.experiment.runner import DIGEST_LENGTH, run_digest
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--quick", "--max-images", "28", "--image-size", "32", "--verbose", "0", "--no-export"]
@@ -31,7 +38,7 @@ def _check_outputs(result, expected_runs):
         assert run["metrics"]["psnr"] > 0 and run["metrics"]["ab_l1"] >= 0
         assert len(run["per_image"]) == data["splits"]["test"] or run["config"]["classes"]
     assert "| gray (zero ab) |" in md
-    config = json.loads((result.results_dir / ex.CONFIG_JSON).read_text())
+    config = json.loads((result.results_dir / CONFIG_JSON).read_text())
     assert config["environment"]["packages"]["tensorflow"]
     return data, md
 
@@ -61,7 +68,7 @@ def test_ziegler_tiny(tmp_path):
     assert workdir.parent == tmp_path / "runs" and workdir.name.startswith("alexnet_wce-")
     assert list((workdir / "figures").glob("samples_epoch*.png"))
     assert data["validation_from_train"] and data["splits"]["val"] > 0  # ziegler has no val split
-    assert "held out of train" in (tmp_path / ex.DATA_REPORT).read_text()
+    assert "held out of train" in (tmp_path / DATA_REPORT).read_text()
     assert "decoupled" in md
     prior = next(s for s in data["sections"] if s["title"].startswith("Class prior"))["data"]
     assert (tmp_path / "figures" / "figure_3_1_prior_and_weights.png").exists()
@@ -98,7 +105,7 @@ def test_menon_gan_tiny(tmp_path):
 def test_compare_all_flat_folder_skips_labels_and_exports(tmp_path):
     flat = tmp_path / "flat"
     flat.mkdir()
-    for path in sorted(Path(ex.default_data_root()).glob("*/*.png"))[::3][:28]:
+    for path in sorted(Path(default_data_root()).glob("*/*.png"))[::3][:28]:
         shutil.copy(path, flat / f"{path.parent.name}_{path.name}")
     result = _script("compare_all").main(
         [*TINY[:-1], "--data", str(flat), "--runs", "iizuka_lee128,polychromify_cnn",
@@ -112,11 +119,11 @@ def test_compare_all_flat_folder_skips_labels_and_exports(tmp_path):
 
 def test_resolve_precedence():
     cfg = ex.ExperimentConfig("p", "t", runs=[], quick=True, epochs=3, default_epochs=25)
-    run = ex._resolve(ex.RunConfig("r", "polychromify", quick={"batch_size": 4}, stop_after=12), cfg)
-    assert (run.epochs, run.batch_size, run.image_size, run.normalization) == (3, 4, ex.QUICK_IMAGE_SIZE, "polychromify")
+    run = resolve_run(ex.RunConfig("r", "polychromify", quick={"batch_size": 4}, stop_after=12), cfg)
+    assert (run.train.epochs, run.train.batch_size, run.image_size, run.normalization) == (3, 4, QUICK_IMAGE_SIZE, "polychromify")
     assert run.stop_after == 2
     with pytest.raises(SystemExit):
-        ex.apply_args(cfg, ex.build_parser("x").parse_args(["--runs", "nope"]))
+        apply_args(cfg, build_parser("x").parse_args(["--runs", "nope"]))
 
 
 @pytest.mark.parametrize("name", ["ziegler2022", "lee2016_iizuka", "cs520", "polychromify", "menon2021", "compare_all", "real_photos"])
@@ -132,14 +139,14 @@ def test_help_uses_module_docstring(name, capsys):
 def test_run_digest_names_training_config_not_epochs():
     cfg = ex.ExperimentConfig("p", "t", runs=[], default_epochs=5)
     paths = [f"/data/a/{i}.png" for i in range(10)]
-    base = ex._resolve(ex.RunConfig("r", "polychromify"), cfg)
-    digest = ex.run_digest(base, paths)
-    assert len(digest) == ex.DIGEST_LENGTH and digest == ex.run_digest(base, list(reversed(paths)))
-    assert ex.run_digest(ex._resolve(ex.RunConfig("r", "polychromify", epochs=50), cfg), paths) == digest
+    base = resolve_run(ex.RunConfig("r", "polychromify"), cfg)
+    digest = run_digest(base, paths)
+    assert len(digest) == DIGEST_LENGTH and digest == run_digest(base, list(reversed(paths)))
+    assert run_digest(resolve_run(ex.RunConfig("r", "polychromify", epochs=50), cfg), paths) == digest
     for changed in (ex.RunConfig("r", "polychromify", image_size=64), ex.RunConfig("r", "polychromify", loss="l1"),
                     ex.RunConfig("r", "polychromify", learning_rate=1e-4), ex.RunConfig("r", "polychromify", seed=1)):
-        assert ex.run_digest(ex._resolve(changed, cfg), paths) != digest
-    assert ex.run_digest(base, [p.replace("/data/", "/other/") for p in paths]) != digest
+        assert run_digest(resolve_run(changed, cfg), paths) != digest
+    assert run_digest(base, [p.replace("/data/", "/other/") for p in paths]) != digest
 
 
 def test_one_list_says_what_makes_the_same_run():
@@ -159,16 +166,16 @@ def test_one_list_says_what_makes_the_same_run():
 
 def test_validation_carved_from_train_by_hash():
     train = [f"/d/{c}/{i}.png" for c in ("beach", "forest") for i in range(60)] + ["/d/tiny/a.png", "/d/tiny/b.png"]
-    kept, val = ex.carve_validation(train, seed=3)
+    kept, val = data_splits.carve_validation(train, seed=3)
     assert set(kept) | set(val) == set(train) and not set(kept) & set(val)
     assert 4 <= len(val) <= 24  # ~10 % of 122
     assert {p.split("/")[2] for p in val} >= {"beach", "forest"}
     more = train + [f"/d/beach/new{i}.png" for i in range(30)]
-    _, val_more = ex.carve_validation(more, seed=3)
+    _, val_more = data_splits.carve_validation(more, seed=3)
     assert set(val) <= set(val_more)  # adding files moves none of the old ones
     few = [f"/d/s/{i}.png" for i in range(7)]
-    assert len(ex.carve_validation(few, seed=0)[1]) >= 1  # a small folder still validates one image
-    splits = ex.split(train, "ziegler", seed=0)
+    assert len(data_splits.carve_validation(few, seed=0)[1]) >= 1  # a small folder still validates one image
+    splits = data_splits.split(train, "ziegler", seed=0)
     assert splits["val"] and not set(splits["val"]) & set(splits["test"])
 
 
@@ -176,10 +183,10 @@ def test_bin_width_reaches_model_and_loss():
     from colorization_tf import quantize
 
     cfg = ex.ExperimentConfig("p", "t", runs=[], quick=True)
-    run = ex._resolve(ex.RunConfig("r", "alexnet_classification", loss="ce", bin_width=20), cfg)
-    model = ex._builder(run, 0, {})()
+    run = resolve_run(ex.RunConfig("r", "alexnet_classification", loss="ce", bin_width=20), cfg)
+    model = builder(run, 0, {})()
     bins = len(quantize.ab_bin_centers(20))
     assert bins < 313 and model.output_shape[-1] == bins
-    assert ex._loss_object(run, None, []).centers.shape[0] == bins
+    assert loss_object(run, None, []).centers.shape[0] == bins
     with pytest.raises(ValueError, match="classification heads"):
-        ex._resolve(ex.RunConfig("r", "alexnet_regression", bin_width=20), cfg)
+        resolve_run(ex.RunConfig("r", "alexnet_regression", bin_width=20), cfg)

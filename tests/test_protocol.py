@@ -10,6 +10,12 @@ import pytest
 from PIL import Image
 
 from colorization_tf import experiment as ex
+from colorization_tf.experiment.assembly import build_split_dataset, builder, capped, loss_object, training_data
+from colorization_tf.experiment.command import apply_args, build_parser
+from colorization_tf.experiment.config import DEFAULT_SPLIT_SEED
+from colorization_tf.experiment.resolve import resolve_run
+from colorization_tf.experiment.results import SPLITS_USED
+from colorization_tf.experiment.runner import resolve_splits
 from colorization_tf.data.splits import PREPARED_SPLITS_FILE, write_splits
 
 
@@ -42,7 +48,7 @@ def test_prepared_split_is_used_as_it_is(tmp_path):
     root = tmp_path / "places"
     prepared = prepared_folder(root)
     cfg = ex.ExperimentConfig("p", "t", runs=[], data=str(root), protocol="lee2016")
-    data = ex.resolve_splits(cfg, str(root))
+    data = resolve_splits(cfg, str(root))
     assert data.source == "prepared"
     assert _rel(data.splits["test"], root) == _rel(prepared["test"], root)
     assert _rel(data.splits["train"] + data.splits["val"], root) == _rel(prepared["train"], root)
@@ -50,7 +56,7 @@ def test_prepared_split_is_used_as_it_is(tmp_path):
     assert "prepared" in data.report and PREPARED_SPLITS_FILE in data.report
 
     # --quick / --max-images subsample within each side: no file changes sides.
-    small = ex.resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root), quick=True, max_images=10), str(root))
+    small = resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root), quick=True, max_images=10), str(root))
     assert 0 < len(small.splits["test"]) < len(prepared["test"]) + 1
     assert set(_rel(small.splits["test"], root)) <= set(_rel(prepared["test"], root))
     assert set(_rel(small.splits["train"] + small.splits["val"], root)) <= set(_rel(prepared["train"], root))
@@ -60,24 +66,24 @@ def test_prepared_split_drops_missing_and_rejects_bad_files(tmp_path):
     root = tmp_path / "d"
     prepared = prepared_folder(root)
     Path(prepared["train"][0]).unlink()
-    data = ex.resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root)), str(root))
+    data = resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root)), str(root))
     assert data.prepared["missing"] == 1 and data.prepared["listed"] == 24
     (root / PREPARED_SPLITS_FILE).write_text(json.dumps({"train": ["a.png"], "holdout": []}))
     with pytest.raises(ValueError, match="splits.json.*holdout"):
-        ex.resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root)), str(root))
+        resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root)), str(root))
 
 
 def test_split_seed_is_not_the_training_seed(tmp_path):
     root = tmp_path / "flat"
     prepared_folder(root, per_class=20)
     (root / PREPARED_SPLITS_FILE).unlink()
-    splits = [ex.resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root), protocol="ziegler", seed=seed), str(root)).splits
+    splits = [resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root), protocol="ziegler", seed=seed), str(root)).splits
               for seed in (0, 7)]
     assert splits[0] == splits[1]
-    other = ex.resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root), protocol="ziegler", split_seed=3), str(root))
+    other = resolve_splits(ex.ExperimentConfig("p", "t", runs=[], data=str(root), protocol="ziegler", split_seed=3), str(root))
     assert other.source == "hash" and other.splits != splits[0]
-    args = ex.build_parser("x").parse_args(["--seed", "5"])
-    assert ex.apply_args(ex.ExperimentConfig("p", "t", runs=[]), args).split_seed == ex.DEFAULT_SPLIT_SEED == 42
+    args = build_parser("x").parse_args(["--seed", "5"])
+    assert apply_args(ex.ExperimentConfig("p", "t", runs=[]), args).data.split_seed == DEFAULT_SPLIT_SEED == 42
 
 
 # --- item 9: the bin width travels with the model and the export -----------------------------------
@@ -172,12 +178,12 @@ def _script(name):
 
 def _resolved(name, argv=()):
     mod = _script(name)
-    parser = ex.build_parser("x")
+    parser = build_parser("x")
     if hasattr(mod, "add_arguments"):
         mod.add_arguments(parser)
     args = parser.parse_args(list(argv))
-    cfg = ex.apply_args(mod.make_config(args), args)
-    return cfg, {r.name: ex._resolve(r, cfg) for r in cfg.runs}
+    cfg = apply_args(mod.make_config(args), args)
+    return cfg, {r.name: resolve_run(r, cfg) for r in cfg.runs}
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_AUGMENTATION))
@@ -191,9 +197,9 @@ def test_augmentation_defaults_to_the_papers(name):
 def test_training_data_without_augmentation_is_the_images_as_they_are(tmp_path):
     parts = prepared_folder(tmp_path / "d", classes=("a",), per_class=4, test_every=100)
     paths = parts["train"] + parts["test"]
-    plain = next(iter(ex.build_split_dataset(paths, 32, "zhang", 4)))[0].numpy()
+    plain = next(iter(build_split_dataset(paths, 32, "zhang", 4)))[0].numpy()
     for augment, same in ((False, True), (True, False)):
-        for_epoch, _ = ex.training_data(paths, 32, "zhang", 4, augment=augment)
+        for_epoch, _ = training_data(paths, 32, "zhang", 4, augment=augment)
         batch = next(iter(for_epoch(0)))[0].numpy()
         order = lambda x: x[np.argsort(x.reshape(len(x), -1).sum(axis=1))]  # noqa: E731 (shuffled)
         assert np.allclose(order(batch), order(plain), atol=1e-5) == same
@@ -207,9 +213,9 @@ def test_lee_alpha_5_uses_the_summed_squared_error():
 
     _, runs = _resolved("lee2016_iizuka")
     for name in ("alpha_5", "alpha_5_resumed"):
-        assert isinstance(runs[name].loss["ab"], SumSquaredError) and runs[name].loss_weights["scene"] == 5.0
-    assert not isinstance(runs["alpha_1_300"].loss["ab"], SumSquaredError)
-    loss, weight = runs["alpha_5"].loss["ab"], runs["alpha_5"].loss_weights["ab"]
+        assert isinstance(runs[name].train.loss["ab"], SumSquaredError) and runs[name].train.loss_weights["scene"] == 5.0
+    assert not isinstance(runs["alpha_1_300"].train.loss["ab"], SumSquaredError)
+    loss, weight = runs["alpha_5"].train.loss["ab"], runs["alpha_5"].train.loss_weights["ab"]
     # Lee's network.py: reduce_sum((y - y_hat)^2) over a 64x64x2 half-resolution prediction per image,
     # summed over the batch like the cross-entropy. A constant error e at 128x128 full resolution:
     error, batch = 0.1, 3
@@ -246,12 +252,12 @@ def test_ziegler_defaults_to_hard_labels_zhang_recipe_to_soft():
     from colorization_tf import losses
 
     _, runs = _resolved("ziegler2022")
-    assert (runs["eccv16_ce"].loss, runs["alexnet_wce"].loss) == ("ce_hard", "wce_hard")
+    assert (runs["eccv16_ce"].train.loss, runs["alexnet_wce"].train.loss) == ("ce_hard", "wce_hard")
     _, soft = _resolved("ziegler2022", ["--soft-labels"])
-    assert (soft["eccv16_ce"].loss, soft["alexnet_wce"].loss) == ("ce", "wce")
+    assert (soft["eccv16_ce"].train.loss, soft["alexnet_wce"].train.loss) == ("ce", "wce")
     _, compare = _resolved("compare_all")
-    assert compare["eccv16_classification"].loss == "wce" and losses.get_loss("ce").encoding == "soft"
-    loss = ex._loss_object(ex._resolve(ex.RunConfig("r", "alexnet_classification", loss="ce_hard", bin_width=20),
+    assert compare["eccv16_classification"].train.loss == "wce" and losses.get_loss("ce").encoding == "soft"
+    loss = loss_object(resolve_run(ex.RunConfig("r", "alexnet_classification", loss="ce_hard", bin_width=20),
                                        ex.ExperimentConfig("p", "t", runs=[])), None, [])
     assert loss.encoding == "hard" and loss.bin_width == 20
 
@@ -263,13 +269,13 @@ def test_cs520_cnn_trains_with_gradient_descent_batch_3_no_dropout():
     from colorization_tf.models import build_model
 
     _, runs = _resolved("cs520")
-    small = lambda run: ex._builder(dataclasses.replace(run, image_size=8), 0, {})()  # noqa: E731 (75M params at 64)
+    small = lambda run: builder(dataclasses.replace(run, image_size=8), 0, {})()  # noqa: E731 (75M params at 64)
     for run in runs.values():
-        assert (run.optimizer, run.learning_rate, run.batch_size, run.augment) == ("sgd", 1e-4, 3, False)
+        assert (run.train.optimizer, run.train.learning_rate, run.train.batch_size, run.augment) == ("sgd", 1e-4, 3, False)
         assert not any(layer.name == "dropout" for layer in small(run).layers)
     _, adam = _resolved("cs520", ["--optimizer", "adam", "--dropout", "0.5"])
     run = adam["cnn_beach"]
-    assert run.optimizer == "adam" and any(layer.name == "dropout" for layer in small(run).layers)
+    assert run.train.optimizer == "adam" and any(layer.name == "dropout" for layer in small(run).layers)
     assert not any(layer.name == "dropout" for layer in build_model("cs520_cnn", image_size=8).layers)
 
 
@@ -283,7 +289,7 @@ def test_polychromify_table2_eccv16_at_128_with_the_authors_head():
     eccv16, final, cnn = runs["eccv16"], runs["table1_v3"], runs["select_cnn"]
     assert eccv16.image_size == final.image_size == cnn.image_size == 128
     assert eccv16.normalization == final.normalization == "polychromify"  # raw L in, ab / 128 out
-    model = ex._builder(dataclasses.replace(eccv16, image_size=32), 0, {})()
+    model = builder(dataclasses.replace(eccv16, image_size=32), 0, {})()
     bins, coarse = model.get_layer("ab_bins"), model.get_layer("ab_coarse")
     assert (bins.filters, bins.kernel_size, bins.activation.__name__) == (313, (1, 1), "relu")
     assert (coarse.filters, coarse.activation.__name__) == (2, "tanh")
@@ -299,13 +305,13 @@ def test_polychromify_selection_on_800_200_at_batch_16():
     _, runs = _resolved("polychromify")
     for v in ("v0", "v1", "v2", "v3", "cnn"):
         run = runs[f"select_{v}"]
-        assert (run.max_train, run.max_val, run.batch_size) == (800, 200, 16)
-    assert runs["table1_v3"].max_train is None and runs["table1_v3"].batch_size == 32
+        assert (run.max_train, run.max_val, run.train.batch_size) == (800, 200, 16)
+    assert runs["table1_v3"].max_train is None and runs["table1_v3"].train.batch_size == 32
     paths = [f"/d/{c}/{i}.png" for c in ("a", "b") for i in range(1000)]
     labels = {p: int("/b/" in p) for p in paths}
-    capped = ex._capped(paths, labels, 800, 42)
-    assert len(capped) == 800 and capped == [p for p in paths if p in set(capped)]
-    assert sum(labels[p] for p in capped) == 400  # both classes
+    kept = capped(paths, labels, 800, 42)
+    assert len(kept) == 800 and kept == [p for p in paths if p in set(kept)]
+    assert sum(labels[p] for p in kept) == 400  # both classes
 
 
 def test_polychromify_table1_reports_validation_accuracy(tmp_path):
@@ -319,7 +325,7 @@ def test_polychromify_table1_reports_validation_accuracy(tmp_path):
     md = Path(result.markdown_path).read_text()
     assert "val accuracy" in md and "## Protocol" in md and "paper's source" in md
     assert "| image size | all | 32 | 128 | Section III ('resize all the images to a fixed size of 128 x 128') | ✗ | `--quick`" in md
-    assert json.loads((tmp_path / ex.SPLITS_USED).read_text())["test"]  # every experiment writes its split
+    assert json.loads((tmp_path / SPLITS_USED).read_text())["test"]  # every experiment writes its split
 
 
 # --- the Protocol table: every experiment resolved on a folder in its paper's layout ----------------
@@ -351,20 +357,20 @@ def _paper_layout(root: Path, name: str) -> Path:
 
 
 def _protocol(name, root, extra=()):
-    from colorization_tf.protocol import protocol_data, protocol_rows
+    from colorization_tf.experiment.protocol import protocol_data, protocol_rows
 
     cfg, runs = _resolved(name, ["--data", str(root), *extra])
-    data = ex.resolve_splits(cfg, str(root))
+    data = resolve_splits(cfg, str(root))
     return protocol_rows(cfg, list(runs.values()), protocol_data(cfg, str(root), data))
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
 def test_protocol_table_matches_the_paper_on_its_layout(name, tmp_path):
-    from colorization_tf.protocol import NOT_STATED, paper_literal
+    from colorization_tf.experiment.protocol import NOT_STATED, paper_literal
 
     mod = _script(name)
     rows = _protocol(name, _paper_layout(tmp_path / "data", name))
-    paper = mod.make_config(None).paper_protocol
+    paper = mod.make_config(None).report.paper_protocol
     by_key: dict = {}
     for row in rows:
         by_key.setdefault(row["key"], []).append(row)
@@ -406,16 +412,16 @@ def test_protocol_table_explains_quick_mode_and_overrides(tmp_path):
 
 def test_protocol_table_states_the_precision_and_xla_keras_ran(tmp_path):
     """The precision and XLA rows come from what each run trained under (`RunResult.hardware`), not the options."""
-    from colorization_tf.protocol import protocol_data, protocol_rows
+    from colorization_tf.experiment.protocol import protocol_data, protocol_rows
 
     root = _paper_layout(tmp_path / "data", "polychromify")
     cfg, runs = _resolved("polychromify", ["--data", str(root), "--quick", "--xla", "auto"])
     trained = next(iter(runs))
     note = "TF op determinism is on, and Keras compiles without XLA then"
     hardware = {trained: {"policy": "mixed_float16", "jit_compile": False, "xla_note": note, "description": "1 GPU(s), ..."}}
-    data = {**protocol_data(cfg, str(root), ex.resolve_splits(cfg, str(root))), "hardware": hardware}
+    data = {**protocol_data(cfg, str(root), resolve_splits(cfg, str(root))), "hardware": hardware}
     by_key = {r["key"]: r for r in protocol_rows(cfg, list(runs.values()), data)}
     assert (by_key["precision"]["ours"], by_key["precision"]["runs"]) == ("mixed_float16", [trained])
     assert by_key["xla"]["ours"] == f"off ({note})" and by_key["xla"]["mark"] == "–"
-    untrained = {r["key"] for r in protocol_rows(cfg, list(runs.values()), protocol_data(cfg, str(root), ex.resolve_splits(cfg, str(root))))}
+    untrained = {r["key"] for r in protocol_rows(cfg, list(runs.values()), protocol_data(cfg, str(root), resolve_splits(cfg, str(root))))}
     assert not {"precision", "xla"} & untrained  # no run trained: nothing to report

@@ -4,8 +4,11 @@ none is computed from a run's configuration, and changing a compared setting tur
 import pytest
 
 from colorization_tf import experiment as ex
+from colorization_tf.experiment.command import apply_args, build_parser
+from colorization_tf.experiment.resolve import resolve_run
+from colorization_tf.experiment.runner import resolve_splits
 from colorization_tf import suite_facts
-from colorization_tf.protocol import MATCH, MISMATCH, SETTINGS, Paper
+from colorization_tf.experiment.protocol import MATCH, MISMATCH, SETTINGS, Paper
 from tests.test_protocol import LAYOUTS, _paper_layout, _protocol, _script
 
 SCRIPTS = sorted(LAYOUTS)
@@ -28,7 +31,7 @@ def _names(name):
 def test_every_paper_value_is_a_literal_with_its_source(name):
     cfg = _script(name).make_config(None)
     keys = {key for key, _ in SETTINGS}
-    entries = [(k, v) for k, v in cfg.paper_protocol.items() if k != "split_protocol"]
+    entries = [(k, v) for k, v in cfg.report.paper_protocol.items() if k != "split_protocol"]
     entries += [(k, v) for run in cfg.runs for k, v in run.paper_protocol.items()]
     assert entries
     for key, entry in entries:
@@ -106,12 +109,12 @@ def test_ziegler_bin_count_compares_with_his_reduced_buckets(tmp_path):
 
 
 def test_protocol_table_has_a_source_column(tmp_path):
-    from colorization_tf.protocol import protocol_data, protocol_table
+    from colorization_tf.experiment.protocol import protocol_data, protocol_table
 
     root = _paper_layout(tmp_path / "data", "cs520")
-    cfg = ex.apply_args(_script("cs520").make_config(None), ex.build_parser("x").parse_args(["--data", str(root)]))
-    runs = [ex._resolve(r, cfg) for r in cfg.runs]
-    section = protocol_table(cfg, runs, protocol_data(cfg, str(root), ex.resolve_splits(cfg, str(root))))
+    cfg = apply_args(_script("cs520").make_config(None), build_parser("x").parse_args(["--data", str(root)]))
+    runs = [resolve_run(r, cfg) for r in cfg.runs]
+    section = protocol_table(cfg, runs, protocol_data(cfg, str(root), resolve_splits(cfg, str(root))))
     assert "paper's source" in section.markdown and "Section 2.5 ('3 images as a batch')" in section.markdown
     assert all(row["source"] for row in section.data["rows"] if row["paper"] != "not stated")
 
@@ -148,11 +151,11 @@ def test_lee_loss_row_fails_when_the_suite_loss_changes(monkeypatch, tmp_path):
     monkeypatch.setattr(mod, "iizuka_losses", lambda alpha, **kw: ({"ab": keras.losses.MeanAbsoluteError(),
                                                                     "scene": "sparse_categorical_crossentropy"},
                                                                    {"ab": 1.0, "scene": alpha}))
-    cfg = ex.apply_args(mod.make_config(None), ex.build_parser("x").parse_args(["--data", str(root)]))
-    from colorization_tf.protocol import protocol_data, protocol_rows
+    cfg = apply_args(mod.make_config(None), build_parser("x").parse_args(["--data", str(root)]))
+    from colorization_tf.experiment.protocol import protocol_data, protocol_rows
 
-    runs = [ex._resolve(r, cfg) for r in cfg.runs]
-    rows = _by_run(protocol_rows(cfg, runs, protocol_data(cfg, str(root), ex.resolve_splits(cfg, str(root)))), names)
+    runs = [resolve_run(r, cfg) for r in cfg.runs]
+    rows = _by_run(protocol_rows(cfg, runs, protocol_data(cfg, str(root), resolve_splits(cfg, str(root)))), names)
     for run in names:
         assert plain[("loss", run)]["mark"] == MATCH
         assert rows[("loss", run)]["mark"] == MISMATCH

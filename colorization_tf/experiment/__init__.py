@@ -1,8 +1,10 @@
 """The shared experiment runner: every paper's study is a configuration of this one module.
 
-An `ExperimentConfig` names a paper, a dataset (or the embedded synthetic default), a split
-protocol and a list of `RunConfig`s (model from the registry, loss, optimiser, epochs, ...).
-`run_experiment` then, for every run:
+An `ExperimentConfig` is one tree: the paper's name and title, its `DataConfig` (folder or the
+embedded synthetic default, split protocol), its `ReportConfig` (tables, notes, hooks, the paper's
+protocol), its experiment-wide `training.TrainConfig` and its `RunConfig`s (model from the
+registry; the run's own `TrainConfig`: loss, optimiser, learning rate, ...). `run_experiment`
+then, for every run:
 
     find + scan images -> split (the folder's prepared `splits.json` as it is, else a hash split
     with the split seed; written to `splits_used.json`) -> tf.data pipelines
@@ -14,10 +16,10 @@ protocol and a list of `RunConfig`s (model from the registry, loss, optimiser, e
     -> `export.export_saved_model` to `saved_models/<paper>_<run>/`
 
 and writes the paper's table (Markdown and JSON, each figure beside the paper's number where the
-paper gives one), the "Protocol" table (`colorization_tf.protocol`: resolved settings beside the
-paper's), the figures, the exact configuration and the package versions. Extra studies a
-paper needs (CS520's numpy ANN, Ziegler's colour distribution, ...) are `hooks`: functions of the
-finished `ExperimentContext` that return report `Section`s. No paper has a training loop of its own.
+paper gives one), the "Protocol" table (`protocol`: resolved settings beside the paper's), the
+figures, the exact configuration and the package versions. Extra studies a paper needs (CS520's
+numpy ANN, Ziegler's colour distribution, ...) are `hooks`: functions of the finished
+`ExperimentContext` that return report `Section`s. No paper has a training loop of its own.
 
 `--quick` shrinks everything so a script finishes in a few minutes on a 2-core CPU: 32-pixel
 images, 64 images, 1 epoch, batch 8 (each can still be overridden on the command line).
@@ -26,18 +28,20 @@ crops + flips) depend on (seed, epoch) only, and TF op determinism is enabled (`
 default in quick mode). Training images are decoded once into a cache shared by every epoch: in
 memory by default, or files under `--cache PREFIX` for datasets larger than memory.
 
-The package, one job per module (`from colorization_tf import experiment as ex` reaches every
-public name):
+The package, one job per module, in the order they import each other (no circles); this facade
+holds the names a paper's script needs, the rest is imported from its module:
 
-    config     `RunConfig`, `ExperimentConfig`, their typed option groups (`GanSettings`,
-               `OptimizerSettings`, `QuickSettings`) and the resolve step (`resolve_experiment`,
-               `_resolve` for each run)
-    overrides  `--set KEY=VALUE`: any field by its path, typed by the dataclass
-    datasets   the tf.data pipelines over an experiment's splits
-    context    `RunResult`, `ExperimentContext` (what hooks read), `ExperimentResult`
-    assembly   a run's model (or GAN), loss and ab prior
-    report     report sections, the main table, the default figures
-    runner     `train_and_evaluate` (one run), `run_experiment` (all of them, then the report)
+    results    the files of an experiment, `RunResult`, `Section`, `ExperimentResult` (imports
+               nothing of the package)
+    config     the tree: `ExperimentConfig`, `DataConfig`, `ReportConfig`, `RunConfig` and the
+               typed groups (`GanSettings`, `OptimizerSettings`, `RunOverrides`)
+    resolve    the resolve step: `resolve_experiment`, `resolve_run`, `run_json`
+    overrides  `--set KEY=VALUE`: any field by its path (or its flat name), typed by the dataclass
+    assembly   a run's data (pipelines over the splits) and parts (model or GAN, loss, ab prior)
+    protocol   the "Protocol" table: resolved settings beside the paper's (`Paper` values)
+    report     the main table, the default figures, the hardware line, results.md
+    runner     `run_experiment`, reading top to bottom; `train_and_evaluate` (one run),
+               `run_digest`, `ExperimentContext`
     command    the command line of every script: `build_parser`, `apply_args`, `main`
 
 The split itself (scan, prepared or protocol split, validation held out of train) is
@@ -50,137 +54,9 @@ Reference:
 
 from __future__ import annotations
 
-from colorization_tf.data.splits import (
-    MIN_FOLDER_FOR_VAL,
-    VAL_FRACTION,
-    VAL_SALT,
-    DataSplits,
-    carve_validation,
-    describe_splits,
-    discover,
-    protocol_split,
-    split,
-    subsample_splits,
-)
-from colorization_tf.experiment.assembly import (
-    PRIOR_IMAGE_SIZE,
-    class_weights_for,
-    needs_labels,
-    training_prior,
-    weighted_ce_loss,
-)
-from colorization_tf.experiment.command import apply_args, build_parser, main, script_description
-from colorization_tf.experiment.config import (
-    CONFIG_JSON,
-    CS520_ACCURACY,
-    DATA_REPORT,
-    DEFAULT_METRIC_COLUMNS,
-    DEFAULT_SPLIT_SEED,
-    FIGURES_DIR,
-    POLY_ACCURACY,
-    QUICK_BATCH_SIZE,
-    QUICK_EPOCHS,
-    QUICK_IMAGE_SIZE,
-    QUICK_MAX_IMAGES,
-    RESULTS_DIR,
-    RESULTS_JSON,
-    RESULTS_MD,
-    RUNS_DIR,
-    SAVED_MODELS_DIR,
-    SPLITS_USED,
-    QUICK_RUN,
-    ExperimentConfig,
-    GanSettings,
-    OptimizerSettings,
-    QuickSettings,
-    RunConfig,
-    resolve_experiment,
-)
-from colorization_tf.experiment.context import ExperimentContext, ExperimentResult, RunResult
-from colorization_tf.experiment.datasets import (
-    build_split_dataset,
-    default_data_root,
-    interleave_classes,
-    training_data,
-)
-from colorization_tf.experiment.overrides import OverrideError, apply_overrides
-from colorization_tf.experiment.report import N_FIGURE_IMAGES, Section, main_table, metric_label, render_markdown
-from colorization_tf.experiment.runner import (
-    DIGEST_LENGTH,
-    QUICK_EXPORT_NOTE,
-    resolve_splits,
-    run_digest,
-    run_experiment,
-    train_and_evaluate,
-)
+from colorization_tf.experiment.command import main
+from colorization_tf.experiment.config import DataConfig, ExperimentConfig, ReportConfig, RunConfig
+from colorization_tf.experiment.results import Section
+from colorization_tf.experiment.runner import ExperimentContext, run_experiment
 
-# Private helpers the tests call through this facade.
-from colorization_tf.experiment.assembly import _builder, _loss_object  # noqa: F401
-from colorization_tf.experiment.config import _resolve  # noqa: F401
-from colorization_tf.experiment.datasets import _capped  # noqa: F401
-
-__all__ = [
-    "RunConfig",
-    "ExperimentConfig",
-    "GanSettings",
-    "OptimizerSettings",
-    "QuickSettings",
-    "QUICK_RUN",
-    "resolve_experiment",
-    "OverrideError",
-    "apply_overrides",
-    "Section",
-    "RunResult",
-    "ExperimentContext",
-    "ExperimentResult",
-    "DataSplits",
-    "default_data_root",
-    "discover",
-    "split",
-    "protocol_split",
-    "subsample_splits",
-    "carve_validation",
-    "describe_splits",
-    "resolve_splits",
-    "build_split_dataset",
-    "training_data",
-    "interleave_classes",
-    "run_digest",
-    "needs_labels",
-    "training_prior",
-    "class_weights_for",
-    "weighted_ce_loss",
-    "script_description",
-    "train_and_evaluate",
-    "main_table",
-    "metric_label",
-    "render_markdown",
-    "run_experiment",
-    "build_parser",
-    "apply_args",
-    "main",
-    "MIN_FOLDER_FOR_VAL",
-    "VAL_FRACTION",
-    "VAL_SALT",
-    "PRIOR_IMAGE_SIZE",
-    "CONFIG_JSON",
-    "CS520_ACCURACY",
-    "DATA_REPORT",
-    "DEFAULT_METRIC_COLUMNS",
-    "DEFAULT_SPLIT_SEED",
-    "FIGURES_DIR",
-    "POLY_ACCURACY",
-    "QUICK_BATCH_SIZE",
-    "QUICK_EPOCHS",
-    "QUICK_IMAGE_SIZE",
-    "QUICK_MAX_IMAGES",
-    "RESULTS_DIR",
-    "RESULTS_JSON",
-    "RESULTS_MD",
-    "RUNS_DIR",
-    "SAVED_MODELS_DIR",
-    "SPLITS_USED",
-    "N_FIGURE_IMAGES",
-    "DIGEST_LENGTH",
-    "QUICK_EXPORT_NOTE",
-]
+__all__ = ["ExperimentConfig", "DataConfig", "ReportConfig", "RunConfig", "ExperimentContext", "Section", "run_experiment", "main"]

@@ -14,13 +14,15 @@ from colorization_tf.experiment.config import (
     QUICK_EPOCHS,
     QUICK_IMAGE_SIZE,
     QUICK_MAX_IMAGES,
-    SAVED_MODELS_DIR,
     XLA_CHOICES,
     ExperimentConfig,
+    RunOverrides,
+    xla_jit_compile,
 )
-from colorization_tf.experiment.context import ExperimentResult
 from colorization_tf.experiment.overrides import FLAGGED_FIELDS, OverrideError, apply_overrides
+from colorization_tf.experiment.results import SAVED_MODELS_DIR, ExperimentResult
 from colorization_tf.experiment.runner import QUICK_EXPORT_NOTE, run_experiment
+from colorization_tf.training import ResumeError
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
@@ -55,8 +57,8 @@ def build_parser(description: str) -> argparse.ArgumentParser:
                              "for datasets larger than memory")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="set any configuration field, typed by the field (repeatable; after the options above): "
-                             "epochs=5, runs.NAME.learning_rate=3e-4, runs.*.optimizer_kwargs.weight_decay=0, "
-                             "runs.NAME.quick.epochs=2 (see colorization_tf.experiment.overrides)")
+                             "epochs=5, data.protocol=ziegler, runs.NAME.train.learning_rate=3e-4 (or runs.NAME.learning_rate), "
+                             "runs.*.optimizer_kwargs.weight_decay=0, runs.NAME.quick.epochs=2 (see colorization_tf.experiment.overrides)")
     return parser
 
 
@@ -90,27 +92,21 @@ def apply_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentCon
 
 def _replace_from_args(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentConfig:
     """`cfg` with the options of `build_parser` applied (not `--set`, not `--runs`)."""
+    augment = getattr(args, "augment", None)
+    xla = getattr(args, "xla", None)
     return dataclasses.replace(
         cfg,
-        data=args.data,
-        protocol=args.protocol or cfg.protocol,
+        data=dataclasses.replace(cfg.data, root=args.data, protocol=args.protocol or cfg.data.protocol, split_seed=args.split_seed,
+                                 max_images=args.max_images, cache=args.cache, augment=cfg.data.augment if augment is None else augment),
+        train=dataclasses.replace(cfg.train, seed=args.seed, deterministic=args.deterministic, verbose=args.verbose,
+                                  precision=getattr(args, "precision", None) or cfg.train.precision,
+                                  jit_compile=cfg.train.jit_compile if xla is None else xla_jit_compile(xla)),
+        run_overrides=RunOverrides(epochs=args.epochs, batch_size=args.batch_size, image_size=args.image_size),
         quick=args.quick,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        image_size=args.image_size,
-        seed=args.seed,
-        split_seed=args.split_seed,
-        max_images=args.max_images,
         out_dir=args.out,
         saved_models_dir=args.saved_models,
         export=not args.no_export,
-        deterministic=args.deterministic,
-        verbose=args.verbose,
-        cache=args.cache,
-        augment=cfg.augment if getattr(args, "augment", None) is None else args.augment,
         overridden=tuple(key for key in FLAGGED_FIELDS if getattr(args, key, None) is not None),
-        precision=getattr(args, "precision", None) or cfg.precision,
-        xla=getattr(args, "xla", None) or cfg.xla,
     )
 
 
@@ -137,8 +133,6 @@ def main(make_config: Callable, argv=None, description: str | None = None, add_a
         cfg = apply_args(make_config(args), args)
     except OverrideError as err:
         parser.error(str(err))  # usage and the message, exit status 2
-    from colorization_tf.training import ResumeError
-
     start = time.perf_counter()
     try:
         result = run_experiment(cfg)

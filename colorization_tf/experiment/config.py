@@ -1,41 +1,37 @@
-"""Typed configuration of an experiment: what to train (`RunConfig`) and the study (`ExperimentConfig`).
+"""The configuration tree of an experiment: `ExperimentConfig(data, report, train, runs)`, `RunConfig(name, model, train, ...)`.
 
-A paper's script builds one `ExperimentConfig` holding its `RunConfig`s; the GAN, optimiser and
-quick-mode options of a run are typed groups (`GanSettings`, `OptimizerSettings`, `QuickSettings`).
-Defaults are filled in one place, the resolve step: `resolve_experiment` for what `--quick` decides
-experiment-wide (image limit, determinism, sample figures), `_resolve` for every setting of a run
-(its own field, the paper's and the registry's defaults, `--quick`, the command line; its docstring
-gives the order). The command line reaches every field through `--set` (`overrides`).
+One tree, no copies: the training settings of a run are a `training.TrainConfig` (`RunConfig.train`:
+loss, optimiser, learning rate, ...; epochs, batch size and seed None where the experiment decides),
+the experiment-wide ones another (`ExperimentConfig.train`: the paper's epochs and batch size, the
+seed, precision, XLA, determinism, figures, verbosity). The data and split are a `DataConfig`, the
+tables and notes a `ReportConfig`. The resolve step (`resolve`) merges them into the `TrainConfig`
+each run trains with.
+
+Both classes also take the flat keywords of the earlier flat configuration (`ALIASES`:
+``RunConfig("r", "m", loss="l1", learning_rate=1e-4)`` sets ``train.loss`` and
+``train.learning_rate``; ``ExperimentConfig(..., protocol="ziegler", default_epochs=50)`` sets
+``data.protocol`` and ``train.epochs``), and `--set` accepts the same old keys (`overrides`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from colorization_tf import evaluation
-from colorization_tf.models import get_spec
-
-RESULTS_DIR = "results"
-SAVED_MODELS_DIR = "saved_models"
-RESULTS_MD = "results.md"
-RESULTS_JSON = "results.json"
-CONFIG_JSON = "config.json"
-DATA_REPORT = "data_report.txt"
-SPLITS_USED = "splits_used.json"
-RUNS_DIR = "runs"
-FIGURES_DIR = "figures"
+from colorization_tf.experiment.results import RESULTS_DIR, SAVED_MODELS_DIR
+from colorization_tf.training.config import TrainConfig
 
 QUICK_IMAGE_SIZE = 32
 QUICK_MAX_IMAGES = 64
 QUICK_EPOCHS = 1
 QUICK_BATCH_SIZE = 8
-"""`--quick`: tiny images, few of them, one epoch: minutes on a 2-core CPU (see `resolve_run`)."""
+"""`--quick`: tiny images, few of them, one epoch: minutes on a 2-core CPU (see `resolve.resolve_run`)."""
 
 QUICK_SAMPLE_EVERY = 1
-"""`--quick` draws the sample-colorization figure after every epoch (see `resolve_experiment`)."""
+"""`--quick` draws the sample-colorization figure after every epoch (see `resolve.resolve_experiment`)."""
 
 POLY_ACCURACY = "polychromify_accuracy"
 CS520_ACCURACY = "cs520_accuracy"
@@ -51,11 +47,15 @@ XLA_CHOICES = ("auto", "on", "off")
 """`--xla`: compile the training step with XLA, or "auto" (on a single GPU: `distribute.auto_jit_compile`)."""
 
 XLA_JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
-"""`ExperimentConfig.xla` as `TrainConfig.jit_compile`."""
+"""`--xla` (and the old `xla` key) as `TrainConfig.jit_compile`."""
 
 DEFAULT_SPLIT_SEED = 42
 """Seed of the hash split when the data folder ships no `splits.json` (PolyChromify's
 `random_state`, and `datasets/prepare.py`'s default). Independent of the training seed `--seed`."""
+
+RUN_TRAIN_KEYS = ("loss", "loss_weights", "metrics", "optimizer", "optimizer_kwargs", "learning_rate", "epochs", "batch_size", "seed")
+"""The `TrainConfig` fields a run sets itself (`RunConfig.train`); every other one is the experiment's
+(`ExperimentConfig.train`). A run's epochs, batch size and seed may be None: the experiment's."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +109,7 @@ class GanSettings(Settings):
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerSettings(Settings):
-    """The optimiser's arguments besides its name and learning rate (`training.make_optimizer`).
+    """The optimiser's arguments besides its name and learning rate (`RunConfig.train.optimizer_kwargs`).
 
     Attributes:
         betas: Adam-family (beta_1, beta_2); None: Keras' default (a GAN: pix2pix's (0.5, 0.999)).
@@ -125,11 +125,13 @@ class OptimizerSettings(Settings):
 
 
 @dataclasses.dataclass(frozen=True)
-class QuickSettings(Settings):
-    """What `--quick` sets on a run (None: leaves it as the run has it).
+class RunOverrides(Settings):
+    """Values that replace a run's own (None: leaves it): in `--quick` mode (`QUICK_RUN`, then
+    `RunConfig.quick_overrides`) and from the command line (`ExperimentConfig.run_overrides`).
 
     Attributes:
-        image_size, epochs, batch_size, learning_rate: the run's values in quick mode.
+        image_size: the run's image size.
+        epochs, batch_size, learning_rate: its `train` values.
     """
 
     image_size: int | None = None
@@ -138,10 +140,118 @@ class QuickSettings(Settings):
     learning_rate: float | None = None
 
 
-QUICK_RUN = QuickSettings(image_size=QUICK_IMAGE_SIZE, epochs=QUICK_EPOCHS, batch_size=QUICK_BATCH_SIZE)
-"""What `--quick` sets on every run before the run's own `RunConfig.quick`."""
+QuickSettings = RunOverrides
+"""The name `RunOverrides` had when it only served `--quick`."""
+
+QUICK_RUN = RunOverrides(image_size=QUICK_IMAGE_SIZE, epochs=QUICK_EPOCHS, batch_size=QUICK_BATCH_SIZE)
+"""What `--quick` sets on every run before the run's own `RunConfig.quick_overrides`."""
 
 
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """The experiment's images and how they are split and fed.
+
+    Attributes:
+        root: image folder in the paper's layout, or None for the embedded synthetic default.
+        protocol: split protocol of `data.splits.split_files`.
+        split_seed: seed of the hash split, used only when the folder has no prepared `splits.json`
+            (which is then used as it is).
+        max_images: use at most this many images (after scanning; None: all, `--quick`: 64).
+        labels: the models need scene labels (a sub-folder per class): an error without them.
+        cache: where decoded images are cached: "memory" or a file prefix
+            (`data.pipeline.cache_filename`) for datasets larger than memory.
+        augment: the paper's training augmentation: random crops + flips (Zhang et al., Iizuka
+            et al.) or none (PolyChromify, Lee et al., CS520); runs may override it.
+    """
+
+    root: str | None = None
+    protocol: str = "default"
+    split_seed: int = DEFAULT_SPLIT_SEED
+    max_images: int | None = None
+    labels: bool = False
+    cache: str = "memory"
+    augment: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    """What the report shows besides the runs' own results.
+
+    Attributes:
+        metric_columns: metric keys in the main table.
+        paper_metric: the paper's own metric key, shown beside the paper's number.
+        paper_metric_label: its column label.
+        paper_rows: rows quoted from the paper for the main table (label -> metric -> value).
+        notes: Markdown paragraphs added under the main table (e.g. what a metric means).
+        hooks: `ctx -> list[Section] | Section | None`, run after every model is trained.
+        paper_protocol: the paper's values of the `protocol.SETTINGS`, each a `protocol.Paper`: a
+            literal transcribed from the paper (or the authors' code where it is silent) with its
+            source, never computed from the suite's objects; and "split_protocol", the
+            `data.splits` protocol that reproduces its split.
+        protocol_notes: setting -> why this suite differs from the paper there (the "Protocol"
+            table shows it beside every mismatch).
+    """
+
+    metric_columns: Sequence[str] = DEFAULT_METRIC_COLUMNS
+    paper_metric: str | None = None
+    paper_metric_label: str = ""
+    paper_rows: dict = dataclasses.field(default_factory=dict)
+    notes: str = ""
+    hooks: list[Callable] = dataclasses.field(default_factory=list)
+    paper_protocol: dict = dataclasses.field(default_factory=dict)
+    protocol_notes: dict = dataclasses.field(default_factory=dict)
+
+
+def run_train(**values) -> TrainConfig:
+    """A run's `TrainConfig`: epochs, batch size and seed None (the experiment's) unless given."""
+    return TrainConfig(**{"epochs": None, "batch_size": None, "seed": None, **values})
+
+
+def experiment_train(**values) -> TrainConfig:
+    """An experiment's `TrainConfig`: the paper's 25 epochs at batch 32 unless given, a sample figure
+    every 10 epochs, `fit` verbosity 2, determinism None (`--quick` decides: `resolve.resolve_experiment`)."""
+    return TrainConfig(**{"epochs": 25, "batch_size": 32, "sample_every": 10, "verbose": 2, "deterministic": None, **values})
+
+
+def xla_jit_compile(value) -> Any:
+    """An `--xla` choice ("auto", "on", "off") as `TrainConfig.jit_compile` ("auto", True, False).
+
+    Raises:
+        ValueError: another value, naming the choices.
+    """
+    if isinstance(value, str) and value in XLA_JIT_COMPILE:
+        return XLA_JIT_COMPILE[value]
+    if value in ("auto", True, False):
+        return value
+    raise ValueError(f"xla {value!r}: choose one of {', '.join(XLA_CHOICES)}")
+
+
+def flat_keywords(cls):
+    """Class decorator: `cls` also takes the keys of its `ALIASES` as keywords, each put at its path
+    in the tree (a whole-field rename, or a field of a group: "train.loss"). A keyword that is a
+    field of its own passes as it is when its value is of the field's group type (or None)."""
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        moved = {key: kwargs.pop(key) for key in list(kwargs)
+                 if key in cls.ALIASES and not (key in cls.GROUPS and isinstance(kwargs[key], (cls.GROUPS[key], type(None))))}
+        for key, value in moved.items():
+            group, _, field = cls.ALIASES[key].partition(".")
+            if not field:
+                kwargs[group] = value
+                continue
+            current = kwargs.get(group)
+            if current is None:  # the group's default (a positional one is not moved: none are passed so)
+                current = cls.__dataclass_fields__[group].default_factory()
+            kwargs[group] = dataclasses.replace(current, **{field: cls.ALIAS_VALUES.get(key, lambda v: v)(value)})
+        init(self, *args, **kwargs)
+
+    cls.__init__ = __init__
+    return cls
+
+
+@flat_keywords
 @dataclasses.dataclass
 class RunConfig:
     """One trained model of an experiment.
@@ -149,67 +259,58 @@ class RunConfig:
     Attributes:
         name: run name (work directory, table row, export folder `<paper>_<name>`).
         model: registry name (`colorization_tf.models.MODELS`).
+        train: how it trains, a `training.TrainConfig` of which the run sets `RUN_TRAIN_KEYS`: loss
+            (`losses.get_loss` name, else Keras; an object; or dict output -> loss), loss_weights
+            (Iizuka's alpha), metrics (training metrics), optimizer, learning_rate, optimizer_kwargs
+            (an `OptimizerSettings`; a dict of its fields is converted), and epochs, batch_size,
+            seed (None: the experiment's). The other fields are the experiment's.
         model_kwargs: builder arguments on top of the registry's.
-        loss: loss name (`losses.get_loss`, else Keras), object, or dict output -> loss.
-        loss_weights: None or dict output -> weight (Iizuka's alpha).
-        metrics: training metrics (names, objects, or dict output -> list).
-        optimizer, learning_rate: the optimiser (`training.make_optimizer`).
-        optimizer_kwargs: its other arguments, an `OptimizerSettings` (a dict of its fields is converted).
-        epochs, batch_size, image_size: None -> the experiment's (then the paper's/registry's).
+        image_size: None -> the registry's.
         normalization: None -> the model's registry normalisation.
-        seed: None -> the experiment's seed.
         init_from: name of an earlier run of the same experiment whose trained weights initialise
             this one (fine-tuning; the GAN's generator pretrained with L1).
-        class_weights: for the weighted cross-entropy (loss "wce" or "wce_hard"): "zhang" (rebalancing,
-            lambda = 0.5) or "ziegler" (from a normal distribution fitted to the prior), computed
-            from the training split's ab prior.
         gan: None, or a `GanSettings` (a dict of its fields is converted): the model becomes
             `training.GANModel(generator, discriminator)`, the discriminator the model's spec pairs it
             with (`ModelSpec.discriminator`: the PatchGAN for the U-Net).
-        stop_after: train in two invocations, first to this epoch, then resume to `epochs`
+        class_weights: for the weighted cross-entropy (loss "wce" or "wce_hard"): "zhang" (rebalancing,
+            lambda = 0.5) or "ziegler" (from a normal distribution fitted to the prior), computed
+            from the training split's ab prior.
+        stop_after: train in two invocations, first to this epoch, then resume to the epochs
             from the checkpoint (the killed-and-resumed run of Lee et al.).
         classes: train and test on these scene classes only (CS520's CNN per scene).
         label: row label in the tables (default: `name`).
-        paper: the paper's numbers for this row, metric key -> value.
-        quick: the run's values in `--quick` mode on top of `QUICK_RUN`, a `QuickSettings` (a dict of
-            its fields is converted), e.g. ``QuickSettings(epochs=2)``.
+        paper_scores: the paper's numbers for this row, metric key -> value.
+        quick_overrides: the run's values in `--quick` mode on top of `QUICK_RUN`, a `RunOverrides`
+            (a dict of its fields is converted), e.g. ``RunOverrides(epochs=2)``.
         export: export a SavedModel after training.
         bin_width: ab grid width of a classification head (None: Zhang's 10, i.e. 313 bins). The
             model's bin count, the (weighted) cross-entropy and the prior its weights come from
             all use it (Ziegler used wider bins to save memory).
         augment: random crops (0.875 of each side) + horizontal flips of the training images;
-            None: the experiment's (its paper's) setting.
+            None: the experiment's (`DataConfig.augment`).
         max_train, max_val: train / validate on a deterministic subset of at most this many of
             the split's images (PolyChromify's model selection: 800 / 200); None: all.
         select_best: evaluate and export the weights of the epoch with the lowest value of this
             validation log key (e.g. "val_ab_l1", "val_loss"; `selection.BestWeights`) instead of the
             last epoch's; None: the last epoch's.
         paper_protocol, protocol_notes: this run's paper values and explanations on top of the
-            experiment's (see `ExperimentConfig`).
+            experiment's (`ReportConfig`).
     """
 
     name: str
     model: str
+    train: TrainConfig = dataclasses.field(default_factory=run_train)
     model_kwargs: dict = dataclasses.field(default_factory=dict)
-    loss: Any = "mse"
-    loss_weights: Any = None
-    metrics: Any = None
-    optimizer: str = "adam"
-    optimizer_kwargs: OptimizerSettings = dataclasses.field(default_factory=OptimizerSettings)
-    learning_rate: float = 1e-3
-    epochs: int | None = None
-    batch_size: int | None = None
     image_size: int | None = None
     normalization: str | None = None
-    seed: int | None = None
     init_from: str | None = None
     gan: GanSettings | None = None
     class_weights: str = "zhang"
     stop_after: int | None = None
     classes: list[str] | None = None
     label: str = ""
-    paper: dict = dataclasses.field(default_factory=dict)
-    quick: QuickSettings = dataclasses.field(default_factory=QuickSettings)
+    paper_scores: dict = dataclasses.field(default_factory=dict)
+    quick_overrides: RunOverrides = dataclasses.field(default_factory=RunOverrides)
     export: bool = True
     bin_width: float | None = None
     augment: bool | None = None
@@ -219,13 +320,21 @@ class RunConfig:
     paper_protocol: dict = dataclasses.field(default_factory=dict)
     protocol_notes: dict = dataclasses.field(default_factory=dict)
 
+    ALIASES = {**{key: f"train.{key}" for key in RUN_TRAIN_KEYS}, "quick": "quick_overrides", "paper": "paper_scores"}
+    """Keys of the flat configuration (keywords, `--set runs.NAME.KEY`) -> their path in the tree."""
+    GROUPS = {}
+    ALIAS_VALUES = {}
+
     def __post_init__(self):
         owner = f"run {self.name!r}"
-        self.optimizer_kwargs = OptimizerSettings.coerce(self.optimizer_kwargs or {}, owner)
+        if not isinstance(self.train, TrainConfig):
+            raise ValueError(f"{owner}: train must be a training.TrainConfig, not {type(self.train).__name__}")
+        self.train = dataclasses.replace(self.train, optimizer_kwargs=OptimizerSettings.coerce(self.train.optimizer_kwargs or {}, owner))
         self.gan = GanSettings.coerce(self.gan, owner)
-        self.quick = QuickSettings.coerce(self.quick or {}, owner)
+        self.quick_overrides = RunOverrides.coerce(self.quick_overrides or {}, owner)
 
 
+@flat_keywords
 @dataclasses.dataclass
 class ExperimentConfig:
     """One paper's study.
@@ -234,193 +343,67 @@ class ExperimentConfig:
         paper: short name; results go to `results/<paper>/`, exports to `saved_models/<paper>_<run>/`.
         title: heading of the report.
         runs: the models to train, in order (a run may start from an earlier one: `init_from`).
-        data: image folder in the paper's layout, or None for the embedded synthetic default.
-        protocol: split protocol of `data.splits.split_files`.
-        quick: shrink everything (`QUICK_RUN`, `resolve_experiment`).
-        epochs, batch_size, image_size: override every run (None: each run's own / the paper's).
-        seed: base training seed (initialisation, data order, augmentation).
-        split_seed: seed of the hash split, used only when the data folder has no prepared
-            `splits.json` (which is then used as it is).
-        max_images: use at most this many images (after scanning; None: all).
+        data: the images, their split and pipeline (`DataConfig`).
+        report: the tables, notes, hooks and the paper's protocol (`ReportConfig`).
+        train: the experiment-wide `training.TrainConfig`: every setting a run does not set itself
+            (precision, jit_compile, deterministic, sample_every, verbose, ...) and the paper's
+            epochs, batch size and seed where a run leaves them None. `deterministic` None: on in
+            quick mode unless jit_compile is True (Keras compiles without XLA under determinism);
+            precision "auto": the device's (`training.select_hardware`). Its loss, optimiser,
+            learning rate and metrics are not used: every run has its own.
+        run_overrides: epochs, batch size, image size for every run, over the runs' own and
+            `--quick`'s (`--epochs`, `--batch-size`, `--image-size`).
+        quick: shrink everything (`QUICK_RUN`, `resolve.resolve_experiment`).
+        export: export SavedModels (runs may opt out individually).
         out_dir: results folder (default `results/<paper>`).
         saved_models_dir: export root.
-        labels: the models need scene labels (folder per class).
-        metric_columns: metric keys in the main table.
-        paper_metric: the paper's own metric key, shown beside the paper's number.
-        paper_metric_label: its column label.
-        paper_rows: rows quoted from the paper for the main table (label -> metric -> value).
-        notes: Markdown paragraphs added under the main table (e.g. what a metric means).
-        hooks: `ctx -> list[Section] | Section | None`, run after every model is trained.
-        sample_every: sample-colorization figure every N epochs (Ziegler's Figs 4.4/4.5).
-        deterministic: TF op determinism (None: on in quick mode unless `xla` is "on"; Keras
-            compiles without XLA under determinism, so the two cannot both be asked for).
-        precision: the Keras dtype policy training runs under (`PRECISION_CHOICES`; "auto": the
-            device's, `training.select_hardware`).
-        xla: XLA compilation of the training step (`XLA_CHOICES`; "auto": on a single GPU unless
-            determinism is on). The report states what Keras ran (`training.Hardware.in_effect`).
-        export: export SavedModels (runs may opt out individually).
-        verbose: Keras `fit` verbosity.
-        default_epochs, default_batch_size: the paper's values when no override is given.
-        cache: where decoded training/evaluation images are cached: "memory" (default) or a file
-            prefix (`data.pipeline.cache_filename`) for datasets larger than memory.
-        augment: the paper's training augmentation: random crops + flips (Zhang et al., Iizuka
-            et al.) or none (PolyChromify, Lee et al., CS520); runs may override it.
-        paper_protocol: the paper's values of the `protocol.SETTINGS`, each a `protocol.Paper`: a
-            literal transcribed from the paper (or the authors' code where it is silent) with its
-            source (dataset = its image count, split = its description, loss in
-            `protocol.describe_loss`'s vocabulary, ...; absent = not stated), never computed from
-            the suite's objects; and "split_protocol", the `data.splits` protocol that reproduces its split.
-        protocol_notes: setting -> why this suite differs from the paper there (the "Protocol"
-            table shows it beside every mismatch).
-        overridden: settings given on the command line (`command.apply_args`, `overrides`), named in the
-            "Protocol" table.
+        overridden: settings given on the command line (`command.apply_args`, `overrides`), by their
+            flat names (`overrides.FLAGGED_FIELDS`), named in the "Protocol" table.
     """
 
     paper: str
     title: str
     runs: list[RunConfig]
-    data: str | None = None
-    protocol: str = "default"
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    report: ReportConfig = dataclasses.field(default_factory=ReportConfig)
+    train: TrainConfig = dataclasses.field(default_factory=experiment_train)
+    run_overrides: RunOverrides = dataclasses.field(default_factory=RunOverrides)
     quick: bool = False
-    epochs: int | None = None
-    batch_size: int | None = None
-    image_size: int | None = None
-    seed: int = 0
-    split_seed: int = DEFAULT_SPLIT_SEED
-    max_images: int | None = None
+    export: bool = True
     out_dir: str | None = None
     saved_models_dir: str = SAVED_MODELS_DIR
-    labels: bool = False
-    metric_columns: Sequence[str] = DEFAULT_METRIC_COLUMNS
-    paper_metric: str | None = None
-    paper_metric_label: str = ""
-    paper_rows: dict = dataclasses.field(default_factory=dict)
-    notes: str = ""
-    hooks: list[Callable] = dataclasses.field(default_factory=list)
-    sample_every: int = 10
-    deterministic: bool | None = None
-    export: bool = True
-    verbose: Any = 2
-    default_epochs: int = 25
-    default_batch_size: int = 32
-    cache: str = "memory"
-    augment: bool = True
-    paper_protocol: dict = dataclasses.field(default_factory=dict)
-    protocol_notes: dict = dataclasses.field(default_factory=dict)
     overridden: tuple = ()
-    precision: str = "auto"
-    xla: str = "auto"
+
+    ALIASES = {
+        "data": "data.root", **{key: f"data.{key}" for key in ("protocol", "split_seed", "max_images", "labels", "cache", "augment")},
+        **{key: f"report.{key}" for key in ("metric_columns", "paper_metric", "paper_metric_label", "paper_rows", "notes", "hooks",
+                                            "paper_protocol", "protocol_notes")},
+        "default_epochs": "train.epochs", "default_batch_size": "train.batch_size", "xla": "train.jit_compile",
+        **{key: f"train.{key}" for key in ("seed", "sample_every", "deterministic", "precision", "verbose")},
+        **{key: f"run_overrides.{key}" for key in ("epochs", "batch_size", "image_size")},
+    }
+    """Keys of the flat configuration (keywords, `--set KEY`) -> their path in the tree."""
+    GROUPS = {"data": DataConfig}
+    """A keyword that is both a field and an old key: its value of this type is the field itself."""
+    ALIAS_VALUES = {"xla": xla_jit_compile}
+    """Old keys whose values are spelt differently in the tree."""
 
     def __post_init__(self):
-        check_hardware_choices(self.precision, self.xla, self.deterministic)
+        self.run_overrides = RunOverrides.coerce(self.run_overrides or {}, f"experiment {self.paper!r}")
+        check_hardware_choices(self.train.precision, self.train.jit_compile, self.train.deterministic)
 
     @property
     def results_dir(self) -> Path:
         return Path(self.out_dir or os.path.join(RESULTS_DIR, self.paper))
 
 
-def check_hardware_choices(precision: str, xla: str, deterministic: bool | None) -> None:
+def check_hardware_choices(precision: str, jit_compile, deterministic: bool | None) -> None:
     """Raises a ValueError naming the problem: an unknown precision or XLA choice, or XLA asked for
     with TF op determinism (Keras would silently compile without XLA)."""
     if precision not in PRECISION_CHOICES:
         raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISION_CHOICES)}")
-    if xla not in XLA_CHOICES:
-        raise ValueError(f"xla {xla!r}: choose one of {', '.join(XLA_CHOICES)}")
-    if xla == "on" and deterministic:
+    if jit_compile not in ("auto", True, False) or isinstance(jit_compile, int) and not isinstance(jit_compile, bool):
+        raise ValueError(f"xla {jit_compile!r}: choose one of {', '.join(XLA_CHOICES)}")
+    if jit_compile is True and deterministic:
         raise ValueError("xla 'on' with deterministic: Keras compiles without XLA under TF op determinism; "
                          "drop --deterministic (quick mode then runs without it) or use --xla auto/off")
-
-
-def resolve_experiment(cfg: ExperimentConfig) -> ExperimentConfig:
-    """The experiment-wide settings `--quick` decides when they are not given.
-
-    In quick mode: at most `QUICK_MAX_IMAGES` images (unless `max_images` is given), TF op
-    determinism (unless `deterministic` is given, or `xla` is "on": Keras cannot compile with XLA
-    under determinism) and a sample figure after every epoch. Out of it, `deterministic` None
-    means off. Idempotent.
-
-    Args:
-        cfg: the experiment as configured (after the command line, `command.apply_args`).
-
-    Returns:
-        A copy with `max_images`, `deterministic` and `sample_every` filled in.
-    """
-    if not cfg.quick:
-        return dataclasses.replace(cfg, deterministic=bool(cfg.deterministic))
-    return dataclasses.replace(
-        cfg,
-        max_images=QUICK_MAX_IMAGES if cfg.max_images is None else cfg.max_images,
-        deterministic=(cfg.xla != "on") if cfg.deterministic is None else cfg.deterministic,
-        sample_every=QUICK_SAMPLE_EVERY,
-    )
-
-
-def _resolve(run: RunConfig, cfg: ExperimentConfig) -> RunConfig:
-    """A run's effective settings: the one step that fills every default of a run.
-
-    Each setting is taken from the first of these that gives it (later ones win):
-
-    1. the run's own field; where it is None: the experiment's paper default (`default_epochs`,
-       `default_batch_size`, `augment`, `seed`) or the model registry's (`image_size`,
-       `normalization`);
-    2. in `--quick` mode: `QUICK_RUN` (32 px, 1 epoch, batch 8), then the run's own `quick`;
-    3. the experiment-wide `epochs`, `batch_size`, `image_size` (`--epochs`, ... on the command line).
-
-    `stop_after` is then kept inside the epochs (None when there is only one).
-
-    Args:
-        run: the run as configured.
-        cfg: its experiment.
-
-    Returns:
-        A new `RunConfig` with every setting filled in (Keras loss objects kept as they are).
-
-    Raises:
-        ValueError: `bin_width` on a model without a classification head.
-    """
-    spec = get_spec(run.model)
-    values = {f.name: getattr(run, f.name) for f in dataclasses.fields(run)}  # shallow: keeps Keras objects
-    values["epochs"] = run.epochs or cfg.default_epochs
-    values["batch_size"] = run.batch_size or cfg.default_batch_size
-    values["image_size"] = run.image_size or spec.image_size
-    values["normalization"] = run.normalization or spec.normalization
-    values["seed"] = cfg.seed if run.seed is None else run.seed
-    values["label"] = run.label or run.name
-    values["augment"] = cfg.augment if run.augment is None else bool(run.augment)
-    if cfg.quick:
-        values.update(QUICK_RUN.as_dict())
-        values.update(run.quick.as_dict())
-    for key in ("epochs", "batch_size", "image_size"):
-        if getattr(cfg, key) is not None:
-            values[key] = getattr(cfg, key)
-    if values["stop_after"] is not None:
-        values["stop_after"] = max(1, min(values["stop_after"], values["epochs"] - 1)) if values["epochs"] > 1 else None
-    if values["bin_width"] is not None and not spec.head.classification:
-        raise ValueError(f"run {run.name!r}: bin_width applies to classification heads only, not {run.model}")
-    return RunConfig(**values)
-
-
-def _fresh(spec):
-    """Keras loss/metric objects serialised, so every compile deserialises its own fresh instance;
-    typed option groups (`Settings`) as the dict of the fields they set."""
-    import keras
-
-    if isinstance(spec, Settings):
-        return _fresh(spec.as_dict())
-    if isinstance(spec, dict):
-        return {k: _fresh(v) for k, v in spec.items()}
-    if isinstance(spec, (list, tuple)):
-        return [_fresh(v) for v in spec]
-    if spec is None or isinstance(spec, (str, int, float, bool)):
-        return spec
-    return keras.saving.serialize_keras_object(spec)
-
-
-def _jsonable_run(run: RunConfig) -> dict:
-    """A run as JSON, its Keras loss/metric objects serialised (not their repr with an address)."""
-    fields = {f.name: getattr(run, f.name) for f in dataclasses.fields(run)}
-    return evaluation.to_jsonable({**fields, **{key: _fresh(fields[key]) for key in SERIALISED_FIELDS}})
-
-
-SERIALISED_FIELDS = ("loss", "metrics", "optimizer_kwargs", "gan", "quick")
-"""`RunConfig` fields `_jsonable_run` writes through `_fresh` (Keras objects, typed option groups)."""

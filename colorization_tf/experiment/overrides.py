@@ -1,20 +1,25 @@
 """Generic `--set KEY=VALUE` overrides of an experiment's configuration, typed by the dataclass fields.
 
-Keys name a field by its path:
+Keys name a field by its path in the tree (`config`):
 
-    FIELD=VALUE                  an `ExperimentConfig` field: `epochs=5`, `seed=3`, `sample_every=2`
-    runs.NAME.FIELD=VALUE        a `RunConfig` field of run NAME: `runs.iizuka.learning_rate=3e-4`
+    FIELD=VALUE                  an `ExperimentConfig` field, or one of its groups': `data.protocol=ziegler`,
+                                 `train.sample_every=2`, `report.metric_columns=psnr,ssim`, `run_overrides.epochs=5`
+    runs.NAME.FIELD=VALUE        a `RunConfig` field of run NAME: `runs.iizuka.train.learning_rate=3e-4`
     runs.*.FIELD=VALUE           that field of every run
-    ....GROUP.FIELD=VALUE        a field of a typed group: `runs.gan.gan.l1_weight=50`,
-                                 `runs.NAME.optimizer_kwargs.weight_decay=0`, `runs.NAME.quick.epochs=2`
+    ....GROUP.FIELD=VALUE        a field of a group: `runs.gan.gan.l1_weight=50`,
+                                 `runs.NAME.train.optimizer_kwargs.weight_decay=0`, `runs.NAME.quick_overrides.epochs=2`
+
+The keys of the flat configuration keep working, each standing for its path (`ExperimentConfig.ALIASES`,
+`RunConfig.ALIASES`): `epochs=5` (`run_overrides.epochs`), `seed=3` (`train.seed`), `protocol=...`,
+`xla=on`, `runs.NAME.learning_rate=3e-4`, `runs.NAME.optimizer_kwargs.weight_decay=0`,
+`runs.NAME.quick.epochs=2`, ...
 
 A value is parsed by the field's type: an int, a float, a boolean (true/false, yes/no, on/off,
 1/0), a string, `none` for an optional field, comma-separated items for a tuple or list
 (`runs.NAME.optimizer_kwargs.betas=0.9,0.99`, `metric_columns=psnr,ssim`), JSON for a dict (and
 for a whole typed group); a free-typed field (`loss`, `metrics`) takes JSON, else the string.
-A run field is the run's own setting: `--quick` and the experiment-wide `epochs`, `batch_size`,
-`image_size` still take precedence over it (`config._resolve`); set `runs.NAME.quick.epochs` for
-quick mode.
+A run's field is the run's own setting: `--quick` and the experiment's `run_overrides` still take
+precedence over it (`resolve.resolve_run`); set `runs.NAME.quick.epochs` for quick mode.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ COMMAND_LINE_ONLY = {"quick": "--quick", "runs": "--runs (or runs.NAME.FIELD=VAL
 """Experiment fields `--set` refuses, with the option that sets them (the script reads them first)."""
 
 FLAGGED_FIELDS = ("epochs", "batch_size", "image_size", "augment", "protocol", "max_images", "precision", "xla")
-"""Experiment fields the "Protocol" table names as changed on the command line (`overridden`)."""
+"""Settings the "Protocol" table names as changed on the command line (`ExperimentConfig.overridden`),
+by their flat names; `--set` flags them under either spelling (`ExperimentConfig.ALIASES`)."""
 
 TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
@@ -70,10 +76,15 @@ def apply_overrides(cfg: ExperimentConfig, assignments: Sequence[str]) -> Experi
             continue
         if path[0] in COMMAND_LINE_ONLY:
             raise OverrideError(f"--set {key}: use {COMMAND_LINE_ONLY[path[0]]}")
+        flag = path[0] if path[0] in FLAGGED_FIELDS else FLAGGED_PATHS.get(".".join(path))
         cfg = _set(cfg, path, text, key)
-        if path[0] in FLAGGED_FIELDS and path[0] not in cfg.overridden:
-            cfg = dataclasses.replace(cfg, overridden=(*cfg.overridden, path[0]))
+        if flag and flag not in cfg.overridden:
+            cfg = dataclasses.replace(cfg, overridden=(*cfg.overridden, flag))
     return cfg
+
+
+FLAGGED_PATHS = {ExperimentConfig.ALIASES[name]: name for name in FLAGGED_FIELDS}
+"""The tree's path of each of the `FLAGGED_FIELDS` -> its flat name."""
 
 
 def _set_runs(runs: list[RunConfig], name: str, path: list[str], text: str, key: str) -> list[RunConfig]:
@@ -85,21 +96,44 @@ def _set_runs(runs: list[RunConfig], name: str, path: list[str], text: str, key:
 
 
 def _set(obj, path: list[str], text: str, key: str):
-    """A copy of the dataclass `obj` with the field at `path` (nested through typed groups) parsed from `text`."""
+    """A copy of the dataclass `obj` with the field at `path` (nested through groups) parsed from `text`;
+    a key of the flat configuration (`obj.ALIASES`) stands for its path in the tree."""
+    aliases = getattr(type(obj), "ALIASES", {})
+    if path[0] in aliases and not (len(path) > 1 and path[0] in getattr(type(obj), "GROUPS", {})):  # `data.protocol`: the group
+        convert = getattr(type(obj), "ALIAS_VALUES", {}).get(path[0])
+        path = [*aliases[path[0]].split("."), *path[1:]]
+        if convert is not None:  # a value spelt differently in the tree (`xla=on`: `train.jit_compile`)
+            try:
+                value = convert(text.strip())
+            except ValueError as err:
+                raise OverrideError(f"--set {key}={text.strip()}: {err}") from None
+            return _set_value(obj, path, value, key)
     hints = _field_types(type(obj))
     name = path[0]
     if name not in hints:
         raise OverrideError(f"--set {key}: {type(obj).__name__} has no field {name!r}; fields: {', '.join(hints)}")
     if len(path) == 1:
-        try:
-            return dataclasses.replace(obj, **{name: parse_value(text, hints[name], key)})
-        except ValueError as err:  # a value the dataclass refuses (`ExperimentConfig`'s precision/xla choices)
-            raise OverrideError(f"--set {key}={text.strip()}: {err}") from None
-    group = _dataclass_in(hints[name])
+        return _replace(obj, name, parse_value(text, hints[name], key), key, text)
+    current = getattr(obj, name)
+    group = type(current) if dataclasses.is_dataclass(current) else _dataclass_in(hints[name])  # a typed group in a dict field
     if group is None:
         raise OverrideError(f"--set {key}: {type(obj).__name__}.{name} has no fields to set; set it whole: {'.'.join(path[:-1])}=VALUE")
-    current = getattr(obj, name)
-    return dataclasses.replace(obj, **{name: _set(current if current is not None else group(), path[1:], text, key)})
+    return _replace(obj, name, _set(current if current is not None else group(), path[1:], text, key), key, text)
+
+
+def _set_value(obj, path: list[str], value, key: str):
+    """A copy of `obj` with the field at `path` set to the already parsed `value`."""
+    if len(path) == 1:
+        return _replace(obj, path[0], value, key, value)
+    return _replace(obj, path[0], _set_value(getattr(obj, path[0]), path[1:], value, key), key, value)
+
+
+def _replace(obj, name: str, value, key: str, text):
+    """`dataclasses.replace(obj, name=value)`; a value the dataclass refuses is an `OverrideError`."""
+    try:
+        return dataclasses.replace(obj, **{name: value})
+    except ValueError as err:  # `ExperimentConfig`'s precision/xla choices, a run's typed groups
+        raise OverrideError(f"--set {key}={str(text).strip()}: {err}") from None
 
 
 @functools.cache

@@ -1,11 +1,11 @@
-"""Report writing: the sections of an experiment's `results.md`, the main table and the default figures."""
+"""The report writers besides the "Protocol" table (`protocol`): the main table, the default figures,
+the hardware line and the Markdown page of an experiment's `results.md`."""
 
 from __future__ import annotations
 
 from colorization_tf import evaluation
-from colorization_tf.experiment.config import ExperimentConfig
-from colorization_tf.experiment.context import ExperimentContext
-from colorization_tf.experiment.results import RunResult, Section  # noqa: F401  (Section re-exported)
+from colorization_tf.experiment.results import RunResult, Section
+from colorization_tf.plots import experiments as plots
 
 N_FIGURE_IMAGES = 6
 """Test images shown in the comparison figure of every experiment."""
@@ -23,13 +23,20 @@ def metric_label(key: str) -> str:
     }.get(key, key)
 
 
-def main_table(cfg: ExperimentConfig, runs: dict[str, RunResult], gray: dict[str, float]) -> Section:
-    """The paper's table: one row per run (+ the gray baseline and rows quoted from the paper)."""
-    metric_keys = list(cfg.metric_columns)
-    if cfg.paper_metric and cfg.paper_metric not in metric_keys:
-        metric_keys.append(cfg.paper_metric)
+def main_table(cfg, runs: dict[str, RunResult], gray: dict[str, float]) -> Section:
+    """The paper's table: one row per run (+ the gray baseline and rows quoted from the paper).
+
+    Args:
+        cfg: the `ExperimentConfig` (its `report`: metric columns, the paper's metric and rows, notes).
+        runs: run name -> `RunResult`.
+        gray: the gray baseline's mean metrics.
+    """
+    report = cfg.report
+    metric_keys = list(report.metric_columns)
+    if report.paper_metric and report.paper_metric not in metric_keys:
+        metric_keys.append(report.paper_metric)
     columns = ["model", "params", "train time (s)", *[metric_label(k) for k in metric_keys]]
-    paper_keys = sorted({k for r in runs.values() for k in r.paper} | {k for row in cfg.paper_rows.values() for k in row})
+    paper_keys = sorted({k for r in runs.values() for k in r.paper} | {k for row in report.paper_rows.values() for k in row})
     columns += [f"paper: {metric_label(k)}" for k in paper_keys]
     rows, data = [], []
     for r in runs.values():
@@ -42,19 +49,18 @@ def main_table(cfg: ExperimentConfig, runs: dict[str, RunResult], gray: dict[str
         truth = [gray["colorfulness_true"] if k == "colorfulness" else None for k in metric_keys]
         rows.append(["ground truth", None, None, *truth, *[None for _ in paper_keys]])
         data.append({"model": "ground truth", "colorfulness": gray["colorfulness_true"]})
-    for label, values in cfg.paper_rows.items():
+    for label, values in report.paper_rows.items():
         rows.append([f"{label} (paper)", None, None, *[None for _ in metric_keys], *[values.get(k) for k in paper_keys]])
         data.append({"model": label, "quoted_from_paper": True, "paper": values})
     text = evaluation.markdown_table(columns, rows)
-    if cfg.notes:
-        text += "\n" + cfg.notes.strip() + "\n"
+    if report.notes:
+        text += "\n" + report.notes.strip() + "\n"
     return Section("Results on the test split", text, {"columns": columns, "rows": data})
 
 
-def _default_figures(ctx: ExperimentContext) -> list[Section]:
-    """Loss curves of every run and the same test images colorized by every run."""
-    from colorization_tf.plots import experiments as plots
-
+def default_figures(ctx) -> list[Section]:
+    """Loss curves of every run and the same test images colorized by every run (`ctx`: the
+    `runner.ExperimentContext`)."""
     sections = []
     histories = {r.label: r.history for r in ctx.runs.values() if r.history}
     if histories:
@@ -71,7 +77,25 @@ def _default_figures(ctx: ExperimentContext) -> list[Section]:
     return sections
 
 
-def render_markdown(cfg: ExperimentConfig, sections: list[Section], header: str) -> str:
+def hardware_line(hardware: dict[str, dict]) -> str:
+    """The report's hardware line: what the runs trained under as Keras ran them ("" if none trained).
+
+    Args:
+        hardware: run name -> `RunResult.hardware`.
+    """
+    groups: dict[str, list[str]] = {}
+    for name, hw in hardware.items():
+        if hw:
+            groups.setdefault(hw["description"], []).append(name)
+    if not groups:
+        return ""
+    if len(groups) == 1:
+        return f"\nHardware (as Keras ran it): {next(iter(groups))}.\n"
+    return "\nHardware (as Keras ran it): " + "; ".join(f"{', '.join(names)}: {text}" for text, names in groups.items()) + ".\n"
+
+
+def render_markdown(cfg, sections: list[Section], header: str) -> str:
+    """`results.md`: the title, the header line(s), then every section under its heading."""
     parts = [f"# {cfg.title}\n", header]
     for s in sections:
         parts.append(f"\n## {s.title}\n\n{s.markdown}")

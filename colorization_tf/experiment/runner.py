@@ -1,47 +1,45 @@
-"""The runner: trains, evaluates and exports every run of an experiment, runs its hooks, writes its report.
+"""The runner: `run_experiment` reads top to bottom, as one experiment runs.
 
-For every run: split -> pipelines -> `training.train` (resumable work directory
-`runs/<run>-<digest>/`) -> `evaluation.evaluate_model` on the test split -> `export.export_saved_model`.
+    resolve the configuration (`resolve`) -> split the data (`data.splits`; `splits_used.json`)
+    -> for every run, `train_and_evaluate`: its data and parts (`assembly`) -> `training.train`
+       (resumable work directory `runs/<run>-<digest>/`) -> `evaluation.evaluate_model` on the
+       test split -> `export.export_saved_model`
+    -> the gray baseline -> the report: main table, "Protocol" table (`protocol`), hooks, figures
+       (`report`) -> results.md, results.json.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
-from colorization_tf import evaluation
+from colorization_tf import evaluation, training
 from colorization_tf.data import splits as data_splits
-from colorization_tf.experiment.assembly import _builder, _loss_object, needs_labels
-from colorization_tf.experiment.config import (
+from colorization_tf.data.pipeline import dataset_cardinality_hint
+from colorization_tf.experiment import assembly
+from colorization_tf.experiment.config import QUICK_IMAGE_SIZE, RUN_TRAIN_KEYS, ExperimentConfig, RunConfig
+from colorization_tf.experiment.protocol import protocol_data, protocol_table
+from colorization_tf.experiment.report import default_figures, hardware_line, main_table, render_markdown
+from colorization_tf.experiment.resolve import fresh, resolve_experiment, resolve_run, run_json
+from colorization_tf.experiment.results import (
     CONFIG_JSON,
     DATA_REPORT,
-    QUICK_IMAGE_SIZE,
+    FIGURES_DIR,
     RESULTS_JSON,
     RESULTS_MD,
     RUNS_DIR,
     SPLITS_USED,
-    XLA_JIT_COMPILE,
-    ExperimentConfig,
-    RunConfig,
-    _fresh,
-    _jsonable_run,
-    _resolve,
-    resolve_experiment,
+    ExperimentResult,
+    RunResult,
+    Section,
 )
-from colorization_tf.experiment.context import ExperimentContext, ExperimentResult, RunResult
-from colorization_tf.experiment.datasets import (
-    _cache_for,
-    _capped,
-    _filter_classes,
-    build_split_dataset,
-    default_data_root,
-    interleave_classes,
-    training_data,
-)
-from colorization_tf.experiment.report import Section, _default_figures, main_table, render_markdown
+from colorization_tf.export import export_saved_model
 from colorization_tf.fileio import remove_stale_temps
 from colorization_tf.models import colorizer_of, get_spec
 from colorization_tf.selection import BestWeights, restore_best
@@ -50,6 +48,59 @@ log = logging.getLogger(__name__)
 
 DIGEST_LENGTH = 8
 """Hex characters of the configuration digest in a run's work-directory name."""
+
+DIGEST_KEYS = tuple(key for key in training.SAME_RUN_KEYS if key not in ("precision", "steps_per_epoch"))
+"""The `SAME_RUN_KEYS` a run's digest names by value: the run's own fields and its `train`'s
+`RUN_TRAIN_KEYS`. The precision is named only when asked for by name (`run_digest`); the steps per
+epoch follow from the training files and the batch size, which the digest names."""
+
+QUICK_EXPORT_NOTE = (
+    "Quick mode exports the SavedModels only, without the `model.keras` copy a full run writes beside "
+    "each (the big nets' .keras files are ~130 MB each); run without `--quick` to get them."
+)
+
+
+@dataclasses.dataclass
+class ExperimentContext:
+    """Everything a hook may use once the runs are trained.
+
+    Attributes:
+        config: the `ExperimentConfig` (resolved).
+        splits: split name -> image paths.
+        labels: path -> class index (None without class folders).
+        class_names: class folder names.
+        runs: run name -> `RunResult`.
+        models: run name -> trained Keras model (the generator for a GAN).
+        evals: run name -> `evaluation.EvalResult` on the test split (plus `evaluation.GRAY`).
+        results_dir: `results/<paper>`.
+        data_root: the data folder (the embedded default's when no `--data` was given).
+        skipped: run name -> why it was not trained (e.g. it needs class folders).
+    """
+
+    config: ExperimentConfig
+    splits: dict[str, list[str]]
+    labels: dict[str, int] | None
+    class_names: list[str]
+    runs: dict[str, RunResult]
+    models: dict[str, Any]
+    evals: dict[str, evaluation.EvalResult]
+    results_dir: Path
+    data_root: str = ""
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def figures_dir(self) -> Path:
+        path = self.results_dir / FIGURES_DIR
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def paths(self, split: str, classes=None) -> list[str]:
+        """A split's paths of `classes` (all when None), round-robin over the classes."""
+        return assembly.interleave_classes(assembly.filter_classes(self.splits[split], self.labels, self.class_names, classes), self.labels)
+
+    def dataset(self, split: str, image_size: int, normalization, batch_size: int = 16, classes=None):
+        """An evaluation pipeline over a split (see `assembly.build_split_dataset`)."""
+        return assembly.build_split_dataset(self.paths(split, classes), image_size, normalization, batch_size, training=False)
 
 
 def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, init_digest: str | None = None,
@@ -61,20 +112,15 @@ def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, in
     checkpoint trained on something else, while a run with more epochs continues the old one.
 
     Args:
-        run: the resolved run (`_resolve`), with its loss as configured (e.g. "wce", not the object).
+        run: the resolved run (`resolve.resolve_run`), its loss as configured (e.g. "wce", not the object).
         train_paths: its training files (their absolute paths name the dataset and the split).
         batch_size: the effective batch size (capped at the number of training files).
         init_digest: the work-directory name of the run it starts from (`init_from`).
         precision: the experiment's `--precision`; a policy asked for by name trains in its own
             work directory ("auto" keeps the digest it always had).
     """
-    import hashlib
-    import json
-
-    from colorization_tf.training import SAME_RUN_KEYS  # the one list of what makes the same run
-
-    fields = {key: _fresh(getattr(run, key)) for key in SAME_RUN_KEYS if hasattr(run, key)}
-    fields["batch_size"] = batch_size or run.batch_size
+    fields = {key: fresh(getattr(run.train if key in RUN_TRAIN_KEYS else run, key)) for key in DIGEST_KEYS}
+    fields["batch_size"] = batch_size or run.train.batch_size
     fields["init_from"] = init_digest if run.init_from else None
     if precision != "auto":
         fields["precision"] = precision
@@ -83,147 +129,95 @@ def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, in
     return hashlib.sha1(text.encode()).hexdigest()[:DIGEST_LENGTH]
 
 
-def _train_config(run: RunConfig, cfg: ExperimentConfig, epochs: int):
-    from colorization_tf.training import TrainConfig
-
-    return TrainConfig(
-        epochs=epochs,
-        batch_size=run.batch_size,
-        learning_rate=run.learning_rate,
-        optimizer=run.optimizer,
-        optimizer_kwargs=run.optimizer_kwargs.as_dict(),
-        loss=_fresh(run.loss),
-        loss_weights=run.loss_weights,
-        metrics=_fresh(run.metrics),
-        seed=run.seed,
-        precision=cfg.precision,
-        jit_compile=XLA_JIT_COMPILE[cfg.xla],
-        deterministic=bool(cfg.deterministic),
-        sample_every=cfg.sample_every,
-        tensorboard=not cfg.quick,
-        verbose=cfg.verbose,
-        name=f"{cfg.paper}/{run.name}",
-    )
-
-
-def _export(model, run: RunConfig, cfg: ExperimentConfig) -> str:
-    from colorization_tf.export import export_saved_model
-
-    path = Path(cfg.saved_models_dir) / f"{cfg.paper}_{run.name}"
-    spec = get_spec(run.model)
-    spec = spec.replace(image_size=run.image_size, normalization=run.normalization, head=spec.head.with_bins(run.bin_width))
-    export_saved_model(model, str(path), spec, save_keras=not cfg.quick)
-    return str(path)
-
-
-QUICK_EXPORT_NOTE = (
-    "Quick mode exports the SavedModels only, without the `model.keras` copy a full run writes beside "
-    "each (the big nets' .keras files are ~130 MB each); run without `--quick` to get them."
-)
+def train_config(run: RunConfig, epochs: int) -> training.TrainConfig:
+    """The `TrainConfig` one training stage of a resolved run hands to `training.train`: its `train`
+    up to `epochs`, Keras loss/metric objects serialised (each compile gets fresh ones) and the
+    optimiser's arguments as the keywords they stand for."""
+    train = run.train
+    return dataclasses.replace(train, epochs=epochs, loss=fresh(train.loss), metrics=fresh(train.metrics),
+                               optimizer_kwargs=train.optimizer_kwargs.as_dict())
 
 
 def resolve_splits(cfg: ExperimentConfig, root) -> data_splits.DataSplits:
     """The experiment's split of `root` (`data.splits.resolve_splits` with the experiment's protocol,
     split seed, image limit (`--max-images`, or `--quick`'s) and the folder's prepared split unless
     it is the embedded default)."""
-    cfg = resolve_experiment(cfg)
-    return data_splits.resolve_splits(root, cfg.protocol, cfg.split_seed, limit=cfg.max_images, use_prepared=bool(cfg.data))
+    data = resolve_experiment(cfg).data
+    return data_splits.resolve_splits(root, data.protocol, data.split_seed, limit=data.max_images, use_prepared=bool(data.root))
 
 
 def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentContext) -> RunResult:
     """Trains one (resolved) run, evaluates it on the test split and exports it."""
-    from colorization_tf import training
-    from colorization_tf.data.pipeline import dataset_cardinality_hint
+    # Its data: the split's files of its classes (capped), the pipelines, a batch for the sample figures.
+    def split_paths(split, limit):
+        paths = assembly.filter_classes(ctx.splits[split], ctx.labels, ctx.class_names, run.classes)
+        return assembly.capped(paths, ctx.labels, limit, cfg.data.split_seed)
 
-    train_paths = _capped(_filter_classes(ctx.splits["train"], ctx.labels, ctx.class_names, run.classes), ctx.labels, run.max_train, cfg.split_seed)
-    val_paths = _capped(_filter_classes(ctx.splits["val"], ctx.labels, ctx.class_names, run.classes), ctx.labels, run.max_val, cfg.split_seed)
-    test_paths = interleave_classes(_filter_classes(ctx.splits["test"], ctx.labels, ctx.class_names, run.classes), ctx.labels)
+    train_paths, val_paths, test_paths = split_paths("train", run.max_train), split_paths("val", run.max_val), ctx.paths("test", run.classes)
     if not train_paths or not test_paths:
         raise ValueError(f"run {run.name!r}: empty train or test split (classes={run.classes})")
-    batch_size = min(run.batch_size, len(train_paths))
-    wants_labels = needs_labels(run)  # the scene head trains on the class folders' labels
+    if run.select_best and not val_paths:
+        raise ValueError(f"run {run.name!r}: select_best={run.select_best!r} needs validation images")
+    batch_size = min(run.train.batch_size, len(train_paths))
+    wants_labels = assembly.needs_labels(run)  # the scene head trains on the class folders' labels
     if wants_labels and ctx.labels is None:
         raise ValueError(f"run {run.name!r}: {run.model} needs scene labels: give a folder with one sub-folder per class")
-    label_list = (lambda ps: [ctx.labels[p] for p in ps]) if wants_labels else (lambda ps: None)
+
+    def labels_of(paths):
+        return [ctx.labels[p] for p in paths] if wants_labels else None
 
     def eval_data(paths, cache):
-        labels = label_list(paths)
-        return build_split_dataset(paths, run.image_size, run.normalization, batch_size, labels=labels,
-                                   cache=_cache_for(cache, labels))
+        return assembly.build_split_dataset(paths, run.image_size, run.normalization, batch_size, labels=labels_of(paths),
+                                            cache=assembly.cache_for(cache, labels_of(paths)))
 
-    train_labels = label_list(train_paths)
-    train_fn, steps = training_data(train_paths, run.image_size, run.normalization, batch_size, labels=train_labels,
-                                    seed=run.seed, cache=_cache_for(cfg.cache, train_labels), augment=run.augment)
-    val_ds = eval_data(val_paths, cfg.cache) if val_paths else None
-    test_ds = eval_data(test_paths, cfg.cache)
+    train_fn, steps = assembly.training_data(train_paths, run.image_size, run.normalization, batch_size, labels=labels_of(train_paths),
+                                             seed=run.train.seed, cache=assembly.cache_for(cfg.data.cache, labels_of(train_paths)),
+                                             augment=run.augment)
+    val_ds = eval_data(val_paths, cfg.data.cache) if val_paths else None
+    test_ds = eval_data(test_paths, cfg.data.cache)
     # Sample figures: validation images (training ones if a class has none), never the test split.
     sample_batch = next(iter(eval_data((val_paths or train_paths)[:batch_size], None)))
-    init_digest = Path(ctx.runs[run.init_from].workdir).name if run.init_from in ctx.runs else None
-    workdir = ctx.results_dir / RUNS_DIR / f"{run.name}-{run_digest(run, train_paths, batch_size=batch_size, init_digest=init_digest, precision=cfg.precision)}"
-    run = dataclasses.replace(run, loss=_loss_object(run, ctx, train_paths))
-    build = _builder(run, len(ctx.class_names), ctx.models)
 
+    # Its work directory, named by what makes the same run; its model and loss.
+    init_digest = Path(ctx.runs[run.init_from].workdir).name if run.init_from in ctx.runs else None
+    digest = run_digest(run, train_paths, batch_size=batch_size, init_digest=init_digest, precision=cfg.train.precision)
+    workdir = ctx.results_dir / RUNS_DIR / f"{run.name}-{digest}"
+    run = dataclasses.replace(run, train=dataclasses.replace(run.train, loss=assembly.loss_object(run, ctx, train_paths)))
+    build = assembly.builder(run, len(ctx.class_names), ctx.models)
+
+    # Training: two invocations for a run stopped after `stop_after` epochs and resumed.
     start = time.perf_counter()
-    stages = [run.stop_after, run.epochs] if run.stop_after else [run.epochs]
-    if run.select_best and val_ds is None:
-        raise ValueError(f"run {run.name!r}: select_best={run.select_best!r} needs validation images")
-    best_cb = (lambda: [BestWeights(workdir, run.select_best)]) if run.select_best else (lambda: [])
-    for epochs in stages:  # two invocations = a run stopped after `stop_after` epochs and resumed
-        config = _train_config(run, cfg, epochs)
-        config.steps_per_epoch = steps
+    for epochs in ([run.stop_after, run.train.epochs] if run.stop_after else [run.train.epochs]):
+        config = dataclasses.replace(train_config(run, epochs), steps_per_epoch=steps)
         if val_ds is not None:  # tf.data cannot count batches after `ignore_errors`; Keras warns without it
             config.validation_steps = dataset_cardinality_hint(len(val_paths), batch_size, drop_remainder=False)
         hardware = training.select_hardware(config.precision, config.jit_compile, config.strategy, deterministic=config.deterministic)
         model, history = training.train(
             build, train_fn, val_ds, config, workdir, sample_batch=sample_batch, normalization=run.normalization,
-            callbacks=best_cb(), hardware=hardware,
+            callbacks=[BestWeights(workdir, run.select_best)] if run.select_best else [], hardware=hardware,
         )
     hardware = hardware.in_effect(model)  # what Keras ran: its policy and XLA after compile's checks
     seconds = time.perf_counter() - start
     selected = restore_best(model, workdir) if run.select_best else None
 
+    # Evaluation on the test split, then the export.
     net = colorizer_of(model)
     ev = evaluation.evaluate_model(net, test_ds, run.normalization, name=run.name)
     ctx.models[run.name] = net
     ctx.evals[run.name] = ev
-    export_path = _export(net, run, cfg) if (cfg.export and run.export) else None
+    export_path = None
+    if cfg.export and run.export:
+        spec = get_spec(run.model)
+        spec = spec.replace(image_size=run.image_size, normalization=run.normalization, head=spec.head.with_bins(run.bin_width))
+        export_path = str(Path(cfg.saved_models_dir) / f"{cfg.paper}_{run.name}")
+        export_saved_model(net, export_path, spec, save_keras=not cfg.quick)
     return RunResult(
-        name=run.name,
-        label=run.label,
-        model=run.model,
-        image_size=run.image_size,
-        epochs=run.epochs,
-        batch_size=batch_size,
-        normalization=run.normalization,
-        parameters=int(net.count_params()),
-        train_seconds=seconds,
-        metrics=ev.mean,
-        per_image=ev.per_image,
-        history={k: list(map(float, v)) for k, v in history.items() if k != "epoch"},
-        workdir=str(workdir),
-        export_path=export_path,
-        paper=dict(run.paper),
-        config=_jsonable_run(run),
-        selected_epoch=selected["epoch"] if selected else None,
-        hardware=hardware.to_dict(),
+        name=run.name, label=run.label, model=run.model, image_size=run.image_size, epochs=run.train.epochs,
+        batch_size=batch_size, normalization=run.normalization, parameters=int(net.count_params()), train_seconds=seconds,
+        metrics=ev.mean, per_image=ev.per_image, history={k: list(map(float, v)) for k, v in history.items() if k != "epoch"},
+        workdir=str(workdir), export_path=export_path, paper=dict(run.paper_scores), config=run_json(run),
+        selected_epoch=selected["epoch"] if selected else None, hardware=hardware.to_dict(),
     )
-
-
-def hardware_line(hardware: dict[str, dict]) -> str:
-    """The report's hardware line: what the runs trained under as Keras ran them ("" if none trained).
-
-    Args:
-        hardware: run name -> `RunResult.hardware`.
-    """
-    groups: dict[str, list[str]] = {}
-    for name, hw in hardware.items():
-        if hw:
-            groups.setdefault(hw["description"], []).append(name)
-    if not groups:
-        return ""
-    if len(groups) == 1:
-        return f"\nHardware (as Keras ran it): {next(iter(groups))}.\n"
-    return "\nHardware (as Keras ran it): " + "; ".join(f"{', '.join(names)}: {text}" for text, names in groups.items()) + ".\n"
 
 
 def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
@@ -231,39 +225,41 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
 
     Runs that need scene labels (Iizuka's head) on a flat folder are skipped with a note in the
     report (as are runs starting from a skipped one), unless the experiment requires labels
-    (`cfg.labels`), which is an error.
+    (`data.labels`), which is an error.
 
     Args:
         cfg: the experiment.
 
     Returns:
         An `ExperimentResult`; files: `<results_dir>/results.md`, `results.json`, `config.json`,
-        `data_report.txt`, `figures/`, `runs/<run>-<digest>/` (training work directories).
+        `data_report.txt`, `splits_used.json`, `figures/`, `runs/<run>-<digest>/` (training work directories).
     """
+    # 1. The configuration, resolved: what --quick decides, every run's settings.
     cfg = resolve_experiment(cfg)
+    resolved = [resolve_run(r, cfg) for r in cfg.runs]
     out = cfg.results_dir
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)  # what a killed run left (every table under its own name is whole)
-    root = cfg.data or default_data_root()
+
+    # 2. The data: scan and split (the folder's prepared split, else a hash split), written down.
+    root = cfg.data.root or assembly.default_data_root()
     data = resolve_splits(cfg, root)
-    splits, labels, class_names, val_carved = data.splits, data.labels, data.class_names, data.val_carved
-    if cfg.labels and labels is None:
+    splits, labels = data.splits, data.labels
+    if cfg.data.labels and labels is None:
         raise ValueError(f"{root}: {cfg.paper} needs one sub-folder per scene class (labels), found a flat folder")
     evaluation.write_text(out / DATA_REPORT, data.report + "\n")
-    from colorization_tf.data.splits import write_splits
-
-    write_splits(out / SPLITS_USED, splits, root)
-    resolved = [_resolve(r, cfg) for r in cfg.runs]
+    data_splits.write_splits(out / SPLITS_USED, splits, root)
     evaluation.write_json(out / CONFIG_JSON, {
-        "experiment": dataclasses.replace(cfg, runs=[_jsonable_run(r) for r in cfg.runs]),
-        "resolved_runs": [_jsonable_run(r) for r in resolved],
+        "experiment": dataclasses.replace(cfg, runs=[run_json(r) for r in cfg.runs]),
+        "resolved_runs": [run_json(r) for r in resolved],
         "data": str(root),
         "environment": evaluation.environment_info(),
     })
-    ctx = ExperimentContext(cfg, splits, labels, class_names, {}, {}, {}, out, str(root))
 
+    # 3. The runs, in order (a run may start from an earlier one's weights).
+    ctx = ExperimentContext(cfg, splits, labels, data.class_names, {}, {}, {}, out, str(root))
     for run in resolved:
-        if needs_labels(run) and labels is None:
+        if assembly.needs_labels(run) and labels is None:
             ctx.skipped[run.name] = f"{run.model} trains a scene-classification head: it needs one sub-folder per class, `{root}` is flat"
         elif run.init_from in ctx.skipped:
             ctx.skipped[run.name] = f"it starts from `{run.init_from}`, which was skipped"
@@ -272,27 +268,24 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             continue
         log.info("%s: training %s", cfg.paper, run.name)
         ctx.runs[run.name] = train_and_evaluate(run, cfg, ctx)
-    trained = [r for r in resolved if r.name in ctx.runs]
 
-    gray_size = trained[0].image_size if trained else QUICK_IMAGE_SIZE
-    gray_ds = ctx.dataset("test", gray_size, "zhang")
-    gray = evaluation.evaluate_gray(gray_ds, "zhang")
+    # 4. The gray baseline (ab = 0) on the test split.
+    gray_size = next((r.image_size for r in resolved if r.name in ctx.runs), QUICK_IMAGE_SIZE)
+    gray = evaluation.evaluate_gray(ctx.dataset("test", gray_size, "zhang"), "zhang")
     ctx.evals[evaluation.GRAY] = gray
 
-    from colorization_tf.protocol import protocol_data, protocol_table
-
-    sections = [main_table(cfg, ctx.runs, gray.mean)] if trained else []
+    # 5. The report: main table, protocol, skipped runs, hooks, figures, exports.
+    sections = [main_table(cfg, ctx.runs, gray.mean)] if ctx.runs else []
     hardware = {name: r.hardware for name, r in ctx.runs.items()}
     sections.append(protocol_table(cfg, resolved, {**protocol_data(cfg, root, data), "hardware": hardware}))
     if ctx.skipped:
         text = "\n".join(f"- `{name}`: {why}." for name, why in ctx.skipped.items()) + "\n"
         sections.append(Section("Skipped runs", text, dict(ctx.skipped)))
-    for hook in cfg.hooks:
+    for hook in cfg.report.hooks:
         produced = hook(ctx)
-        if produced is None:
-            continue
-        sections.extend(produced if isinstance(produced, list) else [produced])
-    sections.extend(_default_figures(ctx))
+        if produced is not None:
+            sections.extend(produced if isinstance(produced, list) else [produced])
+    sections.extend(default_figures(ctx))
     exported = {n: r.export_path for n, r in ctx.runs.items() if r.export_path}
     if exported:
         text = "\n".join(f"- `{n}`: `{p}`" for n, p in exported.items()) + "\n"
@@ -300,31 +293,30 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             text += "\n" + QUICK_EXPORT_NOTE + "\n"
         sections.append(Section("Exported models", text, {"paths": exported, "keras_file": not cfg.quick}))
 
-    val_note = " (val held out of train: the protocol has none)" if val_carved else ""
+    # 6. results.md and results.json.
+    val_note = " (val held out of train: the protocol has none)" if data.val_carved else ""
     header = (
-        f"Data: `{root}`{' (embedded synthetic default)' if cfg.data is None else ''}; "
-        + ("split from the folder's prepared `splits.json`: " if data.source == "prepared" else f"split protocol `{cfg.protocol}` (split seed {cfg.split_seed}): ")
+        f"Data: `{root}`{' (embedded synthetic default)' if cfg.data.root is None else ''}; "
+        + ("split from the folder's prepared `splits.json`: " if data.source == "prepared"
+           else f"split protocol `{cfg.data.protocol}` (split seed {cfg.data.split_seed}): ")
         + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + val_note
-        + f"; training seed {cfg.seed}{'; **quick mode** (tiny sizes: not the paper-scale result)' if cfg.quick else ''}.\n"
+        + f"; training seed {cfg.train.seed}{'; **quick mode** (tiny sizes: not the paper-scale result)' if cfg.quick else ''}.\n"
         + hardware_line(hardware)
     )
     md_path = evaluation.write_text(out / RESULTS_MD, render_markdown(cfg, sections, header))
-    json_path = evaluation.write_json(
-        out / RESULTS_JSON,
-        {
-            "paper": cfg.paper,
-            "title": cfg.title,
-            "quick": cfg.quick,
-            "data": str(root),
-            "splits": {k: len(v) for k, v in splits.items()},
-            "split_source": data.source,
-            "split_seed": None if data.source == "prepared" else cfg.split_seed,
-            "validation_from_train": val_carved,
-            "runs": ctx.runs,
-            "skipped": ctx.skipped,
-            "gray": gray.to_json(),
-            "sections": [{"title": s.title, "data": s.data} for s in sections],
-            "environment": evaluation.environment_info(),
-        },
-    )
+    json_path = evaluation.write_json(out / RESULTS_JSON, {
+        "paper": cfg.paper,
+        "title": cfg.title,
+        "quick": cfg.quick,
+        "data": str(root),
+        "splits": {k: len(v) for k, v in splits.items()},
+        "split_source": data.source,
+        "split_seed": None if data.source == "prepared" else cfg.data.split_seed,
+        "validation_from_train": data.val_carved,
+        "runs": ctx.runs,
+        "skipped": ctx.skipped,
+        "gray": gray.to_json(),
+        "sections": [{"title": s.title, "data": s.data} for s in sections],
+        "environment": evaluation.environment_info(),
+    })
     return ExperimentResult(cfg, ctx.runs, gray.mean, sections, out, md_path, json_path)

@@ -1,8 +1,8 @@
 """The "Protocol" table of every experiment: the resolved configuration beside the paper's values.
 
-Each experiment states its paper's training protocol (`ExperimentConfig.paper_protocol`, per-run
+Each experiment states its paper's training protocol (`ReportConfig.paper_protocol`, per-run
 overrides in `RunConfig.paper_protocol`) and explains every deliberate difference
-(`ExperimentConfig.protocol_notes`). `protocol_table` compares them, setting by setting, with what
+(`ReportConfig.protocol_notes`). `protocol_table` compares them, setting by setting, with what
 the runner actually resolved -- data, split source and sizes, image size, augmentation, optimiser,
 learning rate, batch size, epochs, loss with its reduction, bin width, the settings a run does
 not name (validation set, model selection, weight initialisation, input resizing, test-time
@@ -29,6 +29,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from colorization_tf import quantize, suite_facts
+from colorization_tf.evaluation import markdown_table
+from colorization_tf.experiment.results import Section
+from colorization_tf.models import get_spec
+
 NOT_STATED = None
 """A paper value that the paper does not give (a range is a tuple: (low, high))."""
 
@@ -51,7 +56,7 @@ class Paper:
 
     def __post_init__(self):
         if not str(self.source).strip():
-            raise ValueError(f"colorization_tf/protocol.py: paper value {self.value!r} has no source")
+            raise ValueError(f"colorization_tf/experiment/protocol.py: paper value {self.value!r} has no source")
 
 
 def paper_literal(entry) -> Any:
@@ -163,35 +168,33 @@ def _same(key: str, ours: Any, paper: Any) -> bool:
 
 
 def run_settings(run, data: dict) -> dict[str, Any]:
-    """The compared value of every setting for one resolved run (`experiment._resolve`).
+    """The compared value of every setting for one resolved run (`resolve.resolve_run`).
 
     Args:
         run: the resolved `RunConfig`.
         data: {"dataset", "dataset_images", "split", "split_matches", "split_note", "val_carved",
-            "deterministic"} from the runner (`experiment.protocol_data`), and "hardware": run name ->
+            "deterministic"} from the runner (`protocol_data`), and "hardware": run name ->
             what it trained under (`RunResult.hardware`).
 
     Returns:
         setting key -> this run's value (None: the setting does not apply to the run).
     """
-    from colorization_tf import suite_facts
-    from colorization_tf.models import get_spec
-
     classification = get_spec(run.model).head.classification
     validation = VALIDATION_CARVED if data.get("val_carved") else VALIDATION_OWN
     if run.max_val:
         validation += f" (at most {run.max_val} images)"
-    colour_loss = run.loss.get("ab") if isinstance(run.loss, dict) else run.loss
+    train = run.train
+    colour_loss = train.loss.get("ab") if isinstance(train.loss, dict) else train.loss
     return {
         "dataset": data["dataset"],
         "split": data["split"],
         "image_size": run.image_size,
         "augment": bool(run.augment),
-        "optimizer": run.optimizer,
-        "learning_rate": run.learning_rate,
-        "batch_size": run.batch_size,
-        "epochs": run.epochs,
-        "loss": describe_loss(run.loss, run.loss_weights) if run.gan is None else f"gan (bce) + {run.gan.as_dict().get('l1_weight', 100):g} x l1",
+        "optimizer": train.optimizer,
+        "learning_rate": train.learning_rate,
+        "batch_size": train.batch_size,
+        "epochs": train.epochs,
+        "loss": describe_loss(train.loss, train.loss_weights) if run.gan is None else f"gan (bce) + {run.gan.as_dict().get('l1_weight', 100):g} x l1",
         "bin_width": float(run.bin_width or 10.0) if classification else None,
         "num_bins": _num_bins(run.bin_width) if classification else None,
         "validation": validation,
@@ -208,8 +211,6 @@ def run_settings(run, data: dict) -> dict[str, Any]:
 
 def _num_bins(bin_width) -> int:
     """The number of in-gamut ab bins of a classification head of this width (None: Zhang's 10)."""
-    from colorization_tf import quantize
-
     return len(quantize.ab_bin_centers(float(bin_width or 10.0)))
 
 
@@ -241,16 +242,16 @@ def protocol_data(cfg, root, data) -> dict:
         split = f"prepared `splits.json`: {sizes}"
         matches, note = True, "the folder's own split, written by datasets/prepare.py" + carved
     else:
-        split = f"hash split `{cfg.protocol}`, split seed {cfg.split_seed}: {sizes}"
-        wanted = cfg.paper_protocol.get("split_protocol", cfg.protocol)  # None: only a prepared split is the paper's
-        matches = cfg.protocol == wanted and "protocol" not in cfg.overridden
+        split = f"hash split `{cfg.data.protocol}`, split seed {cfg.data.split_seed}: {sizes}"
+        wanted = cfg.report.paper_protocol.get("split_protocol", cfg.data.protocol)  # None: only a prepared split is the paper's
+        matches = cfg.data.protocol == wanted and "protocol" not in cfg.overridden
         if matches:
             note = "the paper's proportions by a hash of each file, not its exact files"
         else:
-            note = f"protocol `{cfg.protocol}` instead of `{wanted}`" if wanted else "not the dataset's own split"
+            note = f"protocol `{cfg.data.protocol}` instead of `{wanted}`" if wanted else "not the dataset's own split"
         note += carved
-    dataset = f"embedded synthetic scenes ({n} images)" if cfg.data is None else f"`{root}` ({n} images)"
-    deterministic = bool(cfg.quick) if cfg.deterministic is None else bool(cfg.deterministic)  # `resolve_experiment`
+    dataset = f"embedded synthetic scenes ({n} images)" if cfg.data.root is None else f"`{root}` ({n} images)"
+    deterministic = bool(cfg.quick) if cfg.train.deterministic is None else bool(cfg.train.deterministic)  # `resolve_experiment`
     return {"dataset": dataset, "dataset_images": n, "split": split, "split_matches": matches, "split_note": note,
             "val_carved": bool(data.val_carved), "deterministic": deterministic}
 
@@ -263,23 +264,23 @@ def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | Non
     """
     paper = paper_literal(paper)
     if key == "dataset":
-        same = cfg.data is not None and data.get("dataset_images") == paper
+        same = cfg.data.root is not None and data.get("dataset_images") == paper
     elif key == "split":
         same = bool(data.get("split_matches"))
     else:
         same = paper is not NOT_STATED and _same(key, ours, paper)
-    if paper is NOT_STATED and key != "split" and not (key == "dataset" and cfg.data is None):
+    if paper is NOT_STATED and key != "split" and not (key == "dataset" and cfg.data.root is None):
         return UNSTATED, note or ""
     if same:
         return MATCH, data.get("split_note", "") if key == "split" else ""
     overridden = set(getattr(cfg, "overridden", ()) or ())
     reasons = []
-    if cfg.quick and (key in QUICK_SETTINGS or key in run.quick.as_dict()):
+    if cfg.quick and (key in QUICK_SETTINGS or key in run.quick_overrides.as_dict()):
         reasons.append("`--quick` (tiny sizes, not the paper-scale run)")
     flag = {"augment": "augment", "split": "protocol", "determinism": "deterministic"}.get(key, COMMAND_LINE.get(key))
     if flag in overridden:
         reasons.append(f"`--{flag.replace('_', '-')}` on the command line")
-    if key == "dataset" and cfg.data is None:
+    if key == "dataset" and cfg.data.root is None:
         reasons.append("the embedded synthetic scenes stand in for the paper's data: pass `--data` (datasets/prepare.py)")
     elif key == "dataset":
         reasons.append(f"this folder has {data.get('dataset_images')} usable images")
@@ -296,12 +297,12 @@ def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | Non
 def protocol_rows(cfg, runs, data: dict) -> list[dict]:
     """One dict per table row: setting, runs, ours, paper, source, mark, note (see `protocol_table`)."""
     rows = []
-    notes = dict(cfg.protocol_notes or {})
+    notes = dict(cfg.report.protocol_notes or {})
     settings = {run.name: run_settings(run, data) for run in runs}
     for key, label in SETTINGS:
         groups: dict[tuple, list[str]] = {}
         for run in runs:
-            paper = {**cfg.paper_protocol, **run.paper_protocol}.get(key, NOT_STATED)
+            paper = {**cfg.report.paper_protocol, **run.paper_protocol}.get(key, NOT_STATED)
             ours = settings[run.name][key]
             if ours is None:  # the setting does not apply to this run (bins of a regression head)
                 continue
@@ -319,16 +320,13 @@ def protocol_table(cfg, runs, data: dict):
     """The "Protocol" report section: Markdown table + its rows as JSON.
 
     Args:
-        cfg: the `ExperimentConfig` (with `paper_protocol`, `protocol_notes`, `quick`, ...).
-        runs: the resolved runs (`experiment._resolve`).
+        cfg: the `ExperimentConfig` (its `report.paper_protocol`, `report.protocol_notes`, `quick`, ...).
+        runs: the resolved runs (`resolve.resolve_run`).
         data: see `run_settings`.
 
     Returns:
-        `experiment.Section("Protocol", ...)`.
+        `Section("Protocol", ...)`.
     """
-    from colorization_tf.evaluation import markdown_table
-    from colorization_tf.experiment.results import Section
-
     rows = protocol_rows(cfg, runs, data)
     table = markdown_table(
         ["setting", "runs", "this experiment", "paper", "paper's source", "", "why they differ"],
