@@ -7,7 +7,7 @@
     python datasets/prepare.py cs520      --src ~/cs520_scenes                  --out data/cs520
     python datasets/prepare.py folder     --src ANY_FOLDER --out data/mine --protocol ziegler
     python datasets/prepare.py debian-photos --out data/debian-photos   (no --src: Debian packages;
-                                                  see colorization_tf/data/debian_photos.py)
+                                                  see colorization_tf/sources/debian_photos.py)
 
 Every usable image is copied (or, when TensorFlow could not read it as it is -- TIFF, WebP with
 alpha, CMYK/16-bit/palette images, EXIF-rotated photos, and any file the training pipeline's own
@@ -62,7 +62,7 @@ DATASETS = {
     "folder": ("ziegler", "folders", "any folder of images, flat or one sub-folder per class"),
 }
 DEBIAN_PHOTOS = "debian-photos"
-"""Built from Debian packages, not from a download: `colorization_tf.data.debian_photos`."""
+"""Built from Debian packages, not from a download: `colorization_tf.sources.debian_photos`."""
 TF_READABLE_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
 FLAT_CLASS = "images"
 REENCODED_FOR_TF = "re-encoded: TensorFlow's decoder refuses the original"
@@ -278,7 +278,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.dataset == DEBIAN_PHOTOS:
-            from colorization_tf.data import debian_packages, debian_photos
+            from colorization_tf.sources import debian_packages, debian_photos
 
             try:
                 debian_photos.build(args.out, cache=args.cache, seed=args.seed, workers=args.workers)

@@ -156,7 +156,7 @@ DRIVE_DATA = ""       # on Colab: a folder under MyDrive; mounts Drive
 OUT = "results/quickstart"
 REPO_URL = "{REPO_URL}"'''
     data = '''from colorization_tf import experiment as ex
-from colorization_tf.data import synthetic
+from colorization_tf.sources import synthetic
 
 if PREPARE_REAL_PHOTOS:  # real photographs from Debian packages, split by photo (about 80 s)
     subprocess.run([sys.executable, "datasets/prepare.py", "debian-photos", "--out", "data/debian-photos"], check=True)
@@ -190,7 +190,7 @@ print("exported to", path, "(load with tf.saved_model.load)")'''
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Image, display
-from colorization_tf.data.photos import skimage_photos
+from colorization_tf.sources.bundled_photos import skimage_photos
 from colorization_tf.export import load_colorizer
 
 colorizer = load_colorizer(result.runs["poly"].export_path)  # or the `colorize` command line

@@ -10,7 +10,7 @@ from colorization_tf.data.splits import _subset
 
 def default_data_root() -> str:
     """The embedded synthetic default dataset (class folders), generated on first use."""
-    from colorization_tf.data import synthetic
+    from colorization_tf.sources import synthetic
 
     return str(synthetic.default_dataset())
 
