@@ -50,7 +50,7 @@ Reference:
 
 from __future__ import annotations
 
-from colorization_tf.data.splits import (
+from colorization_tf.data.experiment_splits import (
     MIN_FOLDER_FOR_VAL,
     VAL_FRACTION,
     VAL_SALT,

@@ -6,7 +6,7 @@ the per-epoch training pipeline, capped subsets and the cache name for labelled 
 
 from __future__ import annotations
 
-from colorization_tf.data.splits import _subset
+from colorization_tf.data.experiment_splits import _subset
 
 def default_data_root() -> str:
     """The embedded synthetic default dataset (class folders), generated on first use."""

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from colorization_tf import evaluation
-from colorization_tf.data import splits as data_splits
+from colorization_tf.data import experiment_splits as data_splits
 from colorization_tf.experiment.assembly import _builder, _loss_object, needs_labels
 from colorization_tf.experiment.config import (
     CONFIG_JSON,
