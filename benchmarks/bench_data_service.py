@@ -46,7 +46,8 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per configuration")
     args = parser.parse_args(argv)
 
-    from colorization_tf.data import files, pipeline, service, synthetic
+    from colorization_tf.data import files, pipeline, service
+    from colorization_tf.sources import synthetic
 
     with tempfile.TemporaryDirectory() as tmp:
         per_class = max(args.n // len(synthetic.CLASS_NAMES), 1)

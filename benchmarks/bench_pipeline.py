@@ -47,7 +47,7 @@ UNIQUE_SCENES = 21
 
 def make_jpegs(folder: Path, n: int) -> list[str]:
     """n distinct JPEG files from 21 rendered scenes (each copy rolled sideways, so bytes differ)."""
-    from colorization_tf.data.synthetic import CLASS_NAMES, render_scene
+    from colorization_tf.sources.synthetic import CLASS_NAMES, render_scene
 
     scenes = [render_scene(CLASS_NAMES[i % len(CLASS_NAMES)], i, JPEG_SIZE) for i in range(min(n, UNIQUE_SCENES))]
     paths = []

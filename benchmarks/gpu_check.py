@@ -6,7 +6,7 @@
 For each model of `colorization_tf.models.MODELS` (or `--models a,b`):
 
 1. **mixed_float16 + XLA** (what `training.select_hardware` picks on a GPU): `--steps` training
-   steps on batches of the embedded synthetic scenes (`data.synthetic.default_dataset`, resized to
+   steps on batches of the embedded synthetic scenes (`sources.synthetic.default_dataset`, resized to
    the model's paper resolution by the project's pipeline, a few distinct batches cached and
    repeated, so that the check measures the model, not the input pipeline); the loss is logged as
    the mean of each of `--chunks` equal chunks of steps and must fall (last chunk below the first);
@@ -348,7 +348,8 @@ def main(argv=None) -> int:
     import keras
 
     from colorization_tf import models
-    from colorization_tf.data import files, synthetic
+    from colorization_tf.data import files
+    from colorization_tf.sources import synthetic
 
     for gpu in tf.config.list_physical_devices("GPU"):
         tf.config.experimental.set_memory_growth(gpu, True)

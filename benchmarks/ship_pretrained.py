@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 import time_to_quality as ttq  # noqa: E402
 from colorization_tf import export, recipe as rc  # noqa: E402
-from colorization_tf.data import whole_photos  # noqa: E402
+from colorization_tf.sources import whole_photos  # noqa: E402
 from colorization_tf.fileio import atomic_write_text  # noqa: E402
 from colorization_tf.plots.experiments import plot_image_rows  # noqa: E402
 from colorization_tf.training import checkpoints  # noqa: E402

@@ -34,7 +34,7 @@ from colorization_tf.console import quiet_tensorflow  # noqa: E402
 quiet_tensorflow()
 
 from colorization_tf import recipe as rc  # noqa: E402
-from colorization_tf.data import whole_photos  # noqa: E402
+from colorization_tf.sources import whole_photos  # noqa: E402
 from colorization_tf.fileio import atomic_write_text  # noqa: E402
 
 DATA = Path("data/debian-photos")

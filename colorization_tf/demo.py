@@ -128,7 +128,7 @@ def colorize_photos(export_path, out_dir, shipped: bool = True) -> list[Path]:
     Returns:
         One gray | this demo's model | [shipped model |] original figure per photo.
     """
-    from colorization_tf.data.photos import skimage_photos
+    from colorization_tf.sources.bundled_photos import skimage_photos
     from colorization_tf.export import load_colorizer
     from colorization_tf.plots.experiments import plot_image_rows
     from colorization_tf.pretrained import DEFAULT_MODEL
@@ -170,7 +170,7 @@ def choose_data(mode: str, photos_dir, build=None) -> tuple[str | None, str]:
     Args:
         mode: "auto" (real photographs where they can be prepared, else synthetic), "real", "synthetic".
         photos_dir: the debian-photos folder (prepared here when it has no `splits.json`).
-        build: `folder -> None` preparing it (default `data.debian_photos.build`; tests pass a fake).
+        build: `folder -> None` preparing it (default `sources.debian_photos.build`; tests pass a fake).
 
     Returns:
         `(the debian-photos folder, or None for the synthetic scenes; a sentence saying which and why)`.
@@ -178,14 +178,14 @@ def choose_data(mode: str, photos_dir, build=None) -> tuple[str | None, str]:
     Raises:
         SystemExit: `mode == "real"` and the set cannot be prepared (the message says why).
     """
-    from colorization_tf.data import debian_packages
+    from colorization_tf.sources import debian_packages
 
     if mode == "synthetic":
         return None, "Data: the embedded synthetic landscape scenes (--data synthetic)."
     photos_dir = Path(photos_dir)
     if not (photos_dir / "splits.json").exists():
         if build is None:
-            from colorization_tf.data.debian_photos import build
+            from colorization_tf.sources.debian_photos import build
         print(f"Preparing the real-photo set in {photos_dir} from Debian packages (once, 2-3 minutes)...")
         try:
             build(photos_dir)

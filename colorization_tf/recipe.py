@@ -34,7 +34,7 @@ import tensorflow as tf
 from PIL import Image
 
 from colorization_tf import color, export, lightness_prior, metrics
-from colorization_tf.data import whole_photos
+from colorization_tf.sources import whole_photos
 from colorization_tf.fileio import atomic_path, atomic_write_text
 from colorization_tf.models import as_preprocessor, get_spec
 from colorization_tf.training import checkpoints

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Prepares a downloaded dataset for colorization-tf: scan, filter, lay out, normalise, split.
+"""Prepares a data source for colorization-tf: the command line over `colorization_tf.sources`.
 
     python datasets/prepare.py landscapes --src ~/Downloads/landscape-pictures --out data/landscapes
     python datasets/prepare.py places     --src ~/Downloads/miniplaces/images   --out data/places
@@ -7,22 +7,18 @@
     python datasets/prepare.py cs520      --src ~/cs520_scenes                  --out data/cs520
     python datasets/prepare.py folder     --src ANY_FOLDER --out data/mine --protocol ziegler
     python datasets/prepare.py debian-photos --out data/debian-photos   (no --src: Debian packages;
-                                                  see colorization_tf/data/debian_photos.py)
+                                                  see colorization_tf/sources/debian_photos.py)
+    python datasets/prepare.py synthetic      --out data/synthetic       (the embedded scenes)
+    python datasets/prepare.py bundled-photos --out data/bundled-photos  (scikit-image's photos)
 
-Every usable image is copied (or, when TensorFlow could not read it as it is -- TIFF, WebP with
-alpha, CMYK/16-bit/palette images, EXIF-rotated photos, and any file the training pipeline's own
-decoder refuses though PIL reads it, such as a BMP with inserted bytes -- re-encoded as PNG in
-upright 8-bit RGB) into `OUT/<class>/<name>` (flat datasets go to `OUT/images/`); `--max-side N`
-re-encodes every image as a JPEG whose longer side is at most N (smaller and faster to decode).
-Every laid-out file is decoded by the pipeline's decoder first (`colorization_tf.data.decodable`),
-so the pipeline drops none of them and its datasets have a known length. Unusable files (empty,
-undecodable, truncated, too small, too large, grayscale) are left out and listed in
-`OUT/unusable.tsv`; the split of the dataset's protocol goes to `OUT/splits.json` (paths relative to
-OUT, read it with `colorization_tf.data.splits.read_splits`); `OUT/prepare.json`, written last,
-marks the folder complete. The summary is printed as Ziegler's splitter did ("Found N files ...
-Train size, Test size, Unusable"). Each image is written atomically: a run killed at any moment
-leaves whole images (and the previous run's split, if any), and running it again keeps the files
-already in OUT and finishes the job. A full disk or read-only output gives one error line.
+Each subcommand is a source of `colorization_tf.sources.registry.SOURCES`. A downloaded folder
+(`--src`) is scanned, its unusable images left out (`OUT/unusable.tsv`), the others laid out in
+`OUT/<class>/` (re-encoded as PNG where TensorFlow's decoder refuses them; `--max-side N`: as JPEGs
+of at most N px), split by its paper's protocol (`OUT/splits.json`) and marked complete
+(`OUT/prepare.json`, written last): see `colorization_tf/sources/folders.py`. Every file is written
+atomically, so a killed run leaves whole images and running it again finishes the job. A full
+disk or read-only output gives one error line (exit status 1); a source that cannot be prepared
+on this machine (no apt-get for debian-photos) one line saying what to do (exit status 2).
 
 Reference:
     Ziegler (2022) section 2.2 (filtering splitter); the datasets of PolyChromify (2021),
@@ -32,10 +28,6 @@ Reference:
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import json
-import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -48,248 +40,58 @@ if __name__ == "__main__":  # TensorFlow's log level is set before anything impo
 
     quiet_tensorflow(verbose_requested())
 
-from PIL import Image  # noqa: E402
-
-from colorization_tf import console, fileio  # noqa: E402
-from colorization_tf.data import decodable, files, splits  # noqa: E402
-
-DATASETS = {
-    # name: (default protocol, how classes are found, description)
-    "landscapes": ("ziegler", "folders", "Kaggle Landscape Pictures (arnaud58/landscape-pictures)"),
-    "places": ("lee2016", "places", "MIT MiniPlaces (6.819/6.869): 100 scene classes, 128x128"),
-    "div2k": ("div2k", "div2k", "DIV2K high-resolution images (NTIRE): 800 train, 100 valid"),
-    "cs520": ("cs520", "folders", "CS520 scene folders (beach, forest, sunrise; ~15 images each)"),
-    "folder": ("ziegler", "folders", "any folder of images, flat or one sub-folder per class"),
-}
-DEBIAN_PHOTOS = "debian-photos"
-"""Built from Debian packages, not from a download: `colorization_tf.data.debian_photos`."""
-TF_READABLE_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
-FLAT_CLASS = "images"
-REENCODED_FOR_TF = "re-encoded: TensorFlow's decoder refuses the original"
+from colorization_tf import console  # noqa: E402
+from colorization_tf.data import files, splits  # noqa: E402
+from colorization_tf.sources import registry  # noqa: E402
+from colorization_tf.sources.base import SourceError  # noqa: E402
 
 
-def _label_files(src: Path, how: str) -> list[tuple[str, str]]:
-    """(path, class folder name in OUT) for every image under src."""
-    if how == "div2k":
-        out = []
-        for path in files.list_image_files(src):
-            parts = Path(path).parts
-            split_dir = next((p for p in reversed(parts[:-1]) if p in ("DIV2K_train_HR", "DIV2K_valid_HR")), None)
-            if split_dir is None:
-                stem = re.fullmatch(r"0*(\d+)", Path(path).stem)
-                if not stem or int(stem.group(1)) > splits.DIV2K_VALID_LAST:
-                    continue  # low-resolution or test images: not used
-                split_dir = "DIV2K_train_HR" if int(stem.group(1)) <= splits.DIV2K_TRAIN_LAST else "DIV2K_valid_HR"
-            out.append((path, split_dir))
-        return out
-    if how == "places":
-        # MiniPlaces: images/train/<letter>/<category>/NNNNNNNN.jpg, images/val/NNNNNNNN.jpg labelled by
-        # data/val.txt, images/test/ unlabelled (left out). Classes are the category folders.
-        out = []
-        labels = _miniplaces_val_labels(src)
-        for path in files.list_image_files(src):
-            folders = Path(path).relative_to(src).parts[:-1]
-            if "test" in folders:
-                continue
-            if "val" in folders:
-                if Path(path).name in labels:
-                    out.append((path, labels[Path(path).name]))
-            elif folders:
-                out.append((path, folders[-1]))
-        return out
-    found = files.find_images(src)
-    if not found.class_names:
-        return [(p, FLAT_CLASS) for p in found.paths]
-    return [(r.path, found.class_names[r.label]) for r in found.records]
+def prepare(name: str, src, out, **options):
+    """Prepares the source `name` into `out` (`registry.get_source(name).prepare`).
 
-
-def _miniplaces_val_labels(src: Path) -> dict[str, str]:
-    """val image name -> category, from MiniPlaces' data/val.txt and data/categories.txt if present."""
-    for base in (src, src.parent, src.parent / "data", src / "data"):
-        val, categories = base / "val.txt", base / "categories.txt"
-        if val.is_file() and categories.is_file():
-            names = {}
-            for line in categories.read_text().split("\n"):
-                if line.strip():
-                    name, index = line.rsplit(" ", 1)
-                    names[index] = name.strip("/").split("/")[-1]
-            labels = {}
-            for line in val.read_text().split("\n"):
-                if line.strip():
-                    rel, index = line.rsplit(" ", 1)
-                    labels[Path(rel).name] = names[index]
-            return labels
-    return {}
-
-
-def _needs_reencode(path: str) -> bool:
-    try:
-        with Image.open(path) as image:
-            orientation = image.getexif().get(0x0112, 1)
-            return image.format not in TF_READABLE_FORMATS or image.mode not in ("RGB", "L", "P") or orientation != 1
-    except Exception:  # noqa: BLE001 -- the scan already vetted it; re-encoding is the safe choice
-        return True
-
-
-def _laid_out(target: Path) -> bool:
-    """A previous run laid out `target` and the pipeline decodes it. A file there that the pipeline
-    cannot decode (laid out by a version without the check) is removed: it is laid out again."""
-    if not target.exists():
-        return False
-    if decodable.decode_error(target) is None:
-        return True
-    target.unlink()
-    return False
-
-
-def _place(path: str, target: Path, max_side: int | None) -> tuple[Path | None, str]:
-    """Copies or re-encodes one usable image to target, atomically, only once the training pipeline's
-    decoder has read the bytes to be laid out (a copy TensorFlow refuses is re-encoded as PNG).
+    Args:
+        name: a key of `registry.SOURCES`.
+        src: the downloaded folder, for the sources that need one (ignored by the others).
+        out: the folder to write.
+        **options: the source's keyword options (e.g. protocol, seed, max_side, progress).
 
     Returns:
-        (the written path, how: "copied", "kept", "re-encoded" or `REENCODED_FOR_TF`), or
-        (None, why it is unusable).
+        What the source returns: the split ("train", "val", "test" -> paths) of a downloaded folder.
     """
-    reencode, reason = bool(max_side) or _needs_reencode(path), "re-encoded"
-    if not reencode:
-        if _laid_out(target):
-            return target, "kept"
-        error = decodable.decode_error(path)
-        if error is None:
-            with fileio.atomic_path(target) as tmp:
-                shutil.copyfile(path, tmp)
-            return target, "copied"
-        reencode, reason = True, REENCODED_FOR_TF  # PIL reads it, TensorFlow does not (e.g. a BMP with inserted bytes)
-    target = target.with_suffix(".jpg" if max_side else ".png")
-    if _laid_out(target):
-        return target, "kept"
-    try:
-        image = Image.fromarray(files.load_image_rgb(path))
-    except files.ImageError as err:
-        return None, err.reason
-    if max_side and max(image.size) > max_side:
-        scale = max_side / max(image.size)
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.LANCZOS)
-    with fileio.atomic_path(target) as tmp:
-        image.save(tmp, **({"quality": 95} if max_side else {}))
-        error = decodable.decode_error(tmp)
-        if error is not None:  # never expected of PIL's own PNG/JPEG: leave the file out
-            raise files.ImageError(path, f"undecodable by TensorFlow after re-encoding: {error}")
-    return target, reason
-
-
-def prepare(name: str, src, out, *, protocol: str | None = None, seed: int = 42, max_side: int | None = None,
-            min_size: int = files.DEFAULT_MIN_SIZE, gray_threshold: float = files.DEFAULT_GRAY_THRESHOLD,
-            workers: int = 2, progress: bool = True) -> dict:
-    """Scans `src`, writes the usable images to `out`, the report and the split. Returns the splits.
-
-    Every laid-out file has been decoded by the training pipeline's decoder. Each file is written
-    atomically; `unusable.tsv`, `splits.json` and last `prepare.json` (the completion marker, which
-    records the decoder check) are written only once every image is in place. A run killed at
-    any point therefore leaves whole images and, if any, the previous run's complete split;
-    running again keeps what is there and finishes the job.
-
-    Raises:
-        SystemExit: no source folder or no images in it.
-        OSError: the output cannot be written (disk full, read-only); nothing partial is left.
-    """
-    default_protocol, how, _ = DATASETS[name]
-    protocol = protocol or default_protocol
-    src, out = Path(src).expanduser(), Path(out)
-    if not src.is_dir():
-        raise SystemExit(f"{src}: not a folder (download the dataset first: see datasets/README.md)")
-    labelled = _label_files(src, how)
-    if not labelled:
-        raise SystemExit(f"{src}: no images found")
-    report = files.scan_images([p for p, _ in labelled], min_size=min_size, gray_threshold=gray_threshold,
-                               workers=workers, progress=progress, source=str(src), pipeline_check=False)
-    usable = set(report.usable)
-    jobs, seen = [], set()
-    reencoded = 0
-    for path, cls in labelled:
-        if path not in usable:
-            continue
-        target = out / cls / Path(path).name
-        stem, n = target.stem, 1
-        while str(target.with_suffix("")).lower() in seen:  # same name from different source folders
-            target = target.with_name(f"{stem}_{n}{target.suffix}")
-            n += 1
-        seen.add(str(target.with_suffix("")).lower())
-        jobs.append((path, target))
-    for cls in {t.parent for _, t in jobs}:
-        cls.mkdir(parents=True, exist_ok=True)
-        fileio.remove_stale_temps(cls)  # what a killed run left behind
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        placed = list(pool.map(lambda job: _place_or_report(job[0], job[1], max_side), jobs))
-    kept_jobs, written = [], []
-    for job, (target, outcome) in zip(jobs, placed):
-        if target is None:
-            report.unusable[job[0]] = outcome
-            continue
-        kept_jobs.append(job)
-        written.append(str(target))
-        reencoded += outcome == REENCODED_FOR_TF
-    jobs = kept_jobs
-    if how == "places" and protocol == "lee2016":  # MiniPlaces' own split: train -> train, val -> test
-        is_val = ["val" in Path(source).relative_to(src).parts[:-1] for source, _ in jobs]
-        result = {"train": [w for w, v in zip(written, is_val) if not v], "val": [],
-                  "test": [w for w, v in zip(written, is_val) if v]}
-    else:
-        result = splits.split_files(written, protocol, seed=seed, root=out if how != "div2k" else None)
-    out.mkdir(parents=True, exist_ok=True)
-    report.usable = [source for source, _ in jobs]
-    report.write(out / "unusable.tsv")
-    splits.write_splits(out / "splits.json", result, out)
-    info = {"dataset": name, "source": str(src), "protocol": protocol, "seed": seed, "max_side": max_side,
-            "images": len(written), "reencoded": reencoded, "unusable": len(report.unusable),
-            "splits": {k: len(v) for k, v in result.items()}, decodable.DECODER_CHECKED_KEY: True}
-    fileio.atomic_write_text(out / decodable.PREPARED_MARKER, json.dumps(info, indent=1))  # last: complete
-    print(report.summary(result, source=str(src), found_line=not progress))
-    if reencoded:
-        print(f"Re-encoded:      {reencoded} (as PNG: PIL reads them, TensorFlow's decoder does not)")
-    print(f"Written to {out} (splits.json, unusable.tsv, prepare.json)")
-    return result
-
-
-def _place_or_report(path: str, target: Path, max_side: int | None) -> tuple[Path | None, str]:
-    """`_place`, with an image that turns out unusable while being laid out reported, not raised."""
-    try:
-        return _place(path, target, max_side)
-    except files.ImageError as err:
-        return None, err.reason
+    source = registry.get_source(name)
+    if source.needs_src:
+        options["src"] = src
+    return source.prepare(out, **options)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Prepare a dataset for colorization-tf (see datasets/README.md).")
-    parser.add_argument("dataset", choices=sorted([*DATASETS, DEBIAN_PHOTOS]), help="which dataset layout to expect")
-    parser.add_argument("--src", help="the downloaded/unpacked dataset folder (not for debian-photos)")
-    parser.add_argument("--cache", help=f"{DEBIAN_PHOTOS} only: where .debs and unpacked files are kept "
+    parser.add_argument("dataset", choices=sorted(registry.SOURCES), help="which data source to prepare")
+    parser.add_argument("--src", help="the downloaded/unpacked dataset folder (only for the downloaded sources)")
+    parser.add_argument("--cache", help="debian-photos only: where .debs and unpacked files are kept "
                         "(default OUT/.cache)")
     parser.add_argument("--out", "--output", "-o", dest="out", required=True,
                         help="where the prepared images go (e.g. data/landscapes)")
     parser.add_argument("--protocol", choices=sorted(splits.PROTOCOLS), help="split protocol (default: the paper's)")
-    parser.add_argument("--seed", type=int, default=42, help="split seed (42 = PolyChromify's random_state)")
+    parser.add_argument("--seed", type=int, help="split seed (default 42 = PolyChromify's random_state; "
+                        "synthetic: the scenes' seed, default 0)")
     parser.add_argument("--max-side", type=int, help="re-encode as JPEG with the longer side at most this")
     parser.add_argument("--min-size", type=int, default=files.DEFAULT_MIN_SIZE)
     parser.add_argument("--gray-threshold", type=float, default=files.DEFAULT_GRAY_THRESHOLD)
     parser.add_argument("--workers", type=int, default=2)
     console.add_verbose_argument(parser)
     args = parser.parse_args(argv)
+    source = registry.get_source(args.dataset)
+    if source.needs_src and not args.src:
+        parser.error(f"--src is required for {args.dataset}")
+    given = {"cache": args.cache, "protocol": args.protocol, "seed": args.seed, "max_side": args.max_side,
+             "min_size": args.min_size, "gray_threshold": args.gray_threshold, "workers": args.workers}
+    options = {key: value for key, value in given.items() if key in source.options and value is not None}
     try:
-        if args.dataset == DEBIAN_PHOTOS:
-            from colorization_tf.data import debian_packages, debian_photos
-
-            try:
-                debian_photos.build(args.out, cache=args.cache, seed=args.seed, workers=args.workers)
-            except debian_packages.PackageError as err:
-                print(f"prepare.py {DEBIAN_PHOTOS}: {err}", file=sys.stderr)
-                return 2
-            return 0
-        if not args.src:
-            parser.error(f"--src is required for {args.dataset}")
-        prepare(args.dataset, args.src, args.out, protocol=args.protocol, seed=args.seed, max_side=args.max_side,
-                min_size=args.min_size, gray_threshold=args.gray_threshold, workers=args.workers)
+        prepare(args.dataset, args.src, args.out, **options)
+    except SourceError as err:  # no apt-get, a package unavailable: one line saying what to do
+        print(f"prepare.py {args.dataset}: {err}", file=sys.stderr)
+        return 2
     except OSError as err:  # disk full, read-only or missing output folder: one line, no traceback
         where = err.filename or args.out
         print(f"prepare.py: error: cannot write {where}: {err.strerror or err} "

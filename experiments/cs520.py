@@ -89,7 +89,7 @@ def _resize(rgb: np.ndarray, width: int) -> np.ndarray:
 def _synthetic_sunset_and_beach(size: int):
     """A synthetic sunset (the sea scene whose sky is reddest among the first 30 seeds) and beach."""
     from colorization_tf import color
-    from colorization_tf.data.synthetic import render_scene
+    from colorization_tf.sources.synthetic import render_scene
 
     def redness(rgb):
         return float(np.mean(np.asarray(color.rgb_to_lab(rgb[: size // 3]))[..., 1]))
@@ -101,7 +101,7 @@ def _synthetic_sunset_and_beach(size: int):
 def ann_experiments(ctx: ex.ExperimentContext):
     """The left/right half experiment on real and synthetic photos, and the sunset -> beach transfer."""
     from colorization_tf import cs520_ann
-    from colorization_tf.data.photos import skimage_photos
+    from colorization_tf.sources.bundled_photos import skimage_photos
     from colorization_tf.plots.experiments import plot_image_rows
 
     quick = ctx.config.quick

@@ -156,8 +156,8 @@ DRIVE_DATA = ""       # on Colab: a folder under MyDrive; mounts Drive
 OUT = "results/quickstart"
 REPO_URL = "{REPO_URL}"'''
     data = '''from colorization_tf import experiment as ex
-from colorization_tf.data import synthetic
-from colorization_tf.data.splits import discover, split
+from colorization_tf.sources import synthetic
+from colorization_tf.data.experiment_splits import discover, split
 from colorization_tf.experiment.assembly import build_split_dataset
 
 if PREPARE_REAL_PHOTOS:  # real photographs from Debian packages, split by photo (about 80 s)
@@ -192,7 +192,7 @@ print("exported to", path, "(load with tf.saved_model.load)")'''
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Image, display
-from colorization_tf.data.photos import skimage_photos
+from colorization_tf.sources.bundled_photos import skimage_photos
 from colorization_tf.export import load_colorizer
 
 colorizer = load_colorizer(result.runs["poly"].export_path)  # or the `colorize` command line

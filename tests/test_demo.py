@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from colorization_tf import demo
-from colorization_tf.data.debian_packages import PackageError
+from colorization_tf.sources.debian_packages import PackageError
 
 
 def test_clear_margin_rule():

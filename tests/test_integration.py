@@ -18,7 +18,8 @@ import pytest
 import tensorflow as tf
 
 from colorization_tf import cli, color, export, losses, models, quantize, training
-from colorization_tf.data import decode, files, photos, pipeline, synthetic
+from colorization_tf.data import decode, files, pipeline
+from colorization_tf.sources import bundled_photos, synthetic
 from colorization_tf.models import heads
 
 SIZE = 32
@@ -314,7 +315,7 @@ def test_mixed_precision_end_to_end(mixed_export, scenes):
 def test_colorize_command_on_a_real_export_and_skimage_photos(mixed_export, tmp_path, capsys):
     _, _, _, model_path = mixed_export
     inputs = tmp_path / "in"
-    written = photos.write_photos(inputs)
+    written = bundled_photos.write_photos(inputs)
     gray = tmp_path / "in" / "gray.png"
     from PIL import Image
 

@@ -55,7 +55,7 @@ def test_max_mode_and_errors(tmp_path):
 
 def test_the_runner_evaluates_the_selected_epoch(tmp_path):
     from colorization_tf import experiment as ex
-    from colorization_tf.data.synthetic import generate_dataset
+    from colorization_tf.sources.synthetic import generate_dataset
 
     data = generate_dataset(tmp_path / "scenes", n_per_class=4, size=32, workers=1)
     run = ex.RunConfig("poly", "polychromify_v0", loss="mse", metrics=["ab_l1"], epochs=3, batch_size=4,

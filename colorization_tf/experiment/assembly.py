@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from colorization_tf import losses, quantize
-from colorization_tf.data import synthetic
+from colorization_tf.sources import synthetic
 from colorization_tf.data.pipeline import build_dataset, build_epoch_datasets, dataset_cardinality_hint
-from colorization_tf.data.splits import subsample_splits
+from colorization_tf.data.experiment_splits import subsample_splits
 from colorization_tf.experiment.config import RunConfig
 from colorization_tf.models import get_spec
 from colorization_tf.training import GANModel

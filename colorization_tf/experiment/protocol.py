@@ -233,7 +233,7 @@ def protocol_data(cfg, root, data) -> dict:
     Args:
         cfg: the `experiment.ExperimentConfig`.
         root: the data folder.
-        data: its `data.splits.DataSplits`.
+        data: its `data.experiment_splits.DataSplits`.
     """
     n = sum(len(v) for v in data.splits.values())
     sizes = " / ".join(f"{k} {len(v)}" for k, v in data.splits.items())
@@ -288,7 +288,7 @@ def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | Non
         reasons.append(data["split_note"])
     if key == "validation" and data.get("val_carved"):
         reasons.append("the split has no validation side: the suite holds ~10% of the training side out "
-                       "(`data.splits.carve_validation`), so the model trains on ~90% of it")
+                       "(`data.experiment_splits.carve_validation`), so the model trains on ~90% of it")
     if note:
         reasons.append(note)
     return MISMATCH, "; ".join(reasons) or UNEXPLAINED

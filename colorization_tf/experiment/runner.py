@@ -1,6 +1,6 @@
 """The runner: `run_experiment` reads top to bottom, as one experiment runs.
 
-    resolve the configuration (`resolve`) -> split the data (`data.splits`; `splits_used.json`)
+    resolve the configuration (`resolve`) -> split the data (`data.experiment_splits`; `splits_used.json`)
     -> for every run, `train_and_evaluate`: its data and parts (`assembly`) -> `training.train`
        (resumable work directory `runs/<run>-<digest>/`) -> `evaluation.evaluate_model` on the
        test split -> `export.export_saved_model`
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from colorization_tf import evaluation, training
-from colorization_tf.data import splits as data_splits
+from colorization_tf.data import experiment_splits as data_splits
 from colorization_tf.data.pipeline import dataset_cardinality_hint
 from colorization_tf.experiment import assembly
 from colorization_tf.experiment.config import QUICK_IMAGE_SIZE, RUN_TRAIN_KEYS, ExperimentConfig, RunConfig
@@ -139,7 +139,7 @@ def train_config(run: RunConfig, epochs: int) -> training.TrainConfig:
 
 
 def resolve_splits(cfg: ExperimentConfig, root) -> data_splits.DataSplits:
-    """The experiment's split of `root` (`data.splits.resolve_splits` with the experiment's protocol,
+    """The experiment's split of `root` (`data.experiment_splits.resolve_splits` with the experiment's protocol,
     split seed, image limit (`--max-images`, or `--quick`'s) and the folder's prepared split unless
     it is the embedded default)."""
     data = resolve_experiment(cfg).data

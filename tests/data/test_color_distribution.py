@@ -5,7 +5,7 @@ import tensorflow as tf
 from PIL import Image
 from skimage.color import rgb2lab
 
-from colorization_tf.data.synthetic import render_scene
+from colorization_tf.sources.synthetic import render_scene
 from colorization_tf.plots import color_distribution as cd
 
 

@@ -8,7 +8,7 @@ from skimage.color import rgb2lab
 
 from colorization_tf.color import get_normalization
 from colorization_tf.data import augment, decode, pipeline, targets
-from colorization_tf.data.synthetic import render_scene
+from colorization_tf.sources.synthetic import render_scene
 
 SIZE = 32
 

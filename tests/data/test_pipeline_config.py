@@ -10,7 +10,7 @@ from PIL import Image
 from colorization_tf import evaluation
 from colorization_tf.data import pipeline, targets
 from colorization_tf.data.augment import DEFAULT_CROP_SCALE, Crop
-from colorization_tf.data.synthetic import render_scene
+from colorization_tf.sources.synthetic import render_scene
 from colorization_tf.quantize import priors
 
 SIZE = 16

@@ -6,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from colorization_tf.data import augment, decode, pipeline, targets
-from colorization_tf.data.synthetic import render_scene
+from colorization_tf.sources.synthetic import render_scene
 
 SIZE = 24
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorization_tf.data import files, pipeline, service, synthetic
+from colorization_tf.data import files, pipeline, service
+from colorization_tf.sources import synthetic
 from tests._ports import free_ports
 
 

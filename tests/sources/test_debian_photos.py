@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorization_tf.data import debian_packages, debian_photos, splits
+from colorization_tf.data import splits
+from colorization_tf.sources import debian_packages, debian_photos
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "fake-photos"

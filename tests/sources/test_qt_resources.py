@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from colorization_tf.data import qt_resources
+from colorization_tf.sources import qt_resources
 
 # `rcc --binary [--format-version 1] demo.qrc` (Qt 5.15.8, Debian 12) of a .qrc with prefix /demo and
 # pics/a.txt ("hello rcc\n", stored) and pics/sub/big.txt (3,000 "x" and a newline, zlib-compressed).

@@ -30,6 +30,8 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
+from colorization_tf.sources.base import SourceError
+
 APT_MISSING_HELP = (
     "apt-get was not found: this dataset is built from Debian packages, which needs a Debian or "
     "Ubuntu system (or container). Instead: (1) on any machine, download the .deb files of {packages} "
@@ -40,7 +42,7 @@ APT_MISSING_HELP = (
 DPKG_MISSING_HELP = "dpkg-deb was not found: install dpkg (it unpacks the .deb files), or run on Debian/Ubuntu."
 
 
-class PackageError(Exception):
+class PackageError(SourceError):
     """A package could not be downloaded, unpacked or read; the message says what to do."""
 
 

@@ -1,4 +1,4 @@
-"""The embedded default dataset (colorization_tf.data.synthetic): determinism, layout, learnability."""
+"""The embedded default dataset (colorization_tf.sources.synthetic): determinism, layout, learnability."""
 
 import os
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from skimage.color import rgb2lab
 
-from colorization_tf.data import files, synthetic
+from colorization_tf.data import files
+from colorization_tf.sources import synthetic
 
 
 def test_render_is_deterministic_and_varied():

@@ -44,8 +44,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from colorization_tf.data import debian_packages, files, qt_resources, splits
+from colorization_tf.data import files, splits
 from colorization_tf.fileio import atomic_path, atomic_write_text
+from colorization_tf.sources import debian_packages, qt_resources
 
 _GCOMPRIS = "usr/share/gcompris-qt/rcc"
 PACKAGES = {

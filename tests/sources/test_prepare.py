@@ -86,10 +86,10 @@ def _hostile_copies(folder: Path, count: int = 40, seed: int = 0) -> dict[str, s
 
     import numpy as np
 
-    from colorization_tf.data import photos
+    from colorization_tf.sources import bundled_photos
 
     rng = random.Random(seed)
-    bases = [np.asarray(Image.fromarray(rgb).resize((64, 48))) for rgb in photos.bundled_photos().values()]
+    bases = [np.asarray(Image.fromarray(rgb).resize((64, 48))) for rgb in bundled_photos.bundled_photos().values()]
     formats = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "GIF": ".gif"}
     kinds = ("intact", "truncated", "bit flips", "inserted junk", "swapped extension", "bmp inserted bytes")
     made = {}
