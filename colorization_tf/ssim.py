@@ -5,8 +5,8 @@ model's training step (Menon & Talukdar's pixel + SSIM loss) on TensorFlow, JAX 
 TensorFlow's formula and constants: an 11x11 Gaussian window (sigma 1.5, normalised by a softmax of
 the squared distances, as `tf.image`'s ``_fspecial_gauss``), "valid" filtering, K1 = 0.01,
 K2 = 0.03, luminance times contrast-structure averaged over the window positions, then over the
-channels. Evaluation (`metrics.ssim`) keeps `tf.image.ssim` itself; `tests/test_losses.py` checks
-that the two agree.
+channels (`ssim_ops`). On the TensorFlow backend `ssim` is `tf.image.ssim` itself, as evaluation
+(`metrics.ssim`) is; `tests/test_backend_ops.py` checks that the two agree.
 
 Reference:
     Wang, Bovik, Sheikh & Simoncelli, "Image quality assessment: from error visibility to
@@ -15,6 +15,7 @@ Reference:
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -35,8 +36,18 @@ def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> np.nd
     return (g / g.sum()).reshape(size, size).astype(np.float32)
 
 
+def _check_size(shape) -> None:
+    height, width = shape[1], shape[2]
+    if height is not None and width is not None and min(int(height), int(width)) < SSIM_WINDOW:
+        raise ValueError(f"colorization_tf/ssim.py: SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {height}x{width}")
+
+
 def ssim(a, b, max_val: float = 1.0):
     """SSIM per image of two `[B, H, W, C]` batches (H, W >= 11), averaged over channels.
+
+    On the TensorFlow backend this is `tf.image.ssim` itself (its sums round differently from
+    `ssim_ops` in the last bit, and TensorFlow runs keep the numbers they were validated with);
+    on JAX and PyTorch it is `ssim_ops`.
 
     Args:
         a, b: images, any float dtype (computed in float32).
@@ -48,11 +59,24 @@ def ssim(a, b, max_val: float = 1.0):
     Raises:
         ValueError: images smaller than the window (when the size is static).
     """
+    if keras.backend.backend() != "tensorflow":
+        return ssim_ops(a, b, max_val)
+    from colorization_tf._tensorflow import tf
+
+    a, b = tf.cast(a, tf.float32), tf.cast(b, tf.float32)
+    _check_size(a.shape)
+    return tf.image.ssim(a, b, max_val=max_val)
+
+
+def ssim_ops(a, b, max_val: float = 1.0):
+    """`ssim` in `keras.ops` (any backend): `tf.image.ssim`'s formula to float32 rounding.
+
+    Args and Returns: as `ssim`.
+    """
     a = ops.cast(a, "float32")
     b = ops.cast(b, "float32")
     height, width, channels = a.shape[1], a.shape[2], a.shape[3]
-    if height is not None and width is not None and min(int(height), int(width)) < SSIM_WINDOW:
-        raise ValueError(f"colorization_tf/ssim.py: SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {height}x{width}")
+    _check_size(a.shape)
     if channels is None:
         raise ValueError("colorization_tf/ssim.py: SSIM needs a static channel count")
     kernel = np.tile(gaussian_window()[:, :, None, None], (1, 1, int(channels), 1))

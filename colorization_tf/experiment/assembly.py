@@ -62,7 +62,7 @@ def interleave_classes(paths, labels) -> list[str]:
 
 
 def capped(paths: list[str], labels, limit: int | None, seed: int) -> list[str]:
-    """At most `limit` of `paths` (a deterministic class-stratified subset, `data.splits.subsample_splits`), in their order."""
+    """At most `limit` of `paths` (a deterministic class-stratified subset, `data.experiment_splits.subsample_splits`), in their order."""
     if limit is None or len(paths) <= limit:
         return list(paths)
     chosen = set(subsample_splits({"train": list(paths)}, labels, limit, seed)["train"])

@@ -21,6 +21,7 @@ from typing import Any
 
 from colorization_tf import evaluation, training
 from colorization_tf.data import experiment_splits as data_splits
+from colorization_tf.data.splits import write_splits
 from colorization_tf.data.pipeline import dataset_cardinality_hint
 from colorization_tf.experiment import assembly
 from colorization_tf.experiment.config import QUICK_IMAGE_SIZE, RUN_TRAIN_KEYS, ExperimentConfig, RunConfig
@@ -248,7 +249,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     if cfg.data.labels and labels is None:
         raise ValueError(f"{root}: {cfg.paper} needs one sub-folder per scene class (labels), found a flat folder")
     evaluation.write_text(out / DATA_REPORT, data.report + "\n")
-    data_splits.write_splits(out / SPLITS_USED, splits, root)
+    write_splits(out / SPLITS_USED, splits, root)
     evaluation.write_json(out / CONFIG_JSON, {
         "experiment": dataclasses.replace(cfg, runs=[run_json(r) for r in cfg.runs]),
         "resolved_runs": [run_json(r) for r in resolved],

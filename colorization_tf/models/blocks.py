@@ -174,8 +174,9 @@ class BilinearUpsample(keras.layers.Layer):
     `tf.image.resize` and `jax.image.resize` do when enlarging) gives output pixel f j + p, along each
     axis, as a fixed blend of input pixels j and j - 1 or j + 1 (the edge pixel repeated), with
     weights that depend on the phase p only. It is computed with shifts, blends and one interleaving
-    reshape, in float32, in `keras.ops` (every backend), and matches `tf.image.resize(x, f * size,
-    "bilinear")` to float32 rounding.
+    reshape, in float32, in `keras.ops` (JAX, PyTorch), and matches `tf.image.resize(x, f * size,
+    "bilinear")` to float32 rounding. On the TensorFlow backend it is `tf.image.resize` itself, so
+    TensorFlow runs keep the exact numbers they had (the blends round differently in the last bit).
 
     Args:
         factor: integer scale factor for height and width.
@@ -210,6 +211,14 @@ class BilinearUpsample(keras.layers.Layer):
 
     def call(self, x):
         x = ops.cast(x, "float32")
+        if keras.backend.backend() == "tensorflow":  # TF's own kernel: the numbers the suite was validated on
+            from colorization_tf._tensorflow import tf
+
+            return tf.cast(tf.image.resize(x, tf.shape(x)[1:3] * self.factor, method="bilinear"), self.compute_dtype)
+        return self.upsample_ops(x)
+
+    def upsample_ops(self, x):
+        """The `keras.ops` upsampling (JAX, PyTorch; also callable on TensorFlow), in this layer's dtype."""
         y = self._upsample_axis(self._upsample_axis(x, 1), 2)
         return ops.cast(y, self.compute_dtype)
 
