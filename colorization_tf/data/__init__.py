@@ -8,8 +8,9 @@ Modules:
     decode      image bytes -> uint8 RGB: header check before any pixel (`image_header_shape`),
                 bounded decoding (`decode_image_bounded`), fixed-size resize (`decode_and_resize`)
     augment     random crops and flips of batches (`augment_batch`, `random_windows`)
-    targets     `Targets(ab, extras)`, the one unpacking of a dataset's targets, and their encoding
-                (`to_model_targets`)
+    elements    `Targets(ab, extras)` and `split_element`: the one unpacking of a dataset's targets
+                (plain Python, any Keras backend)
+    targets     the targets' encoding (`to_model_targets`); re-exports `Targets`
     pipeline    `build_dataset(paths, PipelineConfig(...))`: files -> batches of (encoded L,
                 encoded ab [+ scene label])
     decodable   the pipeline's decoder as a file check, the files known to decode (known dataset
