@@ -34,11 +34,12 @@ TOLERANCE = dict(rtol=2e-4, atol=2e-5)
 """JAX and TensorFlow order float32 sums differently (and oneDNN / AVX-512 more so)."""
 NAMES = sorted(MODELS)
 GAN_NAMES = sorted(name for name in NAMES if MODELS[name].discriminator)
-GAN_TOLERANCE = dict(rtol=1e-2, atol=1e-3)
-"""The GAN's step losses from the same weights: the ResNet34 U-Net at 32 px, batch 2, in training
-mode (batch statistics) moves its losses by ~3e-3 between TensorFlow with and without oneDNN
-already. A step that updated the wrong network, or a gradient of the wrong sign, moves the
-second step's losses by far more (Adam's first step is +-learning rate on every weight)."""
+GAN_TOLERANCE = dict(rtol=2e-2, atol=1e-3)
+"""The GAN's step losses from the same weights. The ResNet34 U-Net at 32 px, batch 2, in training
+mode (batch statistics) is ill-conditioned: TensorFlow with and without oneDNN differ by up to 3e-3
+(relative) already, JAX and TensorFlow by up to 8e-3 (measured). A step that skips or misdirects
+a network's update moves the second step's losses by far more: without the generator's step its
+L1 term is 5% higher (0.594 vs 0.565), without the discriminator's its loss is 0.76 vs 2.41."""
 
 
 def _menon_gan():
