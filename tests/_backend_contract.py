@@ -3,10 +3,14 @@
 For every registered model (or the names given as arguments): build at a tiny size, a forward pass
 (declared outputs, shapes, float32, finite), one training step compiled with the paper's loss
 (`ModelSpec.default_losses`) and metrics, and a `.keras` save/load round trip that predicts the
-same. Then the components on fixed inputs (every loss, the Keras metric classes, the bilinear
-upsampling and the annealed-mean decoding), whose values the calling test compares with
-TensorFlow's. Prints one JSON object on the last line of stdout. Needs no TensorFlow.
-`tests/models/test_contract_backends.py` runs it in a subprocess and asserts on its report.
+same. For every model with a GAN discriminator pairing (`ModelSpec.discriminator`: the U-Net and
+its PatchGAN, Menon & Talukdar's GAN run), `GANModel` trained two steps with its own train step
+(``--gan-weights FOLDER``: starting from `<name>.npz` written there by the TensorFlow side, so
+that the calling test compares the steps' losses). Then the components on fixed inputs (every
+loss, the Keras metric classes, the bilinear upsampling and the annealed-mean decoding), whose
+values the calling test compares with TensorFlow's. Prints one JSON object on the last line of
+stdout. Needs no TensorFlow. `tests/models/test_contract_backends.py` runs it in a subprocess and
+asserts on its report.
 """
 
 from __future__ import annotations
@@ -86,6 +90,47 @@ def check_model(name: str, folder: Path) -> dict:
     return result
 
 
+GAN_SIZE = 32
+"""The GAN check's image side: the U-Net's size multiple; the PatchGAN scores 2 x 2 patches."""
+GAN_STEPS = 2
+
+
+def gan_weights_file(folder: Path, name: str) -> Path:
+    """Where the TensorFlow side leaves a GAN's starting weights and loss weights for `check_gan`."""
+    return Path(folder) / f"{name}.npz"
+
+
+def check_gan(name: str, weights_folder: Path | None) -> dict:
+    """`GANModel(generator, paired discriminator)` compiled as `training` does, `GAN_STEPS` train steps.
+
+    With `weights_folder`, both networks and the loss weights start from the TensorFlow side's file;
+    otherwise from this backend's initialisation with `GANModel`'s defaults (pix2pix's, Menon's).
+    """
+    from colorization_tf.models import get_spec
+    from colorization_tf.models.batches import training_batch
+    from colorization_tf.models.gan import GANModel
+
+    spec = get_spec(name)
+    keras.utils.set_random_seed(0)
+    generator, discriminator = spec.build(image_size=GAN_SIZE), spec.build_discriminator(image_size=GAN_SIZE)
+    settings = {}
+    path = gan_weights_file(weights_folder, name) if weights_folder else None
+    if path is not None and path.exists():
+        with np.load(path) as saved:
+            generator.set_weights([saved[f"g{i}"] for i in range(len(generator.weights))])
+            discriminator.set_weights([saved[f"d{i}"] for i in range(len(discriminator.weights))])
+            settings = {"l1_weight": float(saved["l1_weight"]), "gan_weight": float(saved["gan_weight"])}
+    gan = GANModel(generator, discriminator, **settings)
+    gan.compile()
+    x, y = training_batch(spec, BATCH, GAN_SIZE, seed=1)
+    before = {net: [keras.ops.convert_to_numpy(w) for w in getattr(gan, net).trainable_weights] for net in ("generator", "discriminator")}
+    steps = [{k: float(v) for k, v in gan.train_on_batch(x, y, return_dict=True).items()} for _ in range(GAN_STEPS)]
+    moved = {net: bool(any(not np.array_equal(a, keras.ops.convert_to_numpy(b)) for a, b in zip(old, getattr(gan, net).trainable_weights)))
+             for net, old in before.items()}
+    iterations = {opt: int(keras.ops.convert_to_numpy(getattr(gan, opt).iterations)) for opt in ("optimizer", "d_optimizer")}
+    return {"from_tensorflow": bool(settings), "steps": steps, "weights_changed": moved, "iterations": iterations}
+
+
 def component_values() -> dict:
     """Every loss, metric class and custom layer on fixed inputs (the calling test recomputes them on TensorFlow)."""
     from tests._backend_inputs import component_inputs, components
@@ -93,20 +138,33 @@ def component_values() -> dict:
     return {key: np.asarray(keras.ops.convert_to_numpy(fn())).tolist() for key, fn in components(component_inputs()).items()}
 
 
+def _timed(check, *args) -> dict:
+    start = time.perf_counter()
+    try:
+        result = check(*args)
+    except Exception:  # report every model, not only the first failure
+        result = {"error": traceback.format_exc(limit=6)}
+    result["seconds"] = time.perf_counter() - start
+    keras.backend.clear_session()
+    return result
+
+
 def main(argv: list[str]) -> int:
+    """Args: model names (default: every registered model), and ``--gan-weights FOLDER``."""
     from colorization_tf.models import MODELS
 
+    weights_folder = None
+    if "--gan-weights" in argv:
+        at = argv.index("--gan-weights")
+        weights_folder, argv = Path(argv[at + 1]), argv[:at] + argv[at + 2:]
     names = argv or sorted(MODELS)
-    report = {"backend": keras.backend.backend(), "tensorflow_imported": None, "models": {}}
+    report = {"backend": keras.backend.backend(), "tensorflow_imported": None, "models": {}, "gans": {}}
     with tempfile.TemporaryDirectory() as folder:
         for name in names:
-            start = time.perf_counter()
-            try:
-                report["models"][name] = check_model(name, Path(folder))
-            except Exception:  # report every model, not only the first failure
-                report["models"][name] = {"error": traceback.format_exc(limit=6)}
-            report["models"][name]["seconds"] = time.perf_counter() - start
-            keras.backend.clear_session()
+            report["models"][name] = _timed(check_model, name, Path(folder))
+    for name in names:
+        if MODELS[name].discriminator:
+            report["gans"][name] = _timed(check_gan, name, weights_folder)
     try:
         report["components"] = component_values()
     except Exception:

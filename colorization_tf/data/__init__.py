@@ -17,8 +17,9 @@ Modules:
     experiment_splits  `resolve_splits(root, protocol, seed)`: an experiment's split of a folder
                        (prepared or by hash, subsets, validation held out of train)
     augment            random crops and flips of batches (`augment_batch`, `random_windows`)
-    targets            `Targets(ab, extras)`, the one unpacking of a dataset's targets, and their
-                       encoding (`to_model_targets`)
+    elements           `Targets(ab, extras)` and `split_element`: the one unpacking of a dataset's
+                       targets (plain Python, any Keras backend)
+    targets            the targets' encoding (`to_model_targets`); re-exports `Targets`
     pipeline           `build_dataset(paths, PipelineConfig(...))`: files -> batches of (encoded L,
                        encoded ab [+ scene label])
     service            preprocessing on a tf.data service (`distribute`, `LocalService`)

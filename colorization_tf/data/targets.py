@@ -3,8 +3,10 @@
 One job: the training targets. A dataset element is what Keras `fit` expects of the models:
 `(L_enc, ab_enc)`, or `(L_enc, {"ab": ab_enc, "scene": labels})` for a model with a scene head.
 `Targets(ab, extras)` is the same target as one type: `Targets.of(target)` unpacks either form (the
-only place that does), `Targets.keras()` packs it back. Training figures, evaluation, the GAN's
-train step, the colour and lightness priors and the real-photo study all read targets through it.
+only place that does), `Targets.keras()` packs it back. It lives in `data.elements` (no TensorFlow,
+so the GAN's train step reads batches through it on any Keras backend) and is re-exported here;
+training figures, evaluation, the colour and lightness priors and the real-photo study all read
+targets through it.
 
 Every model family gets the same targets: regression models take the encoded ab, the
 classification models (ECCV16/AlexNet) soft-encode the same encoded ab inside their loss, and
@@ -21,53 +23,12 @@ Reference:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, NamedTuple
-
 import tensorflow as tf
 
 from colorization_tf.color import get_normalization, rgb_to_lab, split_lab
 from colorization_tf.data.augment import Crop, boxes_from_uniform, crop_resize_boxes, random_windows
 from colorization_tf.data.decode import round_to_uint8
-
-AB_KEY = "ab"
-"""Name of the colour target (and of the models' colour output) when a target is a dict."""
-SCENE_KEY = "scene"
-"""Name of the scene-label target (Iizuka et al.'s classification head)."""
-
-
-class Targets(NamedTuple):
-    """One element's (or batch's) targets: the encoded ab and any extra targets by name.
-
-    Attributes:
-        ab: encoded ab `[..., H, W, 2]`.
-        extras: other targets by output name, e.g. `{"scene": int32 labels}`; empty for most models.
-    """
-
-    ab: Any
-    extras: Mapping[str, Any] = MappingProxyType({})
-
-    @classmethod
-    def of(cls, target) -> "Targets":
-        """Unpacks a target as the datasets yield it: encoded ab, or `{"ab": ..., **extras}`."""
-        if isinstance(target, Mapping):
-            return cls(target[AB_KEY], {k: v for k, v in target.items() if k != AB_KEY})
-        return cls(target, {})
-
-    @property
-    def scene(self):
-        """The scene labels, or None."""
-        return self.extras.get(SCENE_KEY)
-
-    def keras(self):
-        """The target as Keras `fit` expects it: ab alone, or `{"ab": ab, **extras}`."""
-        return {AB_KEY: self.ab, **self.extras} if self.extras else self.ab
-
-
-def split_element(element) -> tuple[Any, Targets]:
-    """A dataset element `(L_enc, target)` -> `(L_enc, Targets)`."""
-    return element[0], Targets.of(element[1])
+from colorization_tf.data.elements import AB_KEY, SCENE_KEY, Targets, split_element  # noqa: F401  (re-exported)
 
 
 def with_label(ab_encoded, label) -> Targets:

@@ -1,18 +1,31 @@
 """`GANModel`: a conditional GAN (pix2pix recipe) pairing a colorization generator with a
-PatchGAN discriminator, with its own train step and two optimizers.
+PatchGAN discriminator, with its own train step and two optimizers, on any Keras backend.
+
+The losses are `keras.ops`. The train and test steps dispatch on `keras.backend.backend()`:
+TensorFlow keeps its two gradient tapes and divides each loss per replica under `tf.distribute`;
+JAX runs a stateless step (`jax.vjp` of one forward pass through both networks' `stateless_call`,
+both optimizers' `stateless_apply`, the updated state returned, as Keras' JAX trainer expects).
+TensorFlow is imported by the TensorFlow step only, so the model trains under JAX without it.
 
 Reference:
-    Isola et al. 2017, pix2pix (the GAN recipe Menon & Talukdar 2021 follow).
+    Isola et al. 2017, pix2pix (the GAN recipe Menon & Talukdar 2021 follow); Keras' guide
+    "Customizing what happens in fit() with JAX" (the stateless train step).
 """
 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
+
+from colorization_tf.data.elements import split_element
 
 GAN_LEARNING_RATE = 2e-4
 GAN_BETAS = (0.5, 0.999)
 PIX2PIX_L1_WEIGHT = 100.0
+LOG_NAMES = ("loss", "g_gan", "g_l1", "d_loss")
+"""The step's logs, in the order `GANModel._gan_losses` returns them (generator loss first)."""
+STEP_BACKENDS = ("tensorflow", "jax")
+"""Backends with a GAN train step (the test step and the losses run on every backend)."""
 
 
 def _adam() -> keras.optimizers.Optimizer:
@@ -21,13 +34,23 @@ def _adam() -> keras.optimizers.Optimizer:
 
 
 def _bce_logits(labels, logits):
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+    """Mean sigmoid cross-entropy of `logits` against `labels`: numerically stable, and on TensorFlow
+    the kernel of `tf.nn.sigmoid_cross_entropy_with_logits` (the numbers the suite was validated on)."""
+    return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
 
 
 def _per_replica(loss):
-    """Divides a per-replica mean loss so that summing gradients over replicas gives the mean."""
+    """(TensorFlow) Divides a per-replica mean loss so that summing gradients over replicas gives the mean."""
+    import tensorflow as tf
+
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+
+
+def _scale_stateless(optimizer, values, loss):
+    """(JAX) `optimizer.scale_loss(loss)` with the optimizer's variables (its loss scale) read from `values`."""
+    with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, values))):
+        return optimizer.scale_loss(loss)
 
 
 @keras.saving.register_keras_serializable(package="colorization_tf")
@@ -40,6 +63,10 @@ class GANModel(keras.Model):
     Under mixed_float16 both optimizers are `LossScaleOptimizer`s and each loss goes through
     `optimizer.scale_loss` before the gradients are taken (without it, float16 gradients
     underflow to zero).
+
+    Trains on TensorFlow and JAX (`STEP_BACKENDS`); evaluates on every Keras backend. Under JAX
+    the discriminator optimizer's variables ride in the model's non-trainable state (Keras' JAX
+    trainer carries one optimizer's state), so `fit` updates both optimizers without side effects.
 
     Calling the model runs the generator, so `predict`, `export_saved_model` and the sample
     figures work on it directly.
@@ -64,7 +91,7 @@ class GANModel(keras.Model):
         self.gan_weight = float(gan_weight)
         self.d_optimizer = None
         self.scale_losses = True
-        self._trackers = {n: keras.metrics.Mean(name=n) for n in ("loss", "g_gan", "g_l1", "d_loss")}
+        self._trackers = {n: keras.metrics.Mean(name=n) for n in LOG_NAMES}
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
@@ -99,41 +126,86 @@ class GANModel(keras.Model):
     def metrics(self):
         return list(self._trackers.values())
 
-    def _discriminate(self, l, ab, training):
-        ab = tf.cast(ab, l.dtype)
-        if len(self.discriminator.inputs) == 2:
-            return self.discriminator([l, ab], training=training)
-        return self.discriminator(tf.concat([l, ab], axis=-1), training=training)
+    @property
+    def non_trainable_variables(self):
+        """Both networks' non-trainable variables; under JAX, then the discriminator optimizer's."""
+        variables = super().non_trainable_variables
+        d_optimizer = getattr(self, "d_optimizer", None)
+        if keras.backend.backend() == "jax" and d_optimizer is not None and d_optimizer.built:
+            return variables + list(d_optimizer.variables)
+        return variables
 
-    def _gan_losses(self, l, ab, training):
-        fake = self.generator(l, training=training)
+    # The losses: keras.ops, the networks called through `generate` / `discriminate`.
+
+    def _discriminator_inputs(self, l, ab):
+        ab = ops.cast(ab, l.dtype)
+        if len(self.discriminator.inputs) == 2:
+            return [l, ab]
+        return ops.concatenate([l, ab], axis=-1)
+
+    def _gan_losses(self, l, ab, generate, discriminate):
+        """(g_loss, g_gan, g_l1, d_loss) of one forward pass; `generate` / `discriminate` call the networks."""
+        fake = generate(l)
         if isinstance(fake, dict):
             fake = fake["ab"]
-        fake = tf.cast(fake, tf.float32)
-        ab = tf.cast(ab, tf.float32)
-        real_logits = tf.cast(self._discriminate(l, ab, training), tf.float32)
-        fake_logits = tf.cast(self._discriminate(l, fake, training), tf.float32)
-        d_loss = 0.5 * (_bce_logits(tf.ones_like(real_logits), real_logits) + _bce_logits(tf.zeros_like(fake_logits), fake_logits))
-        g_gan = _bce_logits(tf.ones_like(fake_logits), fake_logits)
-        g_l1 = tf.reduce_mean(tf.abs(ab - fake))
+        fake = ops.cast(fake, "float32")
+        ab = ops.cast(ab, "float32")
+        real_logits = ops.cast(discriminate(self._discriminator_inputs(l, ab)), "float32")
+        fake_logits = ops.cast(discriminate(self._discriminator_inputs(l, fake)), "float32")
+        d_loss = 0.5 * (_bce_logits(ops.ones_like(real_logits), real_logits) + _bce_logits(ops.zeros_like(fake_logits), fake_logits))
+        g_gan = _bce_logits(ops.ones_like(fake_logits), fake_logits)
+        g_l1 = ops.mean(ops.abs(ab - fake))
         g_loss = self.gan_weight * g_gan + self.l1_weight * g_l1
         return g_loss, g_gan, g_l1, d_loss
 
-    def _unpack(self, data):
-        from colorization_tf.data.targets import split_element
+    def _stateful_losses(self, l, ab, training):
+        """The losses with the networks called statefully (TensorFlow, PyTorch)."""
+        return self._gan_losses(l, ab, lambda x: self.generator(x, training=training),
+                                lambda x: self.discriminator(x, training=training))
 
+    def _unpack(self, data):
         l, target = split_element(data)
         return l, target.ab
 
     def _update(self, values):
-        for name, value in zip(("loss", "g_gan", "g_l1", "d_loss"), values):
+        for name, value in zip(LOG_NAMES, values):
             self._trackers[name].update_state(value)
         return {name: t.result() for name, t in self._trackers.items()}
 
-    def train_step(self, data):
+    # The steps: `(data)` on TensorFlow and PyTorch, `(state, data)` on JAX (Keras' trainers call them so).
+
+    def train_step(self, *args):
+        """One GAN step: both networks' losses from one forward pass, each network's optimizer applied.
+
+        Args:
+            *args: `(data)` on TensorFlow; `(state, data)` on JAX, with `state` the trainable,
+                non-trainable, optimizer and metric variables' values.
+
+        Returns:
+            The logs (`LOG_NAMES`: running means); on JAX `(logs, state)` with the updated state.
+        """
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            return self._tf_train_step(*args)
+        if backend == "jax":
+            return self._jax_train_step(*args)
+        raise NotImplementedError(f"colorization_tf/models/gan.py: GANModel trains on {' and '.join(STEP_BACKENDS)} "
+                                  f"(its two-optimizer train step), not on the {backend!r} Keras backend")
+
+    def test_step(self, *args):
+        """The losses without updates: `(data)` -> logs; on JAX `(state, data)` -> `(logs, state)`."""
+        if keras.backend.backend() == "jax":
+            return self._jax_test_step(*args)
+        (data,) = args
+        l, ab = self._unpack(data)
+        return self._update(self._stateful_losses(l, ab, training=False))
+
+    def _tf_train_step(self, data):
+        import tensorflow as tf
+
         l, ab = self._unpack(data)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            g_loss, g_gan, g_l1, d_loss = self._gan_losses(l, ab, training=True)
+            g_loss, g_gan, g_l1, d_loss = self._stateful_losses(l, ab, training=True)
             g_scaled = _per_replica(g_loss)
             d_scaled = _per_replica(d_loss)
             if self.scale_losses:
@@ -145,9 +217,85 @@ class GANModel(keras.Model):
         self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
         return self._update((g_loss, g_gan, g_l1, d_loss))
 
-    def test_step(self, data):
+    # JAX: the model's state lists, split per network.
+
+    def _jax_split(self, trainable, non_trainable):
+        """JAX state -> (generator, discriminator) trainable values, their non-trainable values, and
+        the discriminator optimizer's values; checks once that the model's variables are laid out so."""
+        n_g, n_gs = len(self.generator.trainable_variables), len(self.generator.non_trainable_variables)
+        n_ds = len(self.discriminator.non_trainable_variables)
+        if not getattr(self, "_jax_layout_checked", False):
+            self._check_jax_layout()
+        return (list(trainable[:n_g]), list(trainable[n_g:]), list(non_trainable[:n_gs]),
+                list(non_trainable[n_gs:n_gs + n_ds]), list(non_trainable[n_gs + n_ds:]))
+
+    def _check_jax_layout(self) -> None:
+        if self.d_optimizer is None or not (self.optimizer.built and self.d_optimizer.built):
+            raise ValueError("colorization_tf/models/gan.py: compile the GANModel with built generator and "
+                             "discriminator (or call build_optimizers()) before training it on JAX")
+        expected = (self.generator.trainable_variables + self.discriminator.trainable_variables,
+                    self.generator.non_trainable_variables + self.discriminator.non_trainable_variables + list(self.d_optimizer.variables))
+        for got, want in zip((self.trainable_variables, self.non_trainable_variables), expected):
+            if [id(v) for v in got] != [id(v) for v in want]:
+                raise ValueError("colorization_tf/models/gan.py: the GANModel's variables are not the generator's then "
+                                 "the discriminator's (do the two networks share layers?); its JAX step needs them so")
+        self._jax_layout_checked = True
+
+    def _stateless_losses(self, g_values, d_values, g_state, d_state, l, ab, training):
+        """`_gan_losses` through the networks' `stateless_call`: (losses, (g_state, d_state) updated)."""
+        states = [g_state, d_state]
+
+        def generate(x):
+            out, states[0] = self.generator.stateless_call(g_values, states[0], x, training=training)
+            return out
+
+        def discriminate(x):
+            out, states[1] = self.discriminator.stateless_call(d_values, states[1], x, training=training)
+            return out
+
+        return self._gan_losses(l, ab, generate, discriminate), tuple(states)
+
+    def _stateless_update(self, metric_values, losses):
+        """The trackers' `update_state` on their variables' values: (logs, new values)."""
+        logs, updated = {}, []
+        for (name, tracker), value in zip(self._trackers.items(), losses):
+            own = tracker.stateless_update_state(metric_values[len(updated):len(updated) + len(tracker.variables)], value)
+            logs[name] = tracker.stateless_result(own)
+            updated += list(own)
+        return logs, updated
+
+    def _jax_train_step(self, state, data):
+        import jax
+
+        trainable, non_trainable, g_opt_values, metric_values = state
+        g_values, d_values, g_state, d_state, d_opt_values = self._jax_split(trainable, non_trainable)
         l, ab = self._unpack(data)
-        return self._update(self._gan_losses(l, ab, training=False))
+
+        def forward(g_values, d_values):
+            losses, states = self._stateless_losses(g_values, d_values, g_state, d_state, l, ab, training=True)
+            g_scaled, d_scaled = losses[0], losses[3]
+            if self.scale_losses:
+                g_scaled = _scale_stateless(self.optimizer, g_opt_values, g_scaled)
+                d_scaled = _scale_stateless(self.d_optimizer, d_opt_values, d_scaled)
+            return (g_scaled, d_scaled), (losses, states)
+
+        # One forward pass pulled back once per loss: the two tapes of the TensorFlow step.
+        (g_scaled, d_scaled), pullback, (losses, (g_state, d_state)) = jax.vjp(forward, g_values, d_values, has_aux=True)
+        g_grads = pullback((ops.ones_like(g_scaled), ops.zeros_like(d_scaled)))[0]
+        d_grads = pullback((ops.zeros_like(g_scaled), ops.ones_like(d_scaled)))[1]
+        g_values, g_opt_values = self.optimizer.stateless_apply(g_opt_values, g_grads, g_values)
+        d_values, d_opt_values = self.d_optimizer.stateless_apply(d_opt_values, d_grads, d_values)
+        logs, metric_values = self._stateless_update(metric_values, losses)
+        non_trainable = list(g_state) + list(d_state) + list(d_opt_values)
+        return logs, (list(g_values) + list(d_values), non_trainable, g_opt_values, metric_values)
+
+    def _jax_test_step(self, state, data):
+        trainable, non_trainable, metric_values = state
+        g_values, d_values, g_state, d_state, d_opt_values = self._jax_split(trainable, non_trainable)
+        l, ab = self._unpack(data)
+        losses, (g_state, d_state) = self._stateless_losses(g_values, d_values, g_state, d_state, l, ab, training=False)
+        logs, metric_values = self._stateless_update(metric_values, losses)
+        return logs, (trainable, list(g_state) + list(d_state) + d_opt_values, metric_values)
 
     def get_config(self):
         return {
