@@ -94,6 +94,9 @@ SETTINGS = (
 COMMAND_LINE = {"image_size": "image_size", "batch_size": "batch_size", "epochs": "epochs"}
 """Settings the command line can override for every run (`--image-size`, ...)."""
 
+SET_ONLY = ("resize_method", "hold_out_val")
+"""Experiment fields changed with `--set` only (no option of their own)."""
+
 QUICK_SETTINGS = ("dataset", "split", "image_size", "batch_size", "epochs")
 """Settings `--quick` shrinks."""
 
@@ -177,9 +180,14 @@ def run_settings(run, data: dict) -> dict[str, Any]:
     from colorization_tf import suite_facts
     from colorization_tf.models import get_spec
 
+    from colorization_tf import test_time
+
     classification = get_spec(run.model).head.classification
-    validation = VALIDATION_CARVED if data.get("val_carved") else VALIDATION_OWN
-    if run.max_val:
+    if data.get("val_empty"):
+        validation = VALIDATION_NONE
+    else:
+        validation = VALIDATION_CARVED if data.get("val_carved") else VALIDATION_OWN
+    if run.max_val and validation != VALIDATION_NONE:
         validation += f" (at most {run.max_val} images)"
     colour_loss = run.loss.get("ab") if isinstance(run.loss, dict) else run.loss
     return {
@@ -196,9 +204,9 @@ def run_settings(run, data: dict) -> dict[str, Any]:
         "num_bins": _num_bins(run.bin_width) if classification else None,
         "validation": validation,
         "selection": f"best epoch on validation by {run.select_best}" if run.select_best else LAST_EPOCH,
-        "init": suite_facts.initialization(run.model),
-        "resize": suite_facts.INPUT_RESIZE,
-        "upsampling": suite_facts.output_upsampling(run.model, run.model_kwargs),
+        "init": suite_facts.initialization(run.model, run.model_kwargs),
+        "resize": suite_facts.input_resize(data.get("resize_method", "auto")),
+        "upsampling": test_time.describe(suite_facts.output_upsampling(run.model, run.model_kwargs), run.test_upsampling),
         "target": suite_facts.loss_target(colour_loss, classification and run.gan is None),
         "gray": suite_facts.LAB_L,
         "determinism": DETERMINISM_ON if data.get("deterministic") else DETERMINISM_OFF,
@@ -252,7 +260,8 @@ def protocol_data(cfg, root, data) -> dict:
     dataset = f"embedded synthetic scenes ({n} images)" if cfg.data is None else f"`{root}` ({n} images)"
     deterministic = bool(cfg.quick) if cfg.deterministic is None else bool(cfg.deterministic)  # `resolve_experiment`
     return {"dataset": dataset, "dataset_images": n, "split": split, "split_matches": matches, "split_note": note,
-            "val_carved": bool(data.val_carved), "deterministic": deterministic}
+            "val_carved": bool(data.val_carved), "val_empty": not data.splits.get("val"), "deterministic": deterministic,
+            "resize_method": getattr(cfg, "resize_method", "auto")}
 
 
 def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | None, cfg) -> tuple[str, str]:
@@ -276,9 +285,10 @@ def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | Non
     reasons = []
     if cfg.quick and (key in QUICK_SETTINGS or key in run.quick.as_dict()):
         reasons.append("`--quick` (tiny sizes, not the paper-scale run)")
-    flag = {"augment": "augment", "split": "protocol", "determinism": "deterministic"}.get(key, COMMAND_LINE.get(key))
+    flag = {"augment": "augment", "split": "protocol", "determinism": "deterministic", "resize": "resize_method",
+            "validation": "hold_out_val"}.get(key, COMMAND_LINE.get(key))
     if flag in overridden:
-        reasons.append(f"`--{flag.replace('_', '-')}` on the command line")
+        reasons.append(f"`--{flag.replace('_', '-')}` on the command line" if flag not in SET_ONLY else f"`--set {flag}=...` on the command line")
     if key == "dataset" and cfg.data is None:
         reasons.append("the embedded synthetic scenes stand in for the paper's data: pass `--data` (datasets/prepare.py)")
     elif key == "dataset":

@@ -158,6 +158,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         runs=runs,
         protocol="cs520",
         augment=False,  # the paper trained on the images as they are (no crops, no flips)
+        hold_out_val=False,  # training and testing sets only (Section 2.3): train on the whole training side
         paper_protocol=PAPER_PROTOCOL,
         protocol_notes={**PROTOCOL_NOTES, **({"optimizer": "`--optimizer adam` on the command line"} if optimizer != "sgd" else {})},
         default_epochs=EPOCHS,

@@ -19,6 +19,8 @@ Reference:
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -159,6 +161,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         ex.RunConfig("gan", "resnet_unet", init_from="generator_l1", gan=ex.GanSettings(l1_weight=100.0), learning_rate=2e-4,
                      label="GAN (PatchGAN, GAN + 100 L1)", paper_protocol={"loss": PAPER_LOSS["gan"]}),
     ]
+    runs = with_encoder_weights(runs, getattr(args, "encoder_weights", None))
     return ex.ExperimentConfig(
         paper="menon2021",
         title="Menon & Talukdar 2021: ResNet34 U-Net and its GAN variant",
@@ -175,8 +178,27 @@ def make_config(args=None) -> ex.ExperimentConfig:
     )
 
 
+def with_encoder_weights(runs: list[ex.RunConfig], path: str | None) -> list[ex.RunConfig]:
+    """`--encoder-weights FILE`: every U-Net that does not start from an earlier run starts its ResNet34
+    encoder from FILE (ImageNet weights the user has: `models.resnet_unet.load_resnet_weights`;
+    nothing is downloaded). The file is checked when the model is built; a missing one stops here."""
+    if not path:
+        return runs
+    if not os.path.isfile(path):
+        raise SystemExit(f"--encoder-weights {path}: no such file (a .weights.h5 / .keras / .h5 Keras ResNet34 encoder, "
+                         "or an .npz / .h5 of torchvision resnet34 arrays)")
+    return [dataclasses.replace(r, model_kwargs={**r.model_kwargs, "pretrained_weights": os.path.abspath(path)})
+            if r.model == "resnet_unet" and r.init_from is None else r for r in runs]
+
+
+def _add_arguments(parser) -> None:
+    parser.add_argument("--encoder-weights", metavar="FILE",
+                        help="start the U-Net's ResNet34 encoder from this file of ImageNet weights (Keras .weights.h5 / "
+                             ".keras / .h5 encoder, or torchvision arrays in .npz / .h5); default: random (He) init")
+
+
 def main(argv=None):
-    return ex.main(make_config, argv)
+    return ex.main(make_config, argv, add_arguments=_add_arguments)
 
 
 if __name__ == "__main__":

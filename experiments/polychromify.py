@@ -105,7 +105,7 @@ ECCV16_PROTOCOL = {
 """Table 2's ECCV16, as the author built it."""
 
 PROTOCOL_NOTES = {
-    "resize": "the suite's pipeline resizes with area averaging (shrinking); Keras' nearest aliases",
+    "resize": "the script's default is the paper's nearest (`resize_method`); the suite's \"auto\" averages (area) when shrinking",
 }
 
 ECCV16_NOTES = {"init": "the suite's ECCV16 starts He uniform (models/eccv16.py `RELU_INIT`)"}
@@ -181,6 +181,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         runs=runs,
         protocol="polychromify",
         augment=False,  # the paper trained on the images as they are (no crops, no flips)
+        resize_method="nearest",  # the author's Keras `flow_from_directory` (nearest by default)
         paper_protocol=PAPER_PROTOCOL,
         protocol_notes=PROTOCOL_NOTES,
         default_epochs=EPOCHS,

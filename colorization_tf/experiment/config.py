@@ -186,6 +186,9 @@ class RunConfig:
             last epoch's; None: the last epoch's.
         paper_protocol, protocol_notes: this run's paper values and explanations on top of the
             experiment's (see `ExperimentConfig`).
+        test_upsampling: how evaluation and export bring the model's "ab" output to the input's
+            size (`test_time.TEST_UPSAMPLING`): None, the model's own layer (bilinear for Iizuka et al.'s);
+            "nearest" (Lee et al.'s code, at test time only) replaces it after training.
     """
 
     name: str
@@ -218,6 +221,7 @@ class RunConfig:
     select_best: str | None = None
     paper_protocol: dict = dataclasses.field(default_factory=dict)
     protocol_notes: dict = dataclasses.field(default_factory=dict)
+    test_upsampling: str | None = None
 
     def __post_init__(self):
         owner = f"run {self.name!r}"
@@ -272,6 +276,12 @@ class ExperimentConfig:
             the suite's objects; and "split_protocol", the `data.splits` protocol that reproduces its split.
         protocol_notes: setting -> why this suite differs from the paper there (the "Protocol"
             table shows it beside every mismatch).
+        resize_method: how every image is resized to the training size (`data.pipeline`'s
+            `resize_method`): "auto" (area when shrinking, else bilinear), or a `tf.image.resize`
+            method such as "nearest" (PolyChromify's Keras loader).
+        hold_out_val: a split without a validation side gets ~10% of its training side held out
+            (`data.splits.carve_validation`); False trains on the whole training side with no
+            validation (papers that select nothing on validation).
         overridden: settings given on the command line (`command.apply_args`, `overrides`), named in the
             "Protocol" table.
     """
@@ -310,6 +320,8 @@ class ExperimentConfig:
     overridden: tuple = ()
     precision: str = "auto"
     xla: str = "auto"
+    resize_method: str = "auto"
+    hold_out_val: bool = True
 
     def __post_init__(self):
         check_hardware_choices(self.precision, self.xla, self.deterministic)

@@ -49,7 +49,8 @@ class ExperimentContext:
     def dataset(self, split: str, image_size: int, normalization, batch_size: int = 16, classes=None):
         """An evaluation pipeline over a split (see `build_split_dataset`)."""
         paths = interleave_classes(_filter_classes(self.splits[split], self.labels, self.class_names, classes), self.labels)
-        return build_split_dataset(paths, image_size, normalization, batch_size, training=False)
+        return build_split_dataset(paths, image_size, normalization, batch_size, training=False,
+                                   resize_method=self.config.resize_method)
 
 
 @dataclasses.dataclass

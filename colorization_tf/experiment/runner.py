@@ -45,6 +45,7 @@ from colorization_tf.experiment.report import Section, _default_figures, main_ta
 from colorization_tf.fileio import remove_stale_temps
 from colorization_tf.models import colorizer_of, get_spec
 from colorization_tf.selection import BestWeights, restore_best
+from colorization_tf.test_time import with_output_upsampling
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ DIGEST_LENGTH = 8
 
 
 def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, init_digest: str | None = None,
-               precision: str = "auto") -> str:
+               precision: str = "auto", resize_method: str = "auto") -> str:
     """A short digest of a resolved run's training-relevant configuration and training files.
 
     Names the run's work directory (`runs/<name>-<digest>`), so a re-run with another image
@@ -67,6 +68,7 @@ def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, in
         init_digest: the work-directory name of the run it starts from (`init_from`).
         precision: the experiment's `--precision`; a policy asked for by name trains in its own
             work directory ("auto" keeps the digest it always had).
+        resize_method: the experiment's input resize; another than "auto" trains in its own work directory.
     """
     import hashlib
     import json
@@ -78,6 +80,8 @@ def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, in
     fields["init_from"] = init_digest if run.init_from else None
     if precision != "auto":
         fields["precision"] = precision
+    if resize_method != "auto":
+        fields["resize_method"] = resize_method
     fields["train_files"] = hashlib.sha1("\n".join(sorted(os.path.abspath(os.fspath(p)) for p in train_paths)).encode()).hexdigest()
     text = json.dumps(evaluation.to_jsonable(fields), sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:DIGEST_LENGTH]
@@ -127,7 +131,21 @@ def resolve_splits(cfg: ExperimentConfig, root) -> data_splits.DataSplits:
     split seed, image limit (`--max-images`, or `--quick`'s) and the folder's prepared split unless
     it is the embedded default)."""
     cfg = resolve_experiment(cfg)
-    return data_splits.resolve_splits(root, cfg.protocol, cfg.split_seed, limit=cfg.max_images, use_prepared=bool(cfg.data))
+    data = data_splits.resolve_splits(root, cfg.protocol, cfg.split_seed, limit=cfg.max_images, use_prepared=bool(cfg.data))
+    return data if cfg.hold_out_val else whole_training_side(data)
+
+
+def whole_training_side(data: data_splits.DataSplits) -> data_splits.DataSplits:
+    """`data` with the validation images held out of train (`carve_validation`) given back to train:
+    `ExperimentConfig.hold_out_val=False`, for papers that select nothing on validation. A split with
+    its own validation side is returned as it is."""
+    if not data.val_carved:
+        return data
+    train = sorted([*data.splits["train"], *data.splits["val"]])
+    note = (f"val: none (hold_out_val=False): the {len(data.splits['val'])} images held out for validation went back to "
+            f"train, which has {len(train)}; no validation curves, sample figures from training images")
+    return dataclasses.replace(data, splits={**data.splits, "train": train, "val": []}, val_carved=False,
+                               report=data.report + "\n" + note)
 
 
 def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentContext) -> RunResult:
@@ -149,17 +167,18 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
     def eval_data(paths, cache):
         labels = label_list(paths)
         return build_split_dataset(paths, run.image_size, run.normalization, batch_size, labels=labels,
-                                   cache=_cache_for(cache, labels))
+                                   cache=_cache_for(cache, labels), resize_method=cfg.resize_method)
 
     train_labels = label_list(train_paths)
     train_fn, steps = training_data(train_paths, run.image_size, run.normalization, batch_size, labels=train_labels,
-                                    seed=run.seed, cache=_cache_for(cfg.cache, train_labels), augment=run.augment)
+                                    seed=run.seed, cache=_cache_for(cfg.cache, train_labels), augment=run.augment,
+                                    resize_method=cfg.resize_method)
     val_ds = eval_data(val_paths, cfg.cache) if val_paths else None
     test_ds = eval_data(test_paths, cfg.cache)
     # Sample figures: validation images (training ones if a class has none), never the test split.
     sample_batch = next(iter(eval_data((val_paths or train_paths)[:batch_size], None)))
     init_digest = Path(ctx.runs[run.init_from].workdir).name if run.init_from in ctx.runs else None
-    workdir = ctx.results_dir / RUNS_DIR / f"{run.name}-{run_digest(run, train_paths, batch_size=batch_size, init_digest=init_digest, precision=cfg.precision)}"
+    workdir = ctx.results_dir / RUNS_DIR / f"{run.name}-{run_digest(run, train_paths, batch_size=batch_size, init_digest=init_digest, precision=cfg.precision, resize_method=cfg.resize_method)}"
     run = dataclasses.replace(run, loss=_loss_object(run, ctx, train_paths))
     build = _builder(run, len(ctx.class_names), ctx.models)
 
@@ -183,10 +202,11 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
     selected = restore_best(model, workdir) if run.select_best else None
 
     net = colorizer_of(model)
-    ev = evaluation.evaluate_model(net, test_ds, run.normalization, name=run.name)
+    tested = with_output_upsampling(net, run.test_upsampling)  # the same weights; Lee et al.'s nearest x2 at test time
+    ev = evaluation.evaluate_model(tested, test_ds, run.normalization, name=run.name)
     ctx.models[run.name] = net
     ctx.evals[run.name] = ev
-    export_path = _export(net, run, cfg) if (cfg.export and run.export) else None
+    export_path = _export(tested, run, cfg) if (cfg.export and run.export) else None
     return RunResult(
         name=run.name,
         label=run.label,
