@@ -172,7 +172,7 @@ def resnet_encoder_model(encoder_depth: int = 34, channels: int = 1, name: str |
 
 def encoder_depth_of(model: keras.Model) -> int:
     """18 or 34: the depth of `model`'s ResNet encoder, from its number of stage-3 blocks."""
-    blocks = sum(1 for layer in model.layers if re.fullmatch(r"layer3_\d+_conv1", layer.name))
+    blocks = sum(1 for layer in model._flatten_layers(include_self=False) if re.fullmatch(r"layer3_\d+_conv1", layer.name))
     return next((depth for depth, stages in RESNET_STAGES.items() if stages[2] == blocks), 0)
 
 
@@ -259,6 +259,10 @@ def _load_keras_encoder(model: keras.Model, path) -> int:
     if missing:
         raise _error(f"encoder weights {path!r} ({source.name!r}) lack {len(missing)} of the encoder's {len(wanted)} layers "
                      f"(e.g. {missing[:3]}): not a Keras ResNet{encoder_depth_of(model)} encoder with this suite's layer names")
+    depth, theirs_depth = encoder_depth_of(model), encoder_depth_of(source)
+    if theirs_depth != depth:
+        raise _error(f"encoder weights {path!r} hold a ResNet{theirs_depth or '?'} encoder ({source.name!r}); "
+                     f"the model's is a ResNet{depth}")
     assignments = []
     for layer in wanted:
         theirs = layers[layer.name].weights
