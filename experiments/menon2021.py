@@ -141,11 +141,13 @@ def table1(ctx: ex.ExperimentContext):
     text = markdown_table(["Team", "PSNR", "SSIM", "Perceptual rank"], rows)
     images = next(iter(native.values()))["images"] if native else 0
     text += ("\nRows marked *quoted* are copied from the paper's Table 1: the NTIRE 2019 colorization challenge "
-             "(DIV2K) and the authors' model; the paper does not state the resolution they were scored at (NTIRE "
-             "scored full-resolution images). *Full resolution*: this suite's model on each of the "
+             "and the authors' model; the challenge scored its own test images, not the DIV2K validation images "
+             "scored here, so the quoted rows are another test set, not a figure to compare with; the paper does not "
+             "state the resolution its own number was measured at. *Full resolution*: this suite's model on each of the "
              f"{images} test images at its own size (the any-size export; the U-Net runs at the size rounded to a "
-             f"multiple of {get_spec('resnet_unet').size_multiple}, the chroma is resized back and joined with the original L), the "
-             "comparable figure. *Resize*: the same test images squashed to the training size. PSNR/SSIM on sRGB.\n")
+             f"multiple of {get_spec('resnet_unet').size_multiple}, the chroma is resized back and joined with the original L); "
+             "the images as prepared, which `datasets/prepare.py div2k --max-side 1024` shrinks to 1024 px and re-encodes "
+             "as JPEG (not the PNG originals). *Resize*: the same test images squashed to the training size. PSNR/SSIM on sRGB.\n")
     return ex.Section("Table 1 (layout of the paper)", text, {"rows": rows, "full_resolution": native})
 
 
