@@ -180,7 +180,7 @@ def run_settings(run, data: dict) -> dict[str, Any]:
     from colorization_tf import suite_facts
     from colorization_tf.models import get_spec
 
-    from colorization_tf import test_time
+    from colorization_tf import output_upsampling
 
     classification = get_spec(run.model).head.classification
     if data.get("val_empty"):
@@ -206,7 +206,7 @@ def run_settings(run, data: dict) -> dict[str, Any]:
         "selection": f"best epoch on validation by {run.select_best}" if run.select_best else LAST_EPOCH,
         "init": suite_facts.initialization(run.model, run.model_kwargs),
         "resize": suite_facts.input_resize(data.get("resize_method", "auto")),
-        "upsampling": test_time.describe(suite_facts.output_upsampling(run.model, run.model_kwargs), run.test_upsampling),
+        "upsampling": output_upsampling.describe(suite_facts.output_upsampling(run.model, run.model_kwargs), run.test_upsampling),
         "target": suite_facts.loss_target(colour_loss, classification and run.gan is None),
         "gray": suite_facts.LAB_L,
         "determinism": DETERMINISM_ON if data.get("deterministic") else DETERMINISM_OFF,

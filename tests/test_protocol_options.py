@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from colorization_tf import experiment as ex
-from colorization_tf import test_time
+from colorization_tf import output_upsampling as upsampling
 from colorization_tf.data import decode
 from colorization_tf.models import build_model
 from colorization_tf.protocol import MATCH, VALIDATION_NONE
@@ -17,8 +17,8 @@ from tests.test_protocol import _paper_layout, _protocol, _script
 
 def test_nearest_test_time_upsampling_repeats_the_half_resolution_output():
     model = build_model("iizuka_lee128", image_size=32, num_classes=3)
-    nearest = test_time.with_output_upsampling(model, "nearest")
-    assert test_time.with_output_upsampling(model, None) is model
+    nearest = upsampling.with_output_upsampling(model, "nearest")
+    assert upsampling.with_output_upsampling(model, None) is model
     x = np.random.default_rng(0).uniform(size=(2, 32, 32, 1)).astype("float32")
     half = keras.Model(model.inputs, model.get_layer("ab_half_resolution").output)(x)
     out, own = nearest(x), model(x)
@@ -26,14 +26,14 @@ def test_nearest_test_time_upsampling_repeats_the_half_resolution_output():
     assert not np.allclose(out["ab"], own["ab"])  # the model's own layer is bilinear
     np.testing.assert_allclose(out["scene"], own["scene"], rtol=1e-6)
     assert [w.path for w in nearest.weights] == [w.path for w in model.weights]  # the same variables, nothing new
-    assert test_time.describe("bilinear x2", "nearest") == "nearest x2" and test_time.describe("bilinear x2", None) == "bilinear x2"
+    assert upsampling.describe("bilinear x2", "nearest") == "nearest x2" and upsampling.describe("bilinear x2", None) == "bilinear x2"
 
 
 def test_test_time_upsampling_refuses_models_it_cannot_change():
     with pytest.raises(ValueError, match="polychromify_final.*does not upsample"):
-        test_time.with_output_upsampling(build_model("polychromify", image_size=32), "nearest")
+        upsampling.with_output_upsampling(build_model("polychromify", image_size=32), "nearest")
     with pytest.raises(ValueError, match="test_upsampling 'cubic'"):
-        test_time.with_output_upsampling(build_model("iizuka_lee128", image_size=32, num_classes=3), "cubic")
+        upsampling.with_output_upsampling(build_model("iizuka_lee128", image_size=32, num_classes=3), "cubic")
 
 
 def test_nearest_resize_keeps_source_pixels_where_area_averages():

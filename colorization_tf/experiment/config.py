@@ -187,7 +187,7 @@ class RunConfig:
         paper_protocol, protocol_notes: this run's paper values and explanations on top of the
             experiment's (see `ExperimentConfig`).
         test_upsampling: how evaluation and export bring the model's "ab" output to the input's
-            size (`test_time.TEST_UPSAMPLING`): None, the model's own layer (bilinear for Iizuka et al.'s);
+            size (`output_upsampling.TEST_UPSAMPLING`): None, the model's own layer (bilinear for Iizuka et al.'s);
             "nearest" (Lee et al.'s code, at test time only) replaces it after training.
     """
 

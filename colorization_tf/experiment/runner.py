@@ -45,7 +45,7 @@ from colorization_tf.experiment.report import Section, _default_figures, main_ta
 from colorization_tf.fileio import remove_stale_temps
 from colorization_tf.models import colorizer_of, get_spec
 from colorization_tf.selection import BestWeights, restore_best
-from colorization_tf.test_time import with_output_upsampling
+from colorization_tf.output_upsampling import with_output_upsampling
 
 log = logging.getLogger(__name__)
 
