@@ -17,6 +17,7 @@ Reference:
 from __future__ import annotations
 
 import inspect
+import os
 
 HE_NORMAL = "He normal: std sqrt(2 / fan_in), zero biases"
 HE_UNIFORM = "He uniform: limit sqrt(6 / fan_in), zero biases"
@@ -52,8 +53,12 @@ def model_family(model: str) -> str:
     raise KeyError(f"colorization_tf/suite_facts.py: no facts for model {model!r}; add its family to MODEL_INIT")
 
 
-def initialization(model: str) -> str:
-    """How `model`'s kernels start, e.g. `HE_NORMAL` (the file: `initialization_file`)."""
+def initialization(model: str, model_kwargs: dict | None = None) -> str:
+    """How `model`'s kernels start, e.g. `HE_NORMAL` (the file: `initialization_file`); a U-Net built
+    with `pretrained_weights` (`--encoder-weights FILE`) starts its encoder from that file."""
+    weights = (model_kwargs or {}).get("pretrained_weights")
+    if weights:
+        return f"{IMAGENET} in `{os.path.basename(os.fspath(weights))}` (user's file), decoder {MODEL_INIT[model_family(model)][0]}"
     return MODEL_INIT[model_family(model)][0]
 
 
@@ -86,7 +91,13 @@ def output_upsampling(model: str, model_kwargs: dict | None = None) -> str:
 
 
 INPUT_RESIZE = "area when shrinking, bilinear when enlarging (antialiased; data/decode.py `DEFAULT_RESIZE_METHOD`)"
-"""The data pipeline's resize of every image to the training size."""
+"""The data pipeline's default resize of every image to the training size (`DataConfig.resize_method` "auto")."""
+
+
+def input_resize(method: str = "auto") -> str:
+    """The "input resizing" row for an experiment's `resize_method`: `INPUT_RESIZE` for "auto", else the
+    `tf.image.resize` method's name ("nearest" for PolyChromify's Keras loader)."""
+    return INPUT_RESIZE if method == "auto" else str(method)
 
 LAB_L = "L of CIE Lab (sRGB, D65)"
 """The gray input: the L channel of CIE Lab (`colorization_tf.color`); the papers' "L channel"."""
@@ -115,4 +126,4 @@ def loss_target(loss, classification: bool) -> str:
     return SUBSAMPLE if mode == "subsample" else BLOCK_AVERAGE
 
 
-__all__ = ["MODEL_INIT", "model_family", "initialization", "initialization_file", "output_upsampling", "INPUT_RESIZE", "LAB_L", "loss_target"]
+__all__ = ["MODEL_INIT", "model_family", "initialization", "initialization_file", "output_upsampling", "INPUT_RESIZE", "input_resize", "LAB_L", "loss_target"]

@@ -19,6 +19,8 @@ Reference:
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -140,11 +142,13 @@ def table1(ctx: ex.ExperimentContext):
     text = markdown_table(["Team", "PSNR", "SSIM", "Perceptual rank"], rows)
     images = next(iter(native.values()))["images"] if native else 0
     text += ("\nRows marked *quoted* are copied from the paper's Table 1: the NTIRE 2019 colorization challenge "
-             "(DIV2K) and the authors' model; the paper does not state the resolution they were scored at (NTIRE "
-             "scored full-resolution images). *Full resolution*: this suite's model on each of the "
+             "and the authors' model; the challenge scored its own test images, not the DIV2K validation images "
+             "scored here, so the quoted rows are another test set, not a figure to compare with; the paper does not "
+             "state the resolution its own number was measured at. *Full resolution*: this suite's model on each of the "
              f"{images} test images at its own size (the any-size export; the U-Net runs at the size rounded to a "
-             f"multiple of {get_spec('resnet_unet').size_multiple}, the chroma is resized back and joined with the original L), the "
-             "comparable figure. *Resize*: the same test images squashed to the training size. PSNR/SSIM on sRGB.\n")
+             f"multiple of {get_spec('resnet_unet').size_multiple}, the chroma is resized back and joined with the original L); "
+             "the images as prepared, which `datasets/prepare.py div2k --max-side 1024` shrinks to 1024 px and re-encodes "
+             "as JPEG (not the PNG originals). *Resize*: the same test images squashed to the training size. PSNR/SSIM on sRGB.\n")
     return ex.Section("Table 1 (layout of the paper)", text, {"rows": rows, "full_resolution": native})
 
 
@@ -160,6 +164,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         ex.RunConfig("gan", "resnet_unet", init_from="generator_l1", gan=GanSettings(l1_weight=100.0), learning_rate=2e-4,
                      label="GAN (PatchGAN, GAN + 100 L1)", paper_protocol={"loss": PAPER_LOSS["gan"]}),
     ]
+    runs = with_encoder_weights(runs, getattr(args, "encoder_weights", None))
     return ex.ExperimentConfig(
         paper="menon2021",
         title="Menon & Talukdar 2021: ResNet34 U-Net and its GAN variant",
@@ -176,8 +181,27 @@ def make_config(args=None) -> ex.ExperimentConfig:
     )
 
 
+def with_encoder_weights(runs: list[ex.RunConfig], path: str | None) -> list[ex.RunConfig]:
+    """`--encoder-weights FILE`: every U-Net that does not start from an earlier run starts its ResNet34
+    encoder from FILE (ImageNet weights the user has: `models.resnet_unet.load_resnet_weights`;
+    nothing is downloaded). The file is checked when the model is built; a missing one stops here."""
+    if not path:
+        return runs
+    if not os.path.isfile(path):
+        raise SystemExit(f"--encoder-weights {path}: no such file (a .weights.h5 / .keras / .h5 Keras ResNet34 encoder, "
+                         "or an .npz / .h5 of torchvision resnet34 arrays)")
+    return [dataclasses.replace(r, model_kwargs={**r.model_kwargs, "pretrained_weights": os.path.abspath(path)})
+            if r.model == "resnet_unet" and r.init_from is None else r for r in runs]
+
+
+def _add_arguments(parser) -> None:
+    parser.add_argument("--encoder-weights", metavar="FILE",
+                        help="start the U-Net's ResNet34 encoder from this file of ImageNet weights (Keras .weights.h5 / "
+                             ".keras / .h5 encoder, or torchvision arrays in .npz / .h5); default: random (He) init")
+
+
 def main(argv=None):
-    return ex.main(make_config, argv)
+    return ex.main(make_config, argv, add_arguments=_add_arguments)
 
 
 if __name__ == "__main__":

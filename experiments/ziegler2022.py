@@ -204,6 +204,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         runs=runs,
         protocol="ziegler",
         augment=True,  # Zhang et al.'s random crops + flips (Ziegler augments on the GPU)
+        hold_out_val=False,  # a train / test split only (Section 2.2): train on the whole training side
         paper_protocol=PAPER_PROTOCOL,
         protocol_notes={
             **PROTOCOL_NOTES,

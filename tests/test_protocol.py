@@ -286,8 +286,11 @@ def test_polychromify_table2_eccv16_at_128_with_the_authors_head():
     import keras
 
     _, runs = _resolved("polychromify")
-    eccv16, final, cnn = runs["eccv16"], runs["table1_v3"], runs["select_cnn"]
+    eccv16, final, cnn = runs["eccv16"], runs["table1_v3"], runs["cnn"]
     assert eccv16.image_size == final.image_size == cnn.image_size == 128
+    # Table 2's CNN is the paper's full-data run, not the 800-image batch-16 selection run (issue 19)
+    assert (cnn.model, cnn.train.batch_size, cnn.max_train, cnn.max_val) == ("polychromify_cnn", 32, None, None)
+    assert runs["select_cnn"].max_train == 800
     assert eccv16.normalization == final.normalization == "polychromify"  # raw L in, ab / 128 out
     model = builder(dataclasses.replace(eccv16, image_size=32), 0, {})()
     bins, coarse = model.get_layer("ab_bins"), model.get_layer("ab_coarse")

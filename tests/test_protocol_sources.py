@@ -84,6 +84,11 @@ CHANGES = [
     ("ziegler2022", ["--set", "runs.eccv16_ce.loss=ce"], "loss", "eccv16_ce"),
     ("ziegler2022", ["--no-augment"], "augment", "eccv16_l1"),
     ("menon2021", ["--set", "runs.unet_l1_ssim.loss=l1"], "loss", "unet_l1_ssim"),
+    # the papers' own settings, the scripts' defaults (issue 19)
+    ("lee2016_iizuka", ["--set", "runs.*.test_upsampling=none"], "upsampling", "alpha_5"),
+    ("polychromify", ["--set", "resize_method=auto"], "resize", "table1_v3"),
+    ("ziegler2022", ["--set", "hold_out_val=true"], "validation", "eccv16_l1"),
+    ("cs520", ["--set", "hold_out_val=true"], "validation", "cnn_beach"),
 ]
 
 

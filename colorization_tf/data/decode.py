@@ -25,6 +25,9 @@ DEFAULT_RESIZE_METHOD = "auto"
 """"area" (box-filter averaging, antialiased by construction) when shrinking both sides, "bilinear"
 when enlarging; about 3x cheaper than antialiased bilinear for the same quality when shrinking."""
 
+RESIZE_METHODS = ("auto", "area", "bilinear", "bicubic", "nearest", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
+"""Resize methods of `resize_float` (`tf.image.resize`'s, antialiased; "nearest": Keras' image loaders' default)."""
+
 _JPEG_RATIOS = (1, 2, 4, 8)
 HEADER_BYTES = 32
 """Bytes of a file the header parsers look at (the furthest field read, WebP's, ends at byte 30)."""
@@ -304,7 +307,10 @@ def resize_float(image: tf.Tensor, image_size, method: str = DEFAULT_RESIZE_METH
             lambda: tf.image.resize(image, [height, width], method="area"),
             lambda: tf.image.resize(image, [height, width], method="bilinear", antialias=True),
         )
-    return tf.image.resize(image, [height, width], method=method, antialias=True)
+    if method not in RESIZE_METHODS:
+        raise ValueError(f"colorization_tf/data/decode.py: resize method {method!r}: choose one of {', '.join(RESIZE_METHODS)}")
+    # float32 in: "nearest" keeps its input's dtype (uint8 stays uint8), the other methods return float32
+    return tf.image.resize(tf.cast(image, tf.float32), [height, width], method=method, antialias=True)
 
 
 def round_to_uint8(values: tf.Tensor) -> tf.Tensor:
@@ -342,6 +348,7 @@ def decode_and_resize(
 
 __all__ = [
     "DEFAULT_RESIZE_METHOD",
+    "RESIZE_METHODS",
     "GIF_WALK_MAX_STEPS",
     "HEADER_BYTES",
     "size_pair",

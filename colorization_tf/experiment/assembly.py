@@ -77,19 +77,21 @@ def cache_for(cache, labels) -> str | None:
     return f"{cache}.labels"
 
 
-def build_split_dataset(paths, image_size, normalization, batch_size, *, training=False, labels=None, seed=0, cache="memory"):
+def build_split_dataset(paths, image_size, normalization, batch_size, *, training=False, labels=None, seed=0, cache="memory",
+                        resize_method="auto"):
     """The `data.pipeline.build_dataset` call of the runner for evaluation: file order, no augmentation.
 
     `cache`: "memory", a file prefix, or None (e.g. for a one-off batch that should not start a
-    file cache it would leave half-written).
+    file cache it would leave half-written). `resize_method`: the experiment's (`data.decode.resize_float`).
     """
     return build_dataset(
         list(paths), image_size=image_size, batch_size=batch_size, normalization=normalization, labels=labels,
-        training=False, augment=False, cache=cache, seed=seed, drop_remainder=training,
+        training=False, augment=False, cache=cache, seed=seed, drop_remainder=training, resize_method=resize_method,
     )
 
 
-def training_data(paths, image_size, normalization, batch_size, *, labels=None, seed=0, cache="memory", augment=True):
+def training_data(paths, image_size, normalization, batch_size, *, labels=None, seed=0, cache="memory", augment=True,
+                  resize_method="auto"):
     """`(epoch -> Dataset, steps per epoch)` for `training.train` (`data.pipeline.build_epoch_datasets`).
 
     The images are decoded once into one cache shared by every epoch; each epoch shuffles (buffer
@@ -98,12 +100,13 @@ def training_data(paths, image_size, normalization, batch_size, *, labels=None, 
 
     Args:
         paths, image_size, normalization, batch_size, labels, seed: the training split's pipeline.
+        resize_method: the experiment's input resize (`data.decode.resize_float`).
         cache: "memory" or a file prefix. A file cache is filled by one full pass before training:
             an epoch cut short by `steps_per_epoch` would otherwise leave it unfinished.
     """
     for_epoch = build_epoch_datasets(
         list(paths), image_size=image_size, batch_size=batch_size, normalization=normalization,
-        labels=labels, seed=seed, cache=cache, augment=augment,
+        labels=labels, seed=seed, cache=cache, augment=augment, resize_method=resize_method,
     )
     if cache and cache != "memory":
         for _ in for_epoch(0):

@@ -162,6 +162,12 @@ class DataConfig:
             (`data.pipeline.cache_filename`) for datasets larger than memory.
         augment: the paper's training augmentation: random crops + flips (Zhang et al., Iizuka
             et al.) or none (PolyChromify, Lee et al., CS520); runs may override it.
+        resize_method: how every image is resized to the training size (`data.pipeline`'s
+            `resize_method`): "auto" (area when shrinking, else bilinear), or a `tf.image.resize`
+            method such as "nearest" (PolyChromify's Keras loader).
+        hold_out_val: a split without a validation side gets ~10% of its training side held out
+            (`data.splits.carve_validation`); False trains on the whole training side with no
+            validation (papers that select nothing on validation).
     """
 
     root: str | None = None
@@ -171,6 +177,8 @@ class DataConfig:
     labels: bool = False
     cache: str = "memory"
     augment: bool = True
+    resize_method: str = "auto"
+    hold_out_val: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -295,6 +303,9 @@ class RunConfig:
             last epoch's; None: the last epoch's.
         paper_protocol, protocol_notes: this run's paper values and explanations on top of the
             experiment's (`ReportConfig`).
+        test_upsampling: how evaluation and export bring the model's "ab" output to the input's
+            size (`output_upsampling.TEST_UPSAMPLING`): None, the model's own layer (bilinear for Iizuka et al.'s);
+            "nearest" (Lee et al.'s code, at test time only) replaces it after training.
     """
 
     name: str
@@ -319,6 +330,7 @@ class RunConfig:
     select_best: str | None = None
     paper_protocol: dict = dataclasses.field(default_factory=dict)
     protocol_notes: dict = dataclasses.field(default_factory=dict)
+    test_upsampling: str | None = None
 
     ALIASES = {**{key: f"train.{key}" for key in RUN_TRAIN_KEYS}, "quick": "quick_overrides", "paper": "paper_scores"}
     """Keys of the flat configuration (keywords, `--set runs.NAME.KEY`) -> their path in the tree."""
@@ -375,7 +387,8 @@ class ExperimentConfig:
     overridden: tuple = ()
 
     ALIASES = {
-        "data": "data.root", **{key: f"data.{key}" for key in ("protocol", "split_seed", "max_images", "labels", "cache", "augment")},
+        "data": "data.root", **{key: f"data.{key}" for key in ("protocol", "split_seed", "max_images", "labels", "cache", "augment",
+                                                                      "resize_method", "hold_out_val")},
         **{key: f"report.{key}" for key in ("metric_columns", "paper_metric", "paper_metric_label", "paper_rows", "notes", "hooks",
                                             "paper_protocol", "protocol_notes")},
         "default_epochs": "train.epochs", "default_batch_size": "train.batch_size", "xla": "train.jit_compile",

@@ -37,7 +37,8 @@ from colorization_tf.experiment.config import ExperimentConfig, RunConfig, Setti
 COMMAND_LINE_ONLY = {"quick": "--quick", "runs": "--runs (or runs.NAME.FIELD=VALUE to change a run)"}
 """Experiment fields `--set` refuses, with the option that sets them (the script reads them first)."""
 
-FLAGGED_FIELDS = ("epochs", "batch_size", "image_size", "augment", "protocol", "max_images", "precision", "xla")
+FLAGGED_FIELDS = ("epochs", "batch_size", "image_size", "augment", "protocol", "max_images", "precision", "xla",
+                  "resize_method", "hold_out_val")
 """Settings the "Protocol" table names as changed on the command line (`ExperimentConfig.overridden`),
 by their flat names; `--set` flags them under either spelling (`ExperimentConfig.ALIASES`)."""
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from colorization_tf import quantize, suite_facts
+from colorization_tf import output_upsampling, quantize, suite_facts
 from colorization_tf.evaluation import markdown_table
 from colorization_tf.experiment.results import Section
 from colorization_tf.models import get_spec
@@ -98,6 +98,9 @@ SETTINGS = (
 
 COMMAND_LINE = {"image_size": "image_size", "batch_size": "batch_size", "epochs": "epochs"}
 """Settings the command line can override for every run (`--image-size`, ...)."""
+
+SET_ONLY = ("resize_method", "hold_out_val")
+"""Experiment fields changed with `--set` only (no option of their own)."""
 
 QUICK_SETTINGS = ("dataset", "split", "image_size", "batch_size", "epochs")
 """Settings `--quick` shrinks."""
@@ -180,8 +183,11 @@ def run_settings(run, data: dict) -> dict[str, Any]:
         setting key -> this run's value (None: the setting does not apply to the run).
     """
     classification = get_spec(run.model).head.classification
-    validation = VALIDATION_CARVED if data.get("val_carved") else VALIDATION_OWN
-    if run.max_val:
+    if data.get("val_empty"):
+        validation = VALIDATION_NONE
+    else:
+        validation = VALIDATION_CARVED if data.get("val_carved") else VALIDATION_OWN
+    if run.max_val and validation != VALIDATION_NONE:
         validation += f" (at most {run.max_val} images)"
     train = run.train
     colour_loss = train.loss.get("ab") if isinstance(train.loss, dict) else train.loss
@@ -199,9 +205,9 @@ def run_settings(run, data: dict) -> dict[str, Any]:
         "num_bins": _num_bins(run.bin_width) if classification else None,
         "validation": validation,
         "selection": f"best epoch on validation by {run.select_best}" if run.select_best else LAST_EPOCH,
-        "init": suite_facts.initialization(run.model),
-        "resize": suite_facts.INPUT_RESIZE,
-        "upsampling": suite_facts.output_upsampling(run.model, run.model_kwargs),
+        "init": suite_facts.initialization(run.model, run.model_kwargs),
+        "resize": suite_facts.input_resize(data.get("resize_method", "auto")),
+        "upsampling": output_upsampling.describe(suite_facts.output_upsampling(run.model, run.model_kwargs), run.test_upsampling),
         "target": suite_facts.loss_target(colour_loss, classification and run.gan is None),
         "gray": suite_facts.LAB_L,
         "determinism": DETERMINISM_ON if data.get("deterministic") else DETERMINISM_OFF,
@@ -253,7 +259,8 @@ def protocol_data(cfg, root, data) -> dict:
     dataset = f"embedded synthetic scenes ({n} images)" if cfg.data.root is None else f"`{root}` ({n} images)"
     deterministic = bool(cfg.quick) if cfg.train.deterministic is None else bool(cfg.train.deterministic)  # `resolve_experiment`
     return {"dataset": dataset, "dataset_images": n, "split": split, "split_matches": matches, "split_note": note,
-            "val_carved": bool(data.val_carved), "deterministic": deterministic}
+            "val_carved": bool(data.val_carved), "val_empty": not data.splits.get("val"), "deterministic": deterministic,
+            "resize_method": cfg.data.resize_method}
 
 
 def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | None, cfg) -> tuple[str, str]:
@@ -277,9 +284,10 @@ def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | Non
     reasons = []
     if cfg.quick and (key in QUICK_SETTINGS or key in run.quick_overrides.as_dict()):
         reasons.append("`--quick` (tiny sizes, not the paper-scale run)")
-    flag = {"augment": "augment", "split": "protocol", "determinism": "deterministic"}.get(key, COMMAND_LINE.get(key))
+    flag = {"augment": "augment", "split": "protocol", "determinism": "deterministic", "resize": "resize_method",
+            "validation": "hold_out_val"}.get(key, COMMAND_LINE.get(key))
     if flag in overridden:
-        reasons.append(f"`--{flag.replace('_', '-')}` on the command line")
+        reasons.append(f"`--{flag.replace('_', '-')}` on the command line" if flag not in SET_ONLY else f"`--set {flag}=...` on the command line")
     if key == "dataset" and cfg.data.root is None:
         reasons.append("the embedded synthetic scenes stand in for the paper's data: pass `--data` (datasets/prepare.py)")
     elif key == "dataset":

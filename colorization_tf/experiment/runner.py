@@ -43,6 +43,7 @@ from colorization_tf.experiment.results import (
 from colorization_tf.export import export_saved_model
 from colorization_tf.fileio import remove_stale_temps
 from colorization_tf.models import colorizer_of, get_spec
+from colorization_tf.output_upsampling import with_output_upsampling
 from colorization_tf.selection import BestWeights, restore_best
 
 log = logging.getLogger(__name__)
@@ -101,11 +102,12 @@ class ExperimentContext:
 
     def dataset(self, split: str, image_size: int, normalization, batch_size: int = 16, classes=None):
         """An evaluation pipeline over a split (see `assembly.build_split_dataset`)."""
-        return assembly.build_split_dataset(self.paths(split, classes), image_size, normalization, batch_size, training=False)
+        return assembly.build_split_dataset(self.paths(split, classes), image_size, normalization, batch_size, training=False,
+                                            resize_method=self.config.data.resize_method)
 
 
 def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, init_digest: str | None = None,
-               precision: str = "auto") -> str:
+               precision: str = "auto", resize_method: str = "auto") -> str:
     """A short digest of a resolved run's training-relevant configuration and training files.
 
     Names the run's work directory (`runs/<name>-<digest>`), so a re-run with another image
@@ -119,12 +121,15 @@ def run_digest(run: RunConfig, train_paths, *, batch_size: int | None = None, in
         init_digest: the work-directory name of the run it starts from (`init_from`).
         precision: the experiment's `--precision`; a policy asked for by name trains in its own
             work directory ("auto" keeps the digest it always had).
+        resize_method: the experiment's input resize; another than "auto" trains in its own work directory.
     """
     fields = {key: fresh(getattr(run.train if key in RUN_TRAIN_KEYS else run, key)) for key in DIGEST_KEYS}
     fields["batch_size"] = batch_size or run.train.batch_size
     fields["init_from"] = init_digest if run.init_from else None
     if precision != "auto":
         fields["precision"] = precision
+    if resize_method != "auto":
+        fields["resize_method"] = resize_method
     fields["train_files"] = hashlib.sha1("\n".join(sorted(os.path.abspath(os.fspath(p)) for p in train_paths)).encode()).hexdigest()
     text = json.dumps(evaluation.to_jsonable(fields), sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:DIGEST_LENGTH]
@@ -144,7 +149,21 @@ def resolve_splits(cfg: ExperimentConfig, root) -> data_splits.DataSplits:
     split seed, image limit (`--max-images`, or `--quick`'s) and the folder's prepared split unless
     it is the embedded default)."""
     data = resolve_experiment(cfg).data
-    return data_splits.resolve_splits(root, data.protocol, data.split_seed, limit=data.max_images, use_prepared=bool(data.root))
+    split = data_splits.resolve_splits(root, data.protocol, data.split_seed, limit=data.max_images, use_prepared=bool(data.root))
+    return split if data.hold_out_val else whole_training_side(split)
+
+
+def whole_training_side(data: data_splits.DataSplits) -> data_splits.DataSplits:
+    """`data` with the validation images held out of train (`carve_validation`) given back to train:
+    `DataConfig.hold_out_val=False`, for papers that select nothing on validation. A split with
+    its own validation side is returned as it is."""
+    if not data.val_carved:
+        return data
+    train = sorted([*data.splits["train"], *data.splits["val"]])
+    note = (f"val: none (hold_out_val=False): the {len(data.splits['val'])} images held out for validation went back to "
+            f"train, which has {len(train)}; no validation curves, sample figures from training images")
+    return dataclasses.replace(data, splits={**data.splits, "train": train, "val": []}, val_carved=False,
+                               report=data.report + "\n" + note)
 
 
 def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentContext) -> RunResult:
@@ -169,11 +188,11 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
 
     def eval_data(paths, cache):
         return assembly.build_split_dataset(paths, run.image_size, run.normalization, batch_size, labels=labels_of(paths),
-                                            cache=assembly.cache_for(cache, labels_of(paths)))
+                                            cache=assembly.cache_for(cache, labels_of(paths)), resize_method=cfg.data.resize_method)
 
     train_fn, steps = assembly.training_data(train_paths, run.image_size, run.normalization, batch_size, labels=labels_of(train_paths),
                                              seed=run.train.seed, cache=assembly.cache_for(cfg.data.cache, labels_of(train_paths)),
-                                             augment=run.augment)
+                                             augment=run.augment, resize_method=cfg.data.resize_method)
     val_ds = eval_data(val_paths, cfg.data.cache) if val_paths else None
     test_ds = eval_data(test_paths, cfg.data.cache)
     # Sample figures: validation images (training ones if a class has none), never the test split.
@@ -181,7 +200,8 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
 
     # Its work directory, named by what makes the same run; its model and loss.
     init_digest = Path(ctx.runs[run.init_from].workdir).name if run.init_from in ctx.runs else None
-    digest = run_digest(run, train_paths, batch_size=batch_size, init_digest=init_digest, precision=cfg.train.precision)
+    digest = run_digest(run, train_paths, batch_size=batch_size, init_digest=init_digest, precision=cfg.train.precision,
+                        resize_method=cfg.data.resize_method)
     workdir = ctx.results_dir / RUNS_DIR / f"{run.name}-{digest}"
     run = dataclasses.replace(run, train=dataclasses.replace(run.train, loss=assembly.loss_object(run, ctx, train_paths)))
     build = assembly.builder(run, len(ctx.class_names), ctx.models)
@@ -203,7 +223,8 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
 
     # Evaluation on the test split, then the export.
     net = colorizer_of(model)
-    ev = evaluation.evaluate_model(net, test_ds, run.normalization, name=run.name)
+    tested = with_output_upsampling(net, run.test_upsampling)  # the same weights; Lee et al.'s nearest x2 at test time
+    ev = evaluation.evaluate_model(tested, test_ds, run.normalization, name=run.name)
     ctx.models[run.name] = net
     ctx.evals[run.name] = ev
     export_path = None
@@ -211,7 +232,7 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
         spec = get_spec(run.model)
         spec = spec.replace(image_size=run.image_size, normalization=run.normalization, head=spec.head.with_bins(run.bin_width))
         export_path = str(Path(cfg.saved_models_dir) / f"{cfg.paper}_{run.name}")
-        export_saved_model(net, export_path, spec, save_keras=not cfg.quick)
+        export_saved_model(tested, export_path, spec, save_keras=not cfg.quick)
     return RunResult(
         name=run.name, label=run.label, model=run.model, image_size=run.image_size, epochs=run.train.epochs,
         batch_size=batch_size, normalization=run.normalization, parameters=int(net.count_params()), train_seconds=seconds,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -128,8 +129,8 @@ def build_resnet_unet(
         image_size: input side (multiple of 32), an (H, W) pair, or None for any size.
         encoder_depth: 34 (the paper's, default) or 18 (their Fig. 3 compares depths).
         pretrained_weights: optional path to ImageNet ResNet weights the user has (never
-            downloaded): an .npz or .h5 holding torchvision state-dict arrays, see
-            `load_resnet_weights`. Random initialisation without it.
+            downloaded): an .npz or .h5 holding torchvision state-dict arrays, or a Keras
+            `.weights.h5` / `.keras` encoder, see `load_resnet_weights`. Random initialisation without it.
         name: model name (default "resnet<depth>_unet").
 
     Returns:
@@ -156,6 +157,25 @@ def build_resnet_unet(
     if pretrained_weights is not None:
         load_resnet_weights(model, pretrained_weights)
     return model
+
+
+def resnet_encoder_model(encoder_depth: int = 34, channels: int = 1, name: str | None = None) -> keras.Model:
+    """The encoder alone as a Keras model (input "L", outputs the five feature maps of `resnet_encoder`):
+    the layout of a `.weights.h5` / `.keras` encoder file that `load_resnet_weights` reads.
+
+    Args:
+        encoder_depth: 18 or 34.
+        channels: input channels (3 for an ImageNet RGB encoder; `load_resnet_weights` sums conv1 over them).
+        name: model name (default "resnet<depth>_encoder").
+    """
+    inputs = keras.Input((None, None, channels), name="L")
+    return keras.Model(inputs, resnet_encoder(inputs, encoder_depth), name=name or f"resnet{encoder_depth}_encoder")
+
+
+def encoder_depth_of(model: keras.Model) -> int:
+    """18 or 34: the depth of `model`'s ResNet encoder, from its number of stage-3 blocks."""
+    blocks = sum(1 for layer in model._flatten_layers(include_self=False) if re.fullmatch(r"layer3_\d+_conv1", layer.name))
+    return next((depth for depth, stages in RESNET_STAGES.items() if stages[2] == blocks), 0)
 
 
 def encoder_layers(model: keras.Model) -> list:
@@ -189,8 +209,87 @@ def _read_arrays(path) -> dict[str, np.ndarray]:
     raise _error(f"pretrained weights {path!r}: expected a .npz or .h5 file of torchvision state-dict arrays")
 
 
+KERAS_WEIGHTS, KERAS_MODEL = ".weights.h5", ".keras"
+"""Keras files of an encoder (`resnet_encoder_model`'s layer names): `save_weights` and `save`."""
+
+
+def _is_keras_file(path: str) -> bool:
+    low = path.lower()
+    if low.endswith((KERAS_WEIGHTS, KERAS_MODEL)):
+        return True
+    if not low.endswith((".h5", ".hdf5")) or not os.path.isfile(path):
+        return False
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:  # a legacy Keras model file (`model.save("x.h5")`), not torchvision arrays
+            return "model_weights" in f or "keras_version" in f.attrs
+    except OSError:
+        return False
+
+
+def _keras_source(model: keras.Model, path: str) -> keras.Model:
+    """The Keras model a Keras encoder file holds: the file's own (`.keras`, legacy `.h5`), or for
+    `.weights.h5` an encoder of `model`'s depth with the file's weights (RGB or L input)."""
+    if not os.path.isfile(path):
+        raise _error(f"encoder weights file {path!r} does not exist")
+    if not path.lower().endswith(KERAS_WEIGHTS):
+        try:
+            return keras.saving.load_model(path, compile=False)
+        except Exception as e:  # noqa: BLE001 -- Keras raises many kinds for a file that is no model
+            raise _error(f"encoder weights {path!r}: cannot load it as a Keras model ({type(e).__name__}: {e})") from e
+    depth, errors = encoder_depth_of(model), []
+    for channels in (3, 1):
+        source = resnet_encoder_model(depth, channels)
+        try:
+            with warnings.catch_warnings():  # Keras warns per layer before it raises on a wrong layout
+                warnings.simplefilter("ignore")
+                source.load_weights(path)
+            return source
+        except Exception as e:  # noqa: BLE001 -- a wrong layout raises ValueError, KeyError, ...
+            errors.append(f"{channels}-channel input: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+    raise _error(f"encoder weights {path!r} are not the weights of a Keras ResNet{depth} encoder "
+                 f"(`resnet_unet.resnet_encoder_model({depth})`): {'; '.join(errors)}")
+
+
+def _load_keras_encoder(model: keras.Model, path) -> int:
+    path = os.fspath(path)
+    source = _keras_source(model, path)
+    layers = {layer.name: layer for layer in source._flatten_layers(include_self=False)}
+    wanted = encoder_layers(model)
+    missing = [layer.name for layer in wanted if layer.name not in layers]
+    if missing:
+        raise _error(f"encoder weights {path!r} ({source.name!r}) lack {len(missing)} of the encoder's {len(wanted)} layers "
+                     f"(e.g. {missing[:3]}): not a Keras ResNet{encoder_depth_of(model)} encoder with this suite's layer names")
+    depth, theirs_depth = encoder_depth_of(model), encoder_depth_of(source)
+    if theirs_depth != depth:
+        raise _error(f"encoder weights {path!r} hold a ResNet{theirs_depth or '?'} encoder ({source.name!r}); "
+                     f"the model's is a ResNet{depth}")
+    assignments = []
+    for layer in wanted:
+        theirs = layers[layer.name].weights
+        if len(theirs) != len(layer.weights):
+            raise _error(f"encoder weights {path!r}: layer {layer.name!r} has {len(theirs)} arrays, the encoder's {len(layer.weights)}")
+        for variable, value in zip(layer.weights, theirs):
+            value = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+            if layer.name == "conv1" and value.ndim == 4 and value.shape[2] != variable.shape[2]:
+                value = value.sum(axis=2, keepdims=True)  # RGB -> L
+            if tuple(value.shape) != tuple(variable.shape):
+                raise _error(f"encoder weights {path!r}: {variable.path!r} has shape {value.shape}, "
+                             f"layer {layer.name!r} needs {tuple(variable.shape)}")
+            assignments.append((variable, value.astype(np.float32)))
+    for variable, value in assignments:  # only once everything checked: a bad file changes nothing
+        variable.assign(value)
+    return len(assignments)
+
+
 def load_resnet_weights(model: keras.Model, path) -> int:
-    """Loads ImageNet ResNet weights (torchvision layout) into the encoder of `model`, by name.
+    """Loads ImageNet ResNet weights (torchvision layout, or a Keras encoder) into the encoder of `model`, by name.
+
+    A Keras file (`.weights.h5` of `resnet_encoder_model(depth)` or `(depth, channels=3)`, a `.keras`
+    model, or a legacy Keras `.h5` model) is read by layer name: every encoder layer ("conv1",
+    "bn1", "layer2_0_downsample_0", ...) must be in it with the same shapes (conv1 summed over
+    RGB). Otherwise:
 
     The file maps torchvision state-dict keys ("conv1.weight", "bn1.running_mean",
     "layer2.0.downsample.0.weight", ...) to arrays in torchvision's layout (conv kernels
@@ -203,7 +302,7 @@ def load_resnet_weights(model: keras.Model, path) -> int:
 
     Args:
         model: a model from `build_resnet_unet`.
-        path: .npz or .h5 file.
+        path: .npz or .h5 file of torchvision arrays, or a Keras `.weights.h5` / `.keras` / `.h5` encoder.
 
     Returns:
         Number of arrays loaded.
@@ -216,6 +315,8 @@ def load_resnet_weights(model: keras.Model, path) -> int:
     Reference:
         He et al. 2016; torchvision's `resnet34` state-dict naming.
     """
+    if _is_keras_file(os.fspath(path)):
+        return _load_keras_encoder(model, path)
     arrays = _read_arrays(path)
     used = set()
     assignments = []

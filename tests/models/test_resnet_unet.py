@@ -142,3 +142,47 @@ def test_pretrained_weights_errors_name_the_file_and_key(tmp_path, resnet18):
     with pytest.raises(ValueError, match=r"\.npz or \.h5"):
         load_resnet_weights(model, tmp_path / "w.pth")
     np.testing.assert_array_equal(model.get_layer("conv1").kernel.numpy(), before)  # failed loads changed nothing
+
+
+def _keras_encoder(depth, channels, seed):
+    """A Keras ResNet encoder (`resnet_encoder_model`) with random weights, as a user's ImageNet file would hold."""
+    encoder = resnet_unet.resnet_encoder_model(depth, channels)
+    rng = np.random.default_rng(seed)
+    for variable in encoder.weights:
+        variable.assign(rng.normal(0.0, 1.0, variable.shape).astype("float32"))
+    return encoder
+
+
+@pytest.mark.parametrize("ext", [".weights.h5", ".keras", ".h5"])
+def test_keras_encoder_files_load_by_layer_name(tmp_path, ext):
+    encoder = _keras_encoder(18, 3, seed=5)
+    path = tmp_path / f"imagenet_resnet18{ext}"
+    encoder.save_weights(path) if ext == ".weights.h5" else encoder.save(path)
+    model = build_resnet_unet(SMALL, encoder_depth=18, pretrained_weights=path)
+    np.testing.assert_allclose(model.get_layer("conv1").kernel.numpy(),
+                               encoder.get_layer("conv1").kernel.numpy().sum(axis=2, keepdims=True), rtol=1e-6)  # RGB -> L
+    for name in ("layer3_0_downsample_0", "layer4_1_conv2", "layer2_1_bn1", "bn1"):
+        for ours, theirs in zip(model.get_layer(name).weights, encoder.get_layer(name).weights):
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_wrong_keras_encoder_file_names_the_file_and_changes_nothing(tmp_path, resnet18):
+    before = [w.numpy() for w in resnet18.get_layer("layer1_0_conv1").weights]
+    deeper = _keras_encoder(34, 1, seed=6)
+    deeper.save_weights(tmp_path / "resnet34.weights.h5")
+    with pytest.raises(ValueError, match=r"resnet_unet\.py.*resnet34\.weights\.h5.*not the weights of a Keras ResNet18"):
+        load_resnet_weights(resnet18, tmp_path / "resnet34.weights.h5")
+    deeper.save(tmp_path / "resnet34.keras")  # every ResNet18 layer is in it, with its shapes: the depth tells
+    with pytest.raises(ValueError, match=r"resnet34\.keras.*ResNet34 encoder.*ResNet18"):
+        load_resnet_weights(resnet18, tmp_path / "resnet34.keras")
+    other = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, name="conv1")], name="not_a_resnet")
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(ValueError, match=r"other\.keras.*'not_a_resnet'.*lack"):
+        load_resnet_weights(resnet18, tmp_path / "other.keras")
+    (tmp_path / "text.keras").write_text("not a zip")
+    with pytest.raises(ValueError, match=r"text\.keras.*cannot load it as a Keras model"):
+        load_resnet_weights(resnet18, tmp_path / "text.keras")
+    with pytest.raises(ValueError, match=r"missing\.keras.*does not exist"):
+        load_resnet_weights(resnet18, tmp_path / "missing.keras")
+    for ours, kept in zip(resnet18.get_layer("layer1_0_conv1").weights, before):
+        np.testing.assert_array_equal(ours.numpy(), kept)
