@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import pytest
 
-from colorization_tf import experiment as ex
+from colorization_tf.experiment import assembly
 from colorization_tf import quantize
 from colorization_tf.models import MODELS, get_spec
 from colorization_tf.models.batches import training_batch
@@ -45,7 +45,7 @@ L1 term is 5% higher (0.594 vs 0.565), without the discriminator's its loss is 0
 def _menon_gan():
     """Menon & Talukdar's "gan" run (U-Net generator + PatchGAN, 100 x L1) as the experiment builds it, at `GAN_SIZE`."""
     run = next(r for r in load_script("experiments/menon2021.py", "exp_menon2021").make_config().runs if r.gan is not None)
-    return run.model, ex._builder(dataclasses.replace(run, image_size=GAN_SIZE, init_from=None), 0, {})()
+    return run.model, assembly.builder(dataclasses.replace(run, image_size=GAN_SIZE, init_from=None), 0, {})()
 
 
 @pytest.fixture(scope="module")
