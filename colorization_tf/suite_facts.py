@@ -45,26 +45,33 @@ BILINEAR_X2, BILINEAR_X4, BILINEAR_X8 = "bilinear x2", "bilinear x4", "bilinear 
 """Upsampling of a model's colour output to the input's resolution at test time."""
 
 
-def model_family(model: str) -> str:
-    """The `MODEL_INIT` key of a registry model name ("eccv16_regression" -> "eccv16")."""
+UNDESCRIBED = "not described here (a family outside `suite_facts.MODEL_INIT`: see its model file)"
+"""What the table says of a model added without facts here: adding a paper needs no edit of this file."""
+
+
+def model_family(model: str) -> str | None:
+    """The `MODEL_INIT` key of a registry model name ("eccv16_regression" -> "eccv16"); None for a
+    family this file does not describe (a paper added since)."""
     for family in sorted(MODEL_INIT, key=len, reverse=True):
         if model == family or model.startswith(family + "_"):
             return family
-    raise KeyError(f"colorization_tf/suite_facts.py: no facts for model {model!r}; add its family to MODEL_INIT")
+    return None
 
 
 def initialization(model: str, model_kwargs: dict | None = None) -> str:
     """How `model`'s kernels start, e.g. `HE_NORMAL` (the file: `initialization_file`); a U-Net built
     with `pretrained_weights` (`--encoder-weights FILE`) starts its encoder from that file."""
     weights = (model_kwargs or {}).get("pretrained_weights")
+    own = MODEL_INIT[model_family(model)][0] if model_family(model) else UNDESCRIBED
     if weights:
-        return f"{IMAGENET} in `{os.path.basename(os.fspath(weights))}` (user's file), decoder {MODEL_INIT[model_family(model)][0]}"
-    return MODEL_INIT[model_family(model)][0]
+        return f"{IMAGENET} in `{os.path.basename(os.fspath(weights))}` (user's file), decoder {own}"
+    return own
 
 
 def initialization_file(model: str) -> str:
     """Where the suite sets `model`'s initialisation, e.g. "models/iizuka.py `KERNEL_INITIALIZER`"."""
-    return MODEL_INIT[model_family(model)][1]
+    family = model_family(model)
+    return MODEL_INIT[family][1] if family else UNDESCRIBED
 
 
 def output_upsampling(model: str, model_kwargs: dict | None = None) -> str:
@@ -77,6 +84,8 @@ def output_upsampling(model: str, model_kwargs: dict | None = None) -> str:
     """
     kwargs = model_kwargs or {}
     family = model_family(model)
+    if family is None:
+        return UNDESCRIBED
     if family == "iizuka":
         return BILINEAR_X2
     if model == "eccv16_regression":
@@ -126,4 +135,4 @@ def loss_target(loss, classification: bool) -> str:
     return SUBSAMPLE if mode == "subsample" else BLOCK_AVERAGE
 
 
-__all__ = ["MODEL_INIT", "model_family", "initialization", "initialization_file", "output_upsampling", "INPUT_RESIZE", "input_resize", "LAB_L", "loss_target"]
+__all__ = ["MODEL_INIT", "UNDESCRIBED", "model_family", "initialization", "initialization_file", "output_upsampling", "INPUT_RESIZE", "input_resize", "LAB_L", "loss_target"]

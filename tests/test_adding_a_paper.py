@@ -29,14 +29,24 @@ from tests._tiny_models import tiny_rgb
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 
 
-def toy_model_file() -> str:
-    """The model file docs/architecture.md shows under "Adding a paper" (its one Python block), dedented."""
+def _docs_block(marker: str) -> str:
+    """The one Python block of docs/architecture.md's "Adding a paper" that contains `marker`, dedented."""
     text = DOCS.read_text(encoding="utf-8")
     section = text[text.index("## Adding a paper"):]
     section = section[:section.index("\n## ", 1)]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert len(blocks) == 1, f"{DOCS}: the 'Adding a paper' section should show one Python block, found {len(blocks)}"
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", section, flags=re.S) if marker in b]
+    assert len(blocks) == 1, f"{DOCS}: 'Adding a paper' should show one Python block with {marker!r}, found {len(blocks)}"
     return textwrap.dedent(blocks[0])
+
+
+def toy_model_file() -> str:
+    """The toy paper's model file: builder, losses and `SPECS`."""
+    return _docs_block("SPECS = ")
+
+
+def toy_script() -> str:
+    """The toy paper's experiment script: its `make_config`."""
+    return _docs_block("def make_config")
 
 
 SIZE = 16
@@ -90,3 +100,19 @@ def test_a_toy_paper_registers_trains_evaluates_and_exports_from_its_own_file(to
     l_full = color.lightness(rgb)  # at the spec's size, what the export computes is the model's ab on this L
     ab_full = heads.predict_ab(model, pre.encode_l(l_full), pre)
     np.testing.assert_allclose(out.astype(np.int16), export.lab_to_uint8(l_full, ab_full).numpy().astype(np.int16), atol=2)
+
+
+def test_the_toy_papers_script_runs_quick_on_the_shared_runner(toy_registered, tmp_path):
+    """The script block of the docs, as a script, `--quick` on the embedded scenes: nothing else written."""
+    namespace: dict = {}
+    exec(compile(toy_script(), "toy2025.py", "exec"), namespace)  # noqa: S102 -- the docs' own example
+    from colorization_tf import experiment as ex
+
+    out = tmp_path / "results"
+    result = ex.main(namespace["make_config"], ["--quick", "--no-export", "--max-images", "24", "--out", str(out)])
+    report = json.loads((out / "results.json").read_text())
+    assert result is not None and report["paper"] == "toy2025" and list(report["runs"]) == ["l1"]
+    metrics = report["runs"]["l1"]["metrics"]
+    assert np.isfinite(metrics["psnr"]) and np.isfinite(metrics["ab_l1"])
+    protocol = (out / "results.md").read_text()
+    assert "Section 4" in protocol  # the paper value's source, in the Protocol table
