@@ -7,8 +7,8 @@ multi-worker training loop.
   device is attached): `TPUStrategy`, policy `mixed_bfloat16` (no loss scaling), no Keras
   `jit_compile` (the TPU compiles every step with XLA anyway);
 - `TF_CONFIG` naming a cluster of more than one task: `MultiWorkerMirroredStrategy`, the
-  precision and XLA of the local devices (mixed_float16 on GPUs, float32 on CPUs; XLA off, as
-  Keras does under tf.distribute);
+  precision and XLA of the local devices (mixed_float16 on GPUs; on CPUs float32, mixed_bfloat16
+  where the CPU has AVX512_BF16 or AMX; XLA off, as Keras does under tf.distribute);
 - several GPUs: `MirroredStrategy`; one GPU or a CPU: the default strategy.
 
 Multi-worker training. Keras 3 (3.15) `model.fit` fails under `MultiWorkerMirroredStrategy`
@@ -56,6 +56,10 @@ TPU = "tpu"
 TPU_ENV_VARS = ("TPU_NAME", "COLAB_TPU_ADDR")
 """Environment variables that name a TPU (Cloud TPU / TPU VMs; older Colab runtimes)."""
 TPU_PRECISION = "mixed_bfloat16"
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+"""/proc/cpuinfo flags that give a CPU native bfloat16 arithmetic (AVX512_BF16 dot products, AMX tiles)."""
+CPU_BF16_ENV = "COLORIZATION_CPU_BF16"
+"""Set to "0" to keep "auto" at float32 on every CPU (the test suite does: its margins are float32 figures)."""
 COLLECTIVE_TIMEOUT_S = 60.0
 """How long a worker waits on a collective (gradient all-reduce) before failing: a dead peer then
 stops the run with an error instead of a hang. `TF_COLLECTIVE_TIMEOUT_S` overrides it."""
@@ -127,6 +131,33 @@ def find_tpu(env: dict | None = None):
         return None
 
 
+def cpu_bf16_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> list[str]:
+    """The `BF16_CPU_FLAGS` this CPU has, read from Linux's `cpuinfo` ([] where it cannot be read)."""
+    try:
+        flags = next(line for line in Path(cpuinfo).read_text().splitlines() if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return []
+    return [f for f in BF16_CPU_FLAGS if f in flags]
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow's oneDNN CPU kernels are on (TF_ENABLE_ONEDNN_OPTS, else TensorFlow's
+    default for this CPU: on where it has AVX512_BF16, AVX512_VNNI or AMX)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # TF's own answer; no public API says it
+    except ImportError:
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def cpu_has_fast_bf16(env: dict | None = None) -> bool:
+    """Whether "auto" trains in mixed_bfloat16 on this CPU: it has a `BF16_CPU_FLAGS` flag, TensorFlow
+    runs its oneDNN kernels (without them bfloat16 steps measured slower than float32), and
+    `CPU_BF16_ENV` is not "0" in `env` (default `os.environ`)."""
+    env = os.environ if env is None else env
+    return env.get(CPU_BF16_ENV, "1") != "0" and bool(cpu_bf16_flags()) and onednn_enabled()
+
+
 def choose_kind(requested: Any, *, n_gpus: int, tpu: Any = None, cluster: dict | None = None) -> str:
     """The strategy kind for `requested` given what is attached (pure: no device is touched).
 
@@ -155,17 +186,24 @@ def choose_kind(requested: Any, *, n_gpus: int, tpu: Any = None, cluster: dict |
                      "or pass a tf.distribute.Strategy")
 
 
-def auto_precision(kind: str, n_gpus: int) -> str:
-    """The Keras policy for "auto": bfloat16 on TPUs, mixed_float16 on GPUs, float32 on CPUs.
+def auto_precision(kind: str, n_gpus: int, cpu_bf16: bool = False) -> str:
+    """The Keras policy for "auto": bfloat16 on TPUs, mixed_float16 on GPUs; on CPUs, mixed_bfloat16
+    where `cpu_bf16` (the CPU has AVX512_BF16 or AMX: `cpu_has_fast_bf16`), else float32.
 
-    float32 on every CPU, also those with AVX512_BF16 or AMX, because bfloat16 measured no faster
-    there (`benchmarks/bench_precision.py`; compact U-Net, 128 px, batch 16, a 2-core AVX512_BF16
-    CPU, TensorFlow 2.21 with oneDNN): float32 30.8 img/s against mixed_bfloat16 30.7 without XLA,
-    and 31.9 against 15.4 with XLA. `--precision mixed_bfloat16` still asks for it.
+    A training step in mixed_bfloat16 measured 1.3-2.0x the float32 images/s on a 2-core
+    AVX512_BF16 CPU for one model of every family (128 px, the CS520 CNN at its 64, batch 16,
+    TensorFlow 2.21, oneDNN on, no XLA; `benchmarks/bench_precision.py`, figures in
+    docs/training.md), with held-out quality no worse after equal steps; without oneDNN it
+    measured 9-16x slower, hence `cpu_has_fast_bf16`'s oneDNN condition. An earlier single-model
+    measurement (compact U-Net: 30.8 vs 30.7 img/s) did not reproduce.
+    `select_hardware` passes `cpu_bf16=False` under TF op determinism (`--quick`), whose results
+    are float32 ones; `--precision float32` still asks for float32.
     """
     if kind == TPU:
         return TPU_PRECISION
-    return "mixed_float16" if n_gpus else "float32"
+    if n_gpus:
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_bf16 else "float32"
 
 
 def auto_jit_compile(kind: str, n_gpus: int, n_replicas: int) -> bool:

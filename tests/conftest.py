@@ -5,6 +5,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+os.environ.setdefault("COLORIZATION_CPU_BF16", "0")  # "auto" = float32 on every CPU: the margins are float32 figures
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

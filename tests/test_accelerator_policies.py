@@ -5,7 +5,8 @@ determinism off) and what a TPU runs (mixed_bfloat16, compiled by XLA), for one 
 policies (layers compute in float16/bfloat16, outputs are float32); this file trains: a few XLA
 steps per family with finite losses and moving weights, Keras's dynamic loss scale dropping after an
 overflow and growing back, the GAN's two optimizers both under loss scaling, and the export of a
-model trained in mixed precision serving what its float32 copy computes.
+model trained in mixed precision serving what its float32 copy computes. Also what "auto" picks on
+a CPU with bfloat16 arithmetic (AVX512_BF16, AMX): mixed_bfloat16, float32 under TF op determinism.
 
 Reference:
     Micikevicius et al. (2018), Mixed Precision Training (dynamic loss scaling);
@@ -13,6 +14,7 @@ Reference:
 """
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -20,7 +22,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_framework_config
 
-from colorization_tf import training
+from colorization_tf import distribute, training
 from colorization_tf.export import Colorizer, export_saved_model
 from colorization_tf.models import MODELS, get_spec
 from tests._tiny_models import build_tiny_colorizer, tiny_data
@@ -28,15 +30,24 @@ from tests._tiny_models import build_tiny_colorizer, tiny_data
 GPU_POLICY, TPU_POLICY = "mixed_float16", "mixed_bfloat16"
 """What `select_hardware` picks on one GPU (with XLA) and on a TPU (whose steps XLA compiles)."""
 
-TINY_SIZE = {"cs520_cnn": 8}
-"""Training side per model (default 32): a multiple of every stride; the CS520 CNN's dense layers grow with its area."""
-DEFAULT_SIZE = 32
+TINY_SIZE = {"cs520_cnn": 8, "resnet_unet": 32}
+"""Training side per model (default 16): a multiple of its stride (the ResNet U-Net's is 32); the CS520
+CNN's dense layers grow with its area."""
+DEFAULT_SIZE = 16
+TINY_KWARGS = {"resnet_unet": {"encoder_depth": 18}}
+"""Builder arguments that make a family's representative cheaper to compile with XLA: the ResNet-18
+encoder (the paper's Fig. 3 alternative) has the same block classes as ResNet-34 and half the blocks."""
 BATCH = 2
 MAX_STEPS = 24
 """Steps to train at most (each test stops once every network has moved): dynamic loss scaling starts
 at 2**15 and skips the steps whose float16 gradients overflow, halving the scale each time, before
 the weights first move (the CS520 CNN's loss in raw ab units and the GAN's 100 x L1 skip ~8-10)."""
 N_SCENES = 3
+OPTIMIZER = "sgd"
+"""The optimizer of the per-family cases: XLA's compilation of the first step is nearly all of a
+case's cost (steps at these sizes take milliseconds), and SGD's update is a fraction of Adam's
+graph: it cut the Iizuka network's compilation from 29 to 16 CPU-s (mixed_float16) and 19 to 11
+(mixed_bfloat16). The policy is what is tested: SGD is wrapped in the same `LossScaleOptimizer`."""
 
 EXPORT_MEAN_BOUND, EXPORT_MAX_BOUND = 0.25, 3
 """How far (uint8 RGB levels, mean and max over pixels) the export of a model trained under
@@ -55,11 +66,11 @@ def _families() -> list[str]:
 
 
 FAMILIES = _families()
-TPU_FAMILIES = ("cs520_cnn", "polychromify")
-"""The families also trained under the TPU policy here: the two whose XLA compilation is cheap. Every
-family's train step costs 5-40 CPU-seconds to compile with XLA on a CPU (~150 s for the GPU policy
-over all seven); the bfloat16 forward pass of every family is checked by `test_contract.py`."""
-CASES = [(name, GPU_POLICY) for name in FAMILIES] + [(name, TPU_POLICY) for name in TPU_FAMILIES]
+CASES = [(name, policy) for name in FAMILIES for policy in (GPU_POLICY, TPU_POLICY)]
+"""Every family under both policies. XLA compiles each case's train step (5-30 CPU-seconds per
+family on a CPU); `OPTIMIZER`, the sizes and the ResNet-18 encoder keep the fourteen cases within
+what the GPU policy's seven and the TPU policy's two cost with Adam at 32 px: 176 CPU-s against
+190 (measured at nice 19 on a busy 2-core AVX-512 machine)."""
 
 
 @pytest.fixture(autouse=True)
@@ -87,14 +98,14 @@ def _compiled(name: str, policy: str):
     hw = training.select_hardware(precision=policy, jit_compile=True, strategy="default")
     spec, size = get_spec(name), TINY_SIZE.get(name, DEFAULT_SIZE)
     kwargs = {"num_classes": N_SCENES} if spec.labels else {}
-    net = spec.build(image_size=size, **kwargs)
+    net = spec.build(image_size=size, **kwargs, **TINY_KWARGS.get(name, {}))
     if spec.discriminator:
         model = training.GANModel(net, spec.build_discriminator(image_size=size))
-        config = training.TrainConfig(learning_rate=1e-3)
+        config = training.TrainConfig(learning_rate=1e-3, optimizer=OPTIMIZER)
     else:
         model = net
         loss, weights = spec.default_losses()
-        config = training.TrainConfig(loss=loss, loss_weights=weights, learning_rate=1e-3)
+        config = training.TrainConfig(loss=loss, loss_weights=weights, learning_rate=1e-3, optimizer=OPTIMIZER)
     training.compile_model(model, config, jit_compile=hw.jit_compile)
     return model, hw.in_effect(model), spec, size
 
@@ -184,10 +195,49 @@ def test_the_hardware_line_reports_xla_as_keras_ran_it(tmp_path):
 def test_select_hardware_resolves_xla_against_determinism(monkeypatch):
     with pytest.raises(ValueError, match="determinism"):
         training.select_hardware(precision="float32", jit_compile=True, strategy="default", deterministic=True)
-    from colorization_tf import distribute
-
     monkeypatch.setattr(distribute, "auto_jit_compile", lambda *args: True)  # what "auto" gives on one GPU
     gpu_like = training.select_hardware(precision="float32", strategy="default", set_policy=False)
     assert gpu_like.jit_compile and gpu_like.xla_note == ""
     quick = training.select_hardware(precision="float32", strategy="default", set_policy=False, deterministic=True)
     assert not quick.jit_compile and "determinism" in quick.xla_note and "XLA off (TF op determinism" in quick.description
+
+
+def test_onednn_enabled_is_what_tensorflow_runs():
+    assert distribute.onednn_enabled() == (os.environ["TF_ENABLE_ONEDNN_OPTS"] != "0")  # conftest sets it
+
+
+def test_cpu_bf16_flags_reads_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 avx512_vnni\n\nprocessor\t: 1\n")
+    assert distribute.cpu_bf16_flags(cpuinfo) == ["avx512_bf16"]
+    cpuinfo.write_text("flags\t\t: fpu sse2 avx2 amx_tile amx_bf16\n")
+    assert distribute.cpu_bf16_flags(cpuinfo) == ["amx_bf16"]
+    cpuinfo.write_text("flags\t\t: fpu sse2 avx2 avx512f\n")
+    assert distribute.cpu_bf16_flags(cpuinfo) == []
+    assert distribute.cpu_bf16_flags(tmp_path / "missing") == []
+
+
+@pytest.mark.parametrize("flags, onednn, env, deterministic, policy", [
+    (["avx512_bf16"], True, None, False, "mixed_bfloat16"),  # what bench_precision.py measured faster
+    (["amx_bf16"], True, None, False, "mixed_bfloat16"),
+    (["avx512_bf16"], False, None, False, "float32"),  # TF_ENABLE_ONEDNN_OPTS=0: bfloat16 measured slower
+    (["avx512_bf16"], True, None, True, "float32"),  # --quick (TF op determinism): its results are float32 ones
+    (["avx512_bf16"], True, "0", False, "float32"),  # the test session's pin
+    ([], True, None, False, "float32"),
+])
+def test_auto_precision_on_a_cpu_follows_its_bf16_flags(monkeypatch, flags, onednn, env, deterministic, policy):
+    monkeypatch.setattr(distribute, "cpu_bf16_flags", lambda *args: flags)
+    monkeypatch.setattr(distribute, "onednn_enabled", lambda: onednn)
+    if env is None:
+        monkeypatch.delenv(distribute.CPU_BF16_ENV, raising=False)
+    else:
+        monkeypatch.setenv(distribute.CPU_BF16_ENV, env)
+    hw = training.select_hardware(strategy="default", set_policy=False, deterministic=deterministic)
+    assert (hw.policy, hw.jit_compile) == (policy, False) and f"policy {policy}" in hw.description
+    assert training.select_hardware("float32", strategy="default", set_policy=False).policy == "float32"  # asked for
+
+
+def test_auto_precision_keeps_the_accelerators_policies_whatever_the_cpu():
+    for kind, n_gpus in ((distribute.TPU, 0), (distribute.DEFAULT, 1), (distribute.MIRRORED, 2)):
+        for cpu_bf16 in (False, True):
+            assert distribute.auto_precision(kind, n_gpus, cpu_bf16) == (TPU_POLICY if kind == distribute.TPU else GPU_POLICY)

