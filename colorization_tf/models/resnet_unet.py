@@ -48,7 +48,18 @@ TORCH_BN_EPSILON = 1e-5
 TORCH_BN_MOMENTUM = 0.9
 # The variance of torchvision's kaiming_normal_(mode="fan_out", nonlinearity="relu"); uniform
 # because it initialises several times faster on CPU.
-CONV_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "uniform")
+CONV_INIT = dict(scale=2.0, mode="fan_out", distribution="uniform")
+"""He uniform over fan_out (torchvision's ResNet init), as `keras.initializers.VarianceScaling` arguments."""
+
+
+def conv_init() -> keras.initializers.Initializer:
+    """A fresh `CONV_INIT` initializer, one per layer, drawing its seed when the model is built.
+
+    One instance shared by every layer, created when this module is imported, gave every kernel of
+    the same shape the same values (Keras seeds an instance once) from a seed drawn before the run
+    was seeded, so same-shaped convolutions started identical and runs were not reproducible.
+    """
+    return keras.initializers.VarianceScaling(**CONV_INIT)
 
 _ENCODER_LAYER = re.compile(r"^(conv1|bn1|layer\d+_\d+_(conv\d|bn\d|downsample_[01]))$")
 _IGNORED_KEYS = re.compile(r"(^fc\.|num_batches_tracked$)")
@@ -70,7 +81,7 @@ def _conv(x, filters: int, kernel: int, stride: int, name: str):
     else:
         padding = "same"
     return keras.layers.Conv2D(
-        filters, kernel, strides=stride, padding=padding, use_bias=False, kernel_initializer=CONV_INIT, name=name
+        filters, kernel, strides=stride, padding=padding, use_bias=False, kernel_initializer=conv_init(), name=name
     )(x)
 
 
@@ -148,7 +159,7 @@ def build_resnet_unet(
         x = keras.layers.Concatenate(name=f"decoder{k}_concat")([x, skip])
         for c in (1, 2):
             x = keras.layers.Conv2D(
-                filters, 3, padding="same", use_bias=False, kernel_initializer=CONV_INIT, name=f"decoder{k}_conv{c}"
+                filters, 3, padding="same", use_bias=False, kernel_initializer=conv_init(), name=f"decoder{k}_conv{c}"
             )(x)
             x = keras.layers.BatchNormalization(name=f"decoder{k}_bn{c}")(x)
             x = keras.layers.ReLU(name=f"decoder{k}_relu{c}")(x)

@@ -1,6 +1,7 @@
 """Menon & Talukdar's ResNet U-Net: full ResNet34 encoder, decoder, sizes, pretrained loading (the shared
 contract is test_contract.py)."""
 
+import os
 import h5py
 import keras
 import numpy as np
@@ -186,3 +187,37 @@ def test_wrong_keras_encoder_file_names_the_file_and_changes_nothing(tmp_path, r
         load_resnet_weights(resnet18, tmp_path / "missing.keras")
     for ours, kept in zip(resnet18.get_layer("layer1_0_conv1").weights, before):
         np.testing.assert_array_equal(ours.numpy(), kept)
+
+
+def test_same_shaped_kernels_start_different():
+    """One shared initializer instance gave every same-shaped convolution the same starting kernel."""
+    keras.utils.set_random_seed(0)
+    model = build_resnet_unet(32, encoder_depth=18)
+    by_shape = {}
+    for weight in model.weights:
+        if weight.path.endswith("kernel"):
+            by_shape.setdefault(tuple(weight.shape), []).append(weight.numpy())
+    repeated = {shape: kernels for shape, kernels in by_shape.items() if len(kernels) > 1}
+    assert repeated  # the encoder's stages repeat their 3x3 convolutions
+    for shape, kernels in repeated.items():
+        assert not any(np.array_equal(kernels[0], k) for k in kernels[1:]), shape
+
+
+_BUILD_CHECKSUM = """
+import keras, numpy as np
+from colorization_tf import models  # imported before the seed is set, as a script does
+keras.utils.set_random_seed(0)
+model = models.build_model("resnet_unet", image_size=32, encoder_depth=18)
+print(repr(float(sum(np.abs(w).sum() for w in model.get_weights()))))
+"""
+
+
+def test_the_same_seed_builds_the_same_weights_in_another_process():
+    """The initial weights depend on the seed alone, not on the process (a seed drawn at import did)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    sums = [subprocess.run([sys.executable, "-c", _BUILD_CHECKSUM], capture_output=True, text=True, env=env, check=True,
+                           timeout=300).stdout.strip().splitlines()[-1] for _ in range(2)]
+    assert sums[0] == sums[1]
