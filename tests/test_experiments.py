@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from colorization_tf import experiment as ex
-from colorization_tf.data import splits as data_splits
+from colorization_tf.data import experiment_splits as data_splits
 from colorization_tf.experiment.assembly import builder, default_data_root, loss_object
 from colorization_tf.experiment.command import apply_args, build_parser
 from colorization_tf.experiment.config import QUICK_IMAGE_SIZE
