@@ -93,6 +93,9 @@ def check_model(name: str, folder: Path) -> dict:
 GAN_SIZE = 32
 """The GAN check's image side: the U-Net's size multiple; the PatchGAN scores 2 x 2 patches."""
 GAN_STEPS = 2
+GAN_BUILD_KWARGS = {"resnet_unet": {"encoder_depth": 18}}
+"""Builder arguments of the GAN check's generators: the ResNet-18 encoder has the ResNet-34's blocks with
+half the layers to compile, on both backends."""
 
 
 def gan_weights_file(folder: Path, name: str) -> Path:
@@ -112,7 +115,8 @@ def check_gan(name: str, weights_folder: Path | None) -> dict:
 
     spec = get_spec(name)
     keras.utils.set_random_seed(0)
-    generator, discriminator = spec.build(image_size=GAN_SIZE), spec.build_discriminator(image_size=GAN_SIZE)
+    generator = spec.build(image_size=GAN_SIZE, **GAN_BUILD_KWARGS.get(name, {}))
+    discriminator = spec.build_discriminator(image_size=GAN_SIZE)
     settings = {}
     path = gan_weights_file(weights_folder, name) if weights_folder else None
     if path is not None and path.exists():

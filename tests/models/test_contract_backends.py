@@ -23,7 +23,7 @@ from colorization_tf.experiment import assembly
 from colorization_tf import quantize
 from colorization_tf.models import MODELS, get_spec
 from colorization_tf.models.batches import training_batch
-from tests._backend_contract import BATCH, GAN_SIZE, GAN_STEPS, gan_weights_file
+from tests._backend_contract import BATCH, GAN_BUILD_KWARGS, GAN_SIZE, GAN_STEPS, gan_weights_file
 from tests._jax import REPO, run_on_jax
 from tests._scripts import load_script
 
@@ -43,9 +43,11 @@ L1 term is 5% higher (0.594 vs 0.565), without the discriminator's its loss is 0
 
 
 def _menon_gan():
-    """Menon & Talukdar's "gan" run (U-Net generator + PatchGAN, 100 x L1) as the experiment builds it, at `GAN_SIZE`."""
+    """Menon & Talukdar's "gan" run (U-Net generator + PatchGAN, 100 x L1) as the experiment builds it, at `GAN_SIZE`
+    (with `GAN_BUILD_KWARGS`)."""
     run = next(r for r in load_script("experiments/menon2021.py", "exp_menon2021").make_config().runs if r.gan is not None)
-    return run.model, assembly.builder(dataclasses.replace(run, image_size=GAN_SIZE, init_from=None), 0, {})()
+    return run.model, assembly.builder(dataclasses.replace(run, image_size=GAN_SIZE, init_from=None,
+                                                          model_kwargs={**run.model_kwargs, **GAN_BUILD_KWARGS[run.model]}), 0, {})()
 
 
 @pytest.fixture(scope="module")
