@@ -233,3 +233,20 @@ def test_experiment_script_reports_an_unwritable_results_folder_in_one_line(tmp_
     message = str(exit_.value)
     assert "error: cannot write" in message and "results.json: No space left on device" in message
     assert "\n" not in message
+
+
+def test_checkpoints_the_state_names_but_whose_files_are_gone_are_not_listed(tmp_path):
+    """Killed between TensorFlow's sweep of the oldest checkpoint and its second state write, the state still
+    names the deleted checkpoint: listing it made resuming or reading that run fail."""
+    import tensorflow as tf
+
+    folder = tmp_path / training.CHECKPOINT_DIR
+    step = tf.Variable(0)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=step), str(folder), max_to_keep=3,
+                                         checkpoint_name=training.CHECKPOINT_NAME)
+    for epoch in (1, 2, 3):
+        step.assign(epoch)
+        manager.save(checkpoint_number=epoch)
+    for leftover in folder.glob(f"{training.CHECKPOINT_NAME}-1.*"):  # the sweep's deletion, the state not rewritten
+        leftover.unlink()
+    assert [epoch for epoch, _ in training.list_checkpoints(tmp_path)] == [2, 3]

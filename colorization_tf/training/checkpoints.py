@@ -247,7 +247,7 @@ def remove_stale_checkpoint_temps(workdir) -> None:
 
 
 def list_checkpoints(workdir) -> list[tuple[int, Path]]:
-    """(epoch, path prefix) of the finished checkpoints in `<workdir>/checkpoints`, oldest first."""
+    """(epoch, path prefix) of the finished checkpoints in `<workdir>/checkpoints` whose files exist, oldest first."""
     folder = Path(workdir) / CHECKPOINT_DIR
     state = tf.train.get_checkpoint_state(str(folder)) if folder.is_dir() else None
     if state is None:
@@ -255,8 +255,11 @@ def list_checkpoints(workdir) -> list[tuple[int, Path]]:
     found = []
     for path in state.all_model_checkpoint_paths:
         match = re.search(rf"{CHECKPOINT_NAME}-(\d+)$", path)
-        if match:  # TensorFlow joins a relative folder to the names itself: keep the name, in `folder`
-            found.append((int(match.group(1)), folder / Path(path).name))
+        prefix = folder / Path(path).name  # TensorFlow joins a relative folder to the names itself: keep the name
+        # TensorFlow's CheckpointManager records the new checkpoint, deletes the oldest, then records again:
+        # killed in between, the state still names a checkpoint whose files are gone.
+        if match and prefix.with_name(prefix.name + ".index").exists():
+            found.append((int(match.group(1)), prefix))
     return sorted(found)
 
 
