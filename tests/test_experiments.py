@@ -96,7 +96,9 @@ def test_cs520_tiny(tmp_path):
 
 
 def test_menon_gan_tiny(tmp_path):
-    result = _script("menon2021").main([*TINY, "--runs", "gan", "--out", str(tmp_path)])
+    resnet18 = ['runs.generator_l1.model_kwargs={"encoder_depth": 18}', 'runs.gan.model_kwargs={"encoder_depth": 18}']
+    result = _script("menon2021").main([*TINY, "--runs", "gan", "--out", str(tmp_path),
+                                        *(arg for setting in resnet18 for arg in ("--set", setting))])  # half the layers
     data, md = _check_outputs(result, ["generator_l1", "gan"])
     assert "| PCVIITM (quoted) | 22.1232 | 0.9406 | 1 |" in md and ", full resolution |" in md
     native = next(s for s in data["sections"] if s["title"].startswith("Table 1"))["data"]["full_resolution"]["gan"]
