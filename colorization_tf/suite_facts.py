@@ -62,7 +62,7 @@ def initialization(model: str, model_kwargs: dict | None = None) -> str:
     """How `model`'s kernels start, e.g. `HE_NORMAL` (the file: `initialization_file`); a U-Net built
     with `pretrained_weights` (`--encoder-weights FILE`) starts its encoder from that file."""
     weights = (model_kwargs or {}).get("pretrained_weights")
-    own = MODEL_INIT[model_family(model)][0] if model_family(model) else UNDESCRIBED
+    own = _init_fact(model, 0)
     if weights:
         return f"{IMAGENET} in `{os.path.basename(os.fspath(weights))}` (user's file), decoder {own}"
     return own
@@ -70,8 +70,13 @@ def initialization(model: str, model_kwargs: dict | None = None) -> str:
 
 def initialization_file(model: str) -> str:
     """Where the suite sets `model`'s initialisation, e.g. "models/iizuka.py `KERNEL_INITIALIZER`"."""
+    return _init_fact(model, 1)
+
+
+def _init_fact(model: str, field: int) -> str:
+    """Field `field` of `model`'s `MODEL_INIT` entry, or `UNDESCRIBED` for a family not listed there."""
     family = model_family(model)
-    return MODEL_INIT[family][1] if family else UNDESCRIBED
+    return MODEL_INIT[family][field] if family else UNDESCRIBED
 
 
 def output_upsampling(model: str, model_kwargs: dict | None = None) -> str:
