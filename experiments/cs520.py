@@ -41,6 +41,8 @@ LEARNING_RATE = 1e-4
 BATCH_SIZE = 3
 
 PAPER_PROTOCOL = {
+    "dataset": Paper(45, "Section 2.3 ('three scenarios ... the beach, sunrise, and forest ... each dataset contains around "
+                         "15 images'), from Google Image Search", shown="~45 images (3 scenes of ~15, Google Image Search)"),
     "split": Paper("7:3 per scene (~10 train / ~5 test images)", "Section 2.3 ('around 15 images ... a ratio of 7:3')"),
     "split_protocol": "cs520",
     "image_size": Paper(64, "Section 2.3 ('resize our images to 64 * 64')"),
@@ -60,6 +62,10 @@ PAPER_PROTOCOL = {
     "target": Paper(suite_facts.FULL_RESOLUTION, "Sections 2.3-2.4 (every pixel's a and b, 64x64)"),
     "gray": Paper(suite_facts.LAB_L, "Sections 2.1-2.2 ('use the L channel as the grayscale input')"),
     "determinism": Paper(NOT_STATED, "not in the report"),
+    "precision": Paper(NOT_STATED, "not in the report"),
+    "xla": Paper(NOT_STATED, "not in the report"),
+    "strategy": Paper(1, "Section 2.3 ('a GPU accelerated PC (NVIDIA Geforce GTX 1070) ... 8 GB Graphics Memory')",
+                      shown="1 replica: one GTX 1070 (8 GB)"),
 }
 """Their Section 2 (CNN), transcribed: ~15 images per scene, mini-batch gradient descent, lr 1e-4, batch 3, 5000-8000 epochs."""
 

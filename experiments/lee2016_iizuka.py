@@ -72,6 +72,10 @@ PAPER_PROTOCOL = {
     "gray": Paper(suite_facts.LAB_L, f"Section III ('We read the images in Lab format ... The L channel is used as the input'); "
                   f"{LEE_CODE}: skimage `color.rgb2lab`"),
     "determinism": Paper(NOT_STATED, f"not in the report; {LEE_CODE} sets `SEED = 66478` (no op determinism)"),
+    "precision": Paper("float32", f"not in the report; {LEE_CODE}: `tf.float32` placeholders and variables throughout"),
+    "xla": Paper("off", f"not in the report; {LEE_CODE}: a plain TensorFlow 1 `tf.Session`, no XLA JIT"),
+    "strategy": Paper(1, f"Section III (GPUs on AWS instances); {LEE_CODE}: one `tf.Session`, no device placement or "
+                         "replication", shown="1 replica: one device (a GPU on AWS)"),
 }
 """Lee et al.'s report (Sections III-IV) and their code where the report is silent."""
 

@@ -109,6 +109,9 @@ PAPER_PROTOCOL = {
     "gray": Paper(suite_facts.LAB_L, "Section 3.4 ('the L-channel corresponds to grayscale'); Table 1's NTIRE 2019 rows were scored "
                   "on inputs grayed by 0.2989 R + 0.587 G + 0.114 B (the NTIRE 2019 challenge, not this paper)"),
     "determinism": Paper(NOT_STATED, "not in the paper"),
+    "precision": Paper(NOT_STATED, "not in the paper"),
+    "xla": Paper(NOT_STATED, "not in the paper"),
+    "strategy": Paper(NOT_STATED, "not in the paper"),
 }
 """Their Section 3, transcribed; the paper states no image size, optimiser, batch size or epochs."""
 

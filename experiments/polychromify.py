@@ -89,6 +89,9 @@ PAPER_PROTOCOL = {
     "target": Paper(suite_facts.FULL_RESOLUTION, "Section IV (MSE on the 128 x 128 x 2 output)"),
     "gray": Paper(suite_facts.LAB_L, f"Section III-IV ('the L channel of the image'); {NOTEBOOK}: skimage `rgb2lab`"),
     "determinism": Paper(NOT_STATED, "not in the paper"),
+    "precision": Paper(NOT_STATED, "not in the paper"),
+    "xla": Paper(NOT_STATED, "not in the paper"),
+    "strategy": Paper(NOT_STATED, "not in the paper"),
 }
 """The paper's training (Sections III-V) and the author's notebook where the paper is silent."""
 

@@ -84,6 +84,10 @@ PAPER_PROTOCOL = {
                     "(regression runs: not stated)"),
     "gray": Paper(suite_facts.LAB_L, "Sections 1 and 2.3 ('It uses the grayscale image as lightness values')"),
     "determinism": Paper(NOT_STATED, "not in the report"),
+    "precision": Paper("mixed_float16", "Section 3.5 ('cuda automatic mixed precision is used')",
+                       shown="mixed_float16 (CUDA automatic mixed precision)"),
+    "xla": Paper(NOT_STATED, "not in the report (PyTorch, Section 3.5)"),
+    "strategy": Paper(NOT_STATED, "Section 3.5 speaks of 'the GPU'; how many is not said"),
 }
 """Ziegler's report: 50 epochs, augmentation on the GPU; optimiser, batch size, image size and bucket
 size not stated (the losses are per run); Zhang et al.'s code where the report is silent on the recipe."""

@@ -9,7 +9,7 @@ from colorization_tf.experiment.resolve import resolve_run
 from colorization_tf.experiment.runner import resolve_splits
 from colorization_tf import suite_facts
 from colorization_tf.experiment.protocol import MATCH, MISMATCH, SETTINGS, Paper
-from tests.test_protocol import LAYOUTS, _paper_layout, _protocol, _script
+from tests.test_protocol import LAYOUTS, _paper_layout, _protocol, _resolved, _script
 
 SCRIPTS = sorted(LAYOUTS)
 
@@ -84,12 +84,90 @@ CHANGES = [
     ("ziegler2022", ["--set", "runs.eccv16_ce.loss=ce"], "loss", "eccv16_ce"),
     ("ziegler2022", ["--no-augment"], "augment", "eccv16_l1"),
     ("menon2021", ["--set", "runs.unet_l1_ssim.loss=l1"], "loss", "unet_l1_ssim"),
+    ("cs520", ["--augment"], "augment", "cnn_beach"),
+    ("cs520", ["--image-size", "48"], "image_size", "cnn_beach"),
+    ("cs520", ["--set", "runs.cnn_beach.learning_rate=0.01"], "learning_rate", "cnn_beach"),
+    ("cs520", ["--set", "runs.cnn_beach.loss=l1"], "loss", "cnn_beach"),
+    ("cs520", ["--set", "runs.cnn_beach.optimizer=adam"], "optimizer", "cnn_beach"),
+    ("cs520", ["--set", "runs.cnn_beach.model=eccv16_regression"], "upsampling", "cnn_beach"),
+    ("cs520", ["--set", "runs.cnn_beach.model=eccv16_classification", "--set", "runs.cnn_beach.loss=ce"], "target", "cnn_beach"),
+    ("lee2016_iizuka", ["--augment"], "augment", "alpha_5"),
+    ("lee2016_iizuka", ["--epochs", "3"], "epochs", "alpha_5"),
+    ("lee2016_iizuka", ["--image-size", "64"], "image_size", "alpha_5"),
+    ("lee2016_iizuka", ["--set", "runs.alpha_5.select_best=val_loss"], "selection", "alpha_5"),
+    ("polychromify", ["--set", "runs.table1_v3.model=eccv16_regression"], "init", "table1_v3"),
+    ("polychromify", ["--set", "runs.table1_v3.model=eccv16_classification", "--set", "runs.table1_v3.loss=ce"], "target", "table1_v3"),
+    ("ziegler2022", ["--epochs", "3"], "epochs", "eccv16_l1"),
+    ("ziegler2022", ["--set", "runs.eccv16_l1.select_best=val_loss"], "selection", "eccv16_l1"),
     # the papers' own settings, the scripts' defaults (issue 19)
     ("lee2016_iizuka", ["--set", "runs.*.test_upsampling=none"], "upsampling", "alpha_5"),
     ("polychromify", ["--set", "resize_method=auto"], "resize", "table1_v3"),
     ("ziegler2022", ["--set", "hold_out_val=true"], "validation", "eccv16_l1"),
     ("cs520", ["--set", "hold_out_val=true"], "validation", "cnn_beach"),
 ]
+
+RAN = {"policy": "float32", "jit_compile": False, "xla_note": "", "n_replicas": 1, "kind": "default", "devices": "CPU",
+       "description": "CPU"}
+"""What a run trained under (`RunResult.hardware`), as a test sets it."""
+
+RAN_OTHERWISE = {"precision": {"policy": "mixed_bfloat16"}, "xla": {"jit_compile": True},
+                 "strategy": {"n_replicas": 2, "kind": "mirrored", "devices": "2 GPU(s)"}}
+"""For each setting read from what Keras ran, a change of it."""
+
+FIXED = {"gray": "the suite has one gray input, the L of CIE Lab (colorization_tf.color); nothing selects another"}
+"""Compared settings no option changes, with why."""
+
+
+def _trained_rows(name, root, extra=(), ran=RAN):
+    """The table's rows when every run trained under `ran`."""
+    from colorization_tf.experiment.protocol import protocol_data, protocol_rows
+
+    cfg, runs = _resolved(name, ["--data", str(root), *extra])
+    data = {**protocol_data(cfg, str(root), resolve_splits(cfg, str(root))), "hardware": {n: ran for n in runs}}
+    return protocol_rows(cfg, list(runs.values()), data)
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_every_row_of_a_trained_table_has_its_source(name, tmp_path):
+    rows = _trained_rows(name, _paper_layout(tmp_path / "data", name))
+    assert all(row["source"].strip() for row in rows), [r for r in rows if not r["source"].strip()]
+    assert len({row["key"] for row in rows}) >= 20  # 15 asked for; the precision, XLA and devices rows included
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_every_matching_setting_has_a_change_that_turns_it_red(name, tmp_path):
+    """Every row that is ✓ by default is either changed by a `CHANGES` entry, a hardware change (`RAN_OTHERWISE`),
+    or the split test below: none passes by construction, except the `FIXED` facts."""
+    rows = _trained_rows(name, _paper_layout(tmp_path / "data", name))
+    matching = {row["key"] for row in rows if row["mark"] == MATCH}
+    changed = {key for script, _, key, _ in CHANGES if script == name} | set(RAN_OTHERWISE) | {"split"} | set(FIXED)
+    assert matching and matching <= changed, matching - changed
+
+
+@pytest.mark.parametrize("key", sorted(RAN_OTHERWISE))
+def test_what_keras_ran_turns_its_row_red(key, tmp_path):
+    script = {"precision": "lee2016_iizuka", "xla": "lee2016_iizuka", "strategy": "cs520"}[key]
+    root = _paper_layout(tmp_path / "data", script)
+    before = [r for r in _trained_rows(script, root) if r["key"] == key]
+    after = [r for r in _trained_rows(script, root, ran={**RAN, **RAN_OTHERWISE[key]}) if r["key"] == key]
+    assert [r["mark"] for r in before] == [MATCH]
+    assert [r["mark"] for r in after] == [MISMATCH] and "what this machine ran" in after[0]["note"]
+    assert (after[0]["paper"], after[0]["source"]) == (before[0]["paper"], before[0]["source"])
+    flagged = [r for r in _trained_rows(script, root, ["--precision", "mixed_bfloat16"], ran={**RAN, **RAN_OTHERWISE[key]})
+               if r["key"] == key]
+    if key == "precision":  # asked for on the command line: the note says so instead
+        assert "`--precision` on the command line" in flagged[0]["note"]
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_another_split_turns_the_split_row_red(name, tmp_path):
+    from colorization_tf.data.splits import PREPARED_SPLITS_FILE
+
+    root = _paper_layout(tmp_path / "data", name)
+    other = "lee2016" if name != "lee2016_iizuka" else "polychromify"
+    (root / PREPARED_SPLITS_FILE).unlink(missing_ok=True)  # a prepared split is the paper's whatever --protocol says
+    split = [r for r in _protocol(name, root, ["--protocol", other]) if r["key"] == "split"]
+    assert [r["mark"] for r in split] == [MISMATCH] and "--protocol" in split[0]["note"]
 
 
 @pytest.mark.parametrize("name,argv,key,run", CHANGES)
@@ -165,3 +243,12 @@ def test_lee_loss_row_fails_when_the_suite_loss_changes(monkeypatch, tmp_path):
         assert plain[("loss", run)]["mark"] == MATCH
         assert rows[("loss", run)]["mark"] == MISMATCH
         assert rows[("loss", run)]["paper"] == plain[("loss", run)]["paper"]
+
+
+def test_ziegler_precision_is_his_automatic_mixed_precision(tmp_path):
+    """Ziegler trained under CUDA AMP (Section 3.5): float16 on a GPU matches, float32 on a CPU does not."""
+    root = _paper_layout(tmp_path / "data", "ziegler2022")
+    on_gpu = [r for r in _trained_rows("ziegler2022", root, ran={**RAN, "policy": "mixed_float16"}) if r["key"] == "precision"]
+    on_cpu = [r for r in _trained_rows("ziegler2022", root) if r["key"] == "precision"]
+    assert [r["mark"] for r in on_gpu] == [MATCH] and "Section 3.5" in on_gpu[0]["source"]
+    assert [r["mark"] for r in on_cpu] == [MISMATCH]

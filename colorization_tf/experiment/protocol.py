@@ -6,8 +6,8 @@ overrides in `RunConfig.paper_protocol`) and explains every deliberate differenc
 the runner actually resolved -- data, split source and sizes, image size, augmentation, optimiser,
 learning rate, batch size, epochs, loss with its reduction, bin width, the settings a run does
 not name (validation set, model selection, weight initialisation, input resizing, test-time
-upsampling, colour bins, loss target resolution, gray conversion, determinism), and the precision
-and XLA Keras trained under (read from the compiled model) -- and marks each row:
+upsampling, colour bins, loss target resolution, gray conversion, determinism), and the precision,
+XLA and distribution Keras trained under (read from the compiled model) -- and marks each row:
 
 - ``✓`` the same as the paper;
 - ``✗`` different, with the reason: the experiment's note, or the command line that asked for it
@@ -93,6 +93,7 @@ SETTINGS = (
     ("determinism", "determinism"),
     ("precision", "precision"),
     ("xla", "XLA"),
+    ("strategy", "devices / distribution"),
 )
 """(key, row label) of the table, in order. Keys of `paper_protocol` and `protocol_notes`."""
 
@@ -104,6 +105,11 @@ SET_ONLY = ("resize_method", "hold_out_val")
 
 QUICK_SETTINGS = ("dataset", "split", "image_size", "batch_size", "epochs")
 """Settings `--quick` shrinks."""
+
+HARDWARE_SETTINGS = ("precision", "xla", "strategy")
+HARDWARE_NOTE = ("what this machine ran: `--precision`/`--xla` \"auto\" choose by device (`training.select_hardware`: "
+                 "mixed_float16 and XLA on a GPU, float32 or mixed_bfloat16 on a CPU), and one replica per device found")
+"""Settings read from what Keras ran (`ran_under`), and why they can differ from a paper's."""
 
 VALIDATION_NONE = "none"
 VALIDATION_OWN = "the split's own validation side"
@@ -118,6 +124,17 @@ DETERMINISM_ON, DETERMINISM_OFF = "on (TF op determinism)", "off"
 
 def describe_augment(augment: bool) -> str:
     return "random crop 0.875 + flip" if augment else "none"
+
+
+def describe_strategy(ran: dict) -> str:
+    """The "devices / distribution" value of a run: "1 replica: CPU, no distribution strategy", ...
+
+    Args:
+        ran: {"n_replicas", "kind", "devices"} of the run's `RunResult.hardware`.
+    """
+    n = ran["n_replicas"]
+    kind = "no distribution strategy" if ran["kind"] == "default" else f"{ran['kind']} strategy"
+    return f"{n} replica{'s' if n != 1 else ''}: {ran.get('devices') or 'devices not recorded'}, {kind}"
 
 
 def describe_loss(loss, loss_weights=None) -> str:
@@ -167,6 +184,10 @@ def _same(key: str, ours: Any, paper: Any) -> bool:
         return abs(float(ours) - float(paper)) <= 1e-12 * max(1.0, abs(float(paper)))
     if key == "optimizer":
         return str(ours).lower() == str(paper).lower()
+    if key == "strategy":  # the paper states how many devices trained it
+        return isinstance(ours, dict) and ours["n_replicas"] == paper
+    if key == "xla":  # "off (why)" is off
+        return str(ours).split(" ")[0] == paper
     return ours == paper
 
 
@@ -221,15 +242,18 @@ def _num_bins(bin_width) -> int:
 
 
 def ran_under(hardware: dict | None) -> dict[str, Any]:
-    """The "precision" and "xla" settings of a run as Keras ran them (None for a run not trained).
+    """The "precision", "xla" and "strategy" settings of a run as Keras ran them (None for a run not
+    trained).
 
     Args:
         hardware: the run's `RunResult.hardware` (`training.Hardware.in_effect(model).to_dict()`).
     """
     if not hardware:
-        return {"precision": None, "xla": None}
+        return {"precision": None, "xla": None, "strategy": None}
     xla = "on" if hardware["jit_compile"] else "off" + (f" ({hardware['xla_note']})" if hardware.get("xla_note") else "")
-    return {"precision": hardware["policy"], "xla": xla}
+    strategy = None if "n_replicas" not in hardware else {
+        "n_replicas": hardware["n_replicas"], "kind": hardware.get("kind", "default"), "devices": hardware.get("devices")}
+    return {"precision": hardware["policy"], "xla": xla, "strategy": strategy}
 
 
 def protocol_data(cfg, root, data) -> dict:
@@ -285,7 +309,7 @@ def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | Non
     if cfg.quick and (key in QUICK_SETTINGS or key in run.quick_overrides.as_dict()):
         reasons.append("`--quick` (tiny sizes, not the paper-scale run)")
     flag = {"augment": "augment", "split": "protocol", "determinism": "deterministic", "resize": "resize_method",
-            "validation": "hold_out_val"}.get(key, COMMAND_LINE.get(key))
+            "validation": "hold_out_val", "precision": "precision", "xla": "xla"}.get(key, COMMAND_LINE.get(key))
     if flag in overridden:
         reasons.append(f"`--{flag.replace('_', '-')}` on the command line" if flag not in SET_ONLY else f"`--set {flag}=...` on the command line")
     if key == "dataset" and cfg.data.root is None:
@@ -294,6 +318,8 @@ def compare(key: str, ours: Any, paper: Any, *, run, data: dict, note: str | Non
         reasons.append(f"this folder has {data.get('dataset_images')} usable images")
     if key == "split" and data.get("split_note"):
         reasons.append(data["split_note"])
+    if key in HARDWARE_SETTINGS and not (flag and flag in overridden):
+        reasons.append(HARDWARE_NOTE)
     if key == "validation" and data.get("val_carved"):
         reasons.append("the split has no validation side: the suite holds ~10% of the training side out "
                        "(`data.experiment_splits.carve_validation`), so the model trains on ~90% of it")
@@ -316,7 +342,8 @@ def protocol_rows(cfg, runs, data: dict) -> list[dict]:
                 continue
             run_note = {**notes, **(run.protocol_notes or {})}.get(key)
             mark, note = compare(key, ours, paper, run=run, data=data, note=run_note, cfg=cfg)
-            shown = describe_augment(ours) if key == "augment" else (f"{ours:g}" if isinstance(ours, float) else str(ours))
+            shown = (describe_augment(ours) if key == "augment" else describe_strategy(ours) if key == "strategy"
+                     else f"{ours:g}" if isinstance(ours, float) else str(ours))
             groups.setdefault((shown, _paper_value(key, paper), paper_source(paper), mark, note), []).append(run.name)
         for (ours, paper, source, mark, note), names in groups.items():
             rows.append({"setting": label, "key": key, "runs": names if len(groups) > 1 or len(names) < len(runs) else ["all"],
@@ -346,4 +373,4 @@ def protocol_table(cfg, runs, data: dict):
     return Section("Protocol", text, {"rows": rows})
 
 
-__all__ = ["NOT_STATED", "Paper", "paper_literal", "paper_source", "protocol_data", "SETTINGS", "describe_loss", "describe_augment", "run_settings", "protocol_rows", "protocol_table"]
+__all__ = ["NOT_STATED", "Paper", "paper_literal", "paper_source", "protocol_data", "SETTINGS", "describe_loss", "describe_augment", "describe_strategy", "run_settings", "protocol_rows", "protocol_table"]

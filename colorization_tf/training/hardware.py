@@ -50,6 +50,7 @@ class Hardware:
             "n_replicas": self.n_replicas,
             "description": self.description,
             "kind": self.kind,
+            "devices": self.devices,
             "xla_note": self.xla_note,
         }
 
