@@ -93,6 +93,8 @@ PROTOCOL_NOTES = {
                      "Adadelta at Zeiler's rate 1.0 here",
     "batch_size": "32 here (the report gives none; their network.py used 100)",
     "split": "a hash split's test images are not MiniPlaces' val: prepare the folder with datasets/prepare.py places",
+    "validation": "their validation images were the test images, monitored and never selected on: the suite trains on "
+                  "the whole training side (as they did) and monitors no test image",
     "init": "He normal (std sqrt(2 / fan_in), sqrt(2) wider than theirs): the suite's models/iizuka.py",
     "upsampling": "the script evaluates and exports with Lee's nearest x2 (`test_upsampling`); the model's own layer "
                   "(models/iizuka.py) is bilinear x2, and training always uses it",
@@ -147,6 +149,7 @@ def make_config(args=None) -> ex.ExperimentConfig:
         protocol="lee2016",
         labels=True,
         augment=False,  # the paper trained on the images as they are (no crops, no flips)
+        hold_out_val=False,  # their only "validation" images were the test images, and nothing was selected on them
         paper_protocol=PAPER_PROTOCOL,
         protocol_notes=PROTOCOL_NOTES,
         default_epochs=EPOCHS,
