@@ -101,8 +101,8 @@ PAPER_PROTOCOL = {
     "validation": Paper(VALIDATION_OWN, "Section 3.1 (100 validation images); Section 4 ('visual inspection of validation images "
                         "after a few epochs')", shown="DIV2K's 100 validation images"),
     "selection": Paper(NOT_STATED, "not in the paper"),
-    "init": Paper(NOT_STATED, "not in the paper; the U-Net tutorial it cites ([6]) starts the ResNet34 encoder from ImageNet "
-                  "weights per the issue-19 audit (not re-checked here)"),
+    "init": Paper(NOT_STATED, "not in the paper; the tutorials it cites ([6], [7]) start the encoder from ImageNet weights "
+                  "according to the issue-19 audit: their pages cannot be reached from this project's machines to check"),
     "resize": Paper(NOT_STATED, "not in the paper"),
     "upsampling": Paper(NOT_STATED, "not in the paper (a U-Net: its output is at the input's resolution, Section 3.5)"),
     "target": Paper(NOT_STATED, "not in the paper"),

@@ -103,10 +103,12 @@ SELECTION_PROTOCOL = {
 """The model-selection runs (Figure 3): 800 training / 200 validation images at batch 16."""
 
 ECCV16_PROTOCOL = {
-    "init": Paper(suite_facts.GLOROT_UNIFORM, "Table 2's ECCV16 trained from scratch in Keras (Section V); Keras' default "
-                  "initializer, per the issue-19 audit of the author's notebook (not re-checked here)"),
-    "upsampling": Paper(suite_facts.NEAREST_X4, "the author's ECCV16 head: 1x1 conv 313 + ReLU, 1x1 conv 2 + tanh, nearest x4 "
-                        "(REFERENCE.md / models/eccv16.py docstring; not re-checked here)"),
+    "init": Paper(suite_facts.GLOROT_UNIFORM, "Table 2's ECCV16 trained from scratch (Section V); davide97g/polychromify, "
+                  "notebooks/models.ipynb (commit 8722789), the ECCV16 cell: Keras `Conv2D` layers with no "
+                  "`kernel_initializer` (Keras' default, Glorot uniform)"),
+    "upsampling": Paper(suite_facts.NEAREST_X4, "davide97g/polychromify, notebooks/models.ipynb (commit 8722789), the ECCV16 "
+                        "cell: `Conv2D(313, 1, relu)`, `Conv2D(2, 1, tanh)`, `UpSampling2D((4, 4))` (Keras' default "
+                        "interpolation, nearest)"),
 }
 """Table 2's ECCV16, as the author built it."""
 
