@@ -127,7 +127,8 @@ PROTOCOL_NOTES = {
     "split": "the embedded synthetic scenes have no DIV2K folders: 64/16/20 hash split",
     "image_size": "not stated: 256 (the pix2pix recipe they cite)",
     "optimizer": "not stated: Adam (pix2pix's 2e-4, betas 0.5/0.999 for the GAN)",
-    "validation": "DIV2K's 100 valid images are the suite's test set (NTIRE 2019 scored them)",
+    "validation": "DIV2K's 100 valid images are where Table 1 is scored (as NTIRE 2019 scored them), the suite's test "
+                  "set: no scored image steers training",
 }
 
 
