@@ -93,6 +93,20 @@ def compare(a, b) -> Comparison:
     return Comparison(float(np.mean(a)), float(np.mean(b)), mean, se, int(d.size), verdict)
 
 
+def across_seeds(comparisons: list[Comparison]) -> str:
+    """The verdict of one claim measured on runs trained with different seeds: `YES` (or `NO`) only when
+    every seed's comparison says so, else `NO_DIFFERENCE` (the difference is within the run-to-run
+    spread: another seed does not repeat it).
+
+    Args:
+        comparisons: one `Comparison` per seed (at least one).
+    """
+    if not comparisons:
+        raise ValueError("colorization_tf/claims.py: no comparison to combine")
+    verdicts = {c.verdict for c in comparisons}
+    return verdicts.pop() if len(verdicts) == 1 else NO_DIFFERENCE
+
+
 def _pixels(ab) -> np.ndarray:
     """ab `[N, H, W, 2]` (or `[N, P, 2]`) as `[N, P, 2]` float64."""
     ab = np.asarray(ab, np.float64)

@@ -206,3 +206,40 @@ def test_collapse_margin_is_absolute_points_with_a_spread():
     assert claims.hue_collapse([0.45, 0.2, 0.35, 0, 0, 0], [0.2, 0.2, 0.6, 0, 0, 0]) is None  # 25 points over: below 30
     assert claims.hue_collapse([0.55, 0.2, 0.25, 0, 0, 0], [0.2, 0.2, 0.6, 0, 0, 0]) == "red"  # 35 points (not 35%)
     assert claims.compare([1.0, 1.1, 0.9], [1.0, 1.0, 1.0]).verdict == "no difference"
+
+
+@pytest.mark.parametrize("second_shift,verdict", [(3.0, "yes"), (0.0, "no difference"), (-3.0, "no difference")])
+def test_a_claim_another_seed_does_not_repeat_is_no_difference(second_shift, verdict):
+    """With a second seed's runs, a claim is reproduced only when both seeds' comparisons say so."""
+    mod = _script()
+    rng = np.random.default_rng(3)
+    base = rng.normal(20, 5, 40)
+
+    def pair(shift):
+        return {"eccv16_classification": {"colorfulness": base + shift + rng.normal(0, 1, 40), "chroma": base},
+                "eccv16_regression": {"colorfulness": base + rng.normal(0, 1, 40), "chroma": base}}
+
+    per_image = {**pair(3.0), **{f"{k}_seed2": v for k, v in pair(second_shift).items()}}
+    rows = {row[0]: row for row in mod.claim_rows(list(per_image), per_image)}
+    row = rows["Rebalanced classification is more colourful than regression"]
+    assert row[3] == verdict and "seed 2:" in row[4]
+    alone = {row[0]: row for row in mod.claim_rows(list(pair(3.0)), pair(3.0))}
+    assert alone["Rebalanced classification is more colourful than regression"][3] == "yes"  # one seed: its own verdict
+
+
+def test_full_run_trains_the_compared_models_with_a_second_seed(tmp_path):
+    import argparse
+
+    mod = _script()
+    data = tmp_path / "debian-photos"
+    data.mkdir()
+    full = mod.make_config(argparse.Namespace(data=str(data), seed=7, quick=False))
+    quick = mod.make_config(argparse.Namespace(data=str(data), seed=None, quick=True))
+    seeded = {r.name: r.train.seed for r in full.runs if r.name.endswith("_seed2")}
+    assert seeded == {f"{n}_seed2": 8 for n in ("polychromify", "unet_l1", "eccv16_regression", "eccv16_classification", "unet_mse")}
+    assert not [r for r in quick.runs if "_seed" in r.name] and len(quick.runs) == len(full.runs) - 5
+    from colorization_tf import claims
+
+    assert claims.across_seeds([claims.compare([2.0, 3.0, 4.0], 0.0)]) == claims.YES
+    with pytest.raises(ValueError, match="claims.py"):
+        claims.across_seeds([])
