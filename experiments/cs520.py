@@ -48,8 +48,8 @@ PAPER_PROTOCOL = {
     "image_size": Paper(64, "Section 2.3 ('resize our images to 64 * 64')"),
     "augment": Paper(False, "Section 2.3 (images resized and converted, nothing else)", shown="none (no augmentation described)"),
     "optimizer": Paper("sgd", "Section 2.5 ('Mini-Batch Gradient Descent')"),
-    "learning_rate": Paper(LEARNING_RATE, "Section 2.5 ('a slow learning rate 0.0001')"),
-    "batch_size": Paper(BATCH_SIZE, "Section 2.5 ('3 images as a batch')"),
+    "learning_rate": Paper(1e-4, "Section 2.5 ('a slow learning rate 0.0001')"),
+    "batch_size": Paper(3, "Section 2.5 ('3 images as a batch')"),
     "epochs": Paper((5000, 8000), "Section 2.5 ('around 5000-8000 epochs'; 'around 8000')"),
     "loss": Paper("mse (mean)", "Section 2.4 (mean of the squared a, b errors: 'basically a mean square error')"),
     "validation": Paper(VALIDATION_NONE, "Section 2.3: training and testing sets only (7:3)"),
@@ -64,7 +64,7 @@ PAPER_PROTOCOL = {
     "determinism": Paper(NOT_STATED, "not in the report"),
     "precision": Paper(NOT_STATED, "not in the report"),
     "xla": Paper(NOT_STATED, "not in the report"),
-    "strategy": Paper(1, "Section 2.3 ('a GPU accelerated PC (NVIDIA Geforce GTX 1070) ... 8 GB Graphics Memory')",
+    "strategy": Paper("1 GPU", "Section 2.3 ('a GPU accelerated PC (NVIDIA Geforce GTX 1070) ... 8 GB Graphics Memory')",
                       shown="1 replica: one GTX 1070 (8 GB)"),
 }
 """Their Section 2 (CNN), transcribed: ~15 images per scene, mini-batch gradient descent, lr 1e-4, batch 3, 5000-8000 epochs."""

@@ -57,7 +57,7 @@ PAPER_PROTOCOL = {
     "optimizer": Paper("adadelta", "Section III ('we use the Adadelta optimizer')"),
     "learning_rate": Paper(1e-5, "Section IV ('a learning rate of .00001'; network.py: 1e-6)"),
     "batch_size": Paper(100, f"{LEE_CODE} `BATCH_SIZE = 100` (not in the report)"),
-    "epochs": Paper(EPOCHS, "Section IV ('25 epochs on the training set'; network.py: 10)"),
+    "epochs": Paper(25, "Section IV ('25 epochs on the training set'; network.py: 10)"),
     "validation": Paper(VALIDATION_OWN, f"{LEE_CODE}: MiniPlaces' `val/` folder, evaluated every 100 batches and reused as the test set",
                         shown="MiniPlaces' val folder (also the test set)"),
     "selection": Paper(LAST_EPOCH, f"Section IV (25 epochs, then predictions); {LEE_CODE}: a checkpoint every epoch, none selected"),
@@ -74,7 +74,7 @@ PAPER_PROTOCOL = {
     "determinism": Paper(NOT_STATED, f"not in the report; {LEE_CODE} sets `SEED = 66478` (no op determinism)"),
     "precision": Paper("float32", f"not in the report; {LEE_CODE}: `tf.float32` placeholders and variables throughout"),
     "xla": Paper("off", f"not in the report; {LEE_CODE}: a plain TensorFlow 1 `tf.Session`, no XLA JIT"),
-    "strategy": Paper(1, f"Section III (GPUs on AWS instances); {LEE_CODE}: one `tf.Session`, no device placement or "
+    "strategy": Paper("1 GPU", f"Section III (GPUs on AWS instances); {LEE_CODE}: one `tf.Session`, no device placement or "
                          "replication", shown="1 replica: one device (a GPU on AWS)"),
 }
 """Lee et al.'s report (Sections III-IV) and their code where the report is silent."""

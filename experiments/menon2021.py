@@ -127,8 +127,9 @@ PROTOCOL_NOTES = {
     "split": "the embedded synthetic scenes have no DIV2K folders: 64/16/20 hash split",
     "image_size": "not stated: 256 (the pix2pix recipe they cite)",
     "optimizer": "not stated: Adam (pix2pix's 2e-4, betas 0.5/0.999 for the GAN)",
-    "validation": "DIV2K's 100 valid images are where Table 1 is scored (as NTIRE 2019 scored them), the suite's test "
-                  "set: no scored image steers training",
+    "validation": "the paper does not say which images Table 1 scores; the suite tests on DIV2K's 100 valid images (the "
+                  "only public DIV2K ground truth left) and monitors ~10% of the training images, so no tested image steers "
+                  "training",
 }
 
 

@@ -71,13 +71,13 @@ PAPER_PROTOCOL = {
     "split": Paper("64/16/20 (2752 / 688 / 860): scikit-learn train_test_split(test_size=0.2, random_state=42) twice",
                    "Section III (64/16/20, 2752/688/860); train_test_split per the reference notes (REFERENCE.md)"),
     "split_protocol": "polychromify",
-    "image_size": Paper(IMAGE_SIZE, "Section III ('resize all the images to a fixed size of 128 x 128')"),
+    "image_size": Paper(128, "Section III ('resize all the images to a fixed size of 128 x 128')"),
     "augment": Paper(False, f"Section III (resize, Lab, scale ab: nothing else); {NOTEBOOK}: no augmentation",
                      shown="none"),
     "optimizer": Paper("adam", "Section IV ('with Adam optimizer')"),
     "learning_rate": Paper(1e-3, "Section IV ('fixed learning rate'; the value, Keras' Adam default 1e-3, per REFERENCE.md)"),
-    "batch_size": Paper(BATCH_SIZE, "Section IV ('a batch size of 32')"),
-    "epochs": Paper(EPOCHS, "Section IV ('trained PolyChromify for 25 epochs')"),
+    "batch_size": Paper(32, "Section IV ('a batch size of 32')"),
+    "epochs": Paper(25, "Section IV ('trained PolyChromify for 25 epochs')"),
     "loss": Paper("mse (mean)", "Section IV ('I used the mean squared error loss')"),
     "validation": Paper(VALIDATION_OWN, "Section III (validation set, 16%: 688 images)"),
     "selection": Paper(LAST_EPOCH, "Section IV ('25 epochs ... kept track of the validation loss and accuracy'); no selection described"),
@@ -89,14 +89,17 @@ PAPER_PROTOCOL = {
     "target": Paper(suite_facts.FULL_RESOLUTION, "Section IV (MSE on the 128 x 128 x 2 output)"),
     "gray": Paper(suite_facts.LAB_L, f"Section III-IV ('the L channel of the image'); {NOTEBOOK}: skimage `rgb2lab`"),
     "determinism": Paper(NOT_STATED, "not in the paper"),
-    "precision": Paper(NOT_STATED, "not in the paper"),
+    "precision": Paper("float32", "davide97g/polychromify, notebooks/models.ipynb: no dtype policy set (Keras' default "
+                       "float32); the paper does not say"),
     "xla": Paper(NOT_STATED, "not in the paper"),
-    "strategy": Paper(NOT_STATED, "not in the paper"),
+    "strategy": Paper("1 CPU", "Section V-B, footnote 3 ('Computation done on Leonovo Thinkpad T590 using CPU only'); "
+                      "Section VI-B ('my personal machine could not perform neural network training exploiting GPUs')",
+                      shown="1 replica: a laptop CPU (Thinkpad T590)"),
 }
 """The paper's training (Sections III-V) and the author's notebook where the paper is silent."""
 
 SELECTION_PROTOCOL = {
-    "batch_size": Paper(SELECTION_BATCH_SIZE, "model selection: the author's notebook (batch 16; REFERENCE.md)"),
+    "batch_size": Paper(16, "model selection: the author's notebook (batch 16; REFERENCE.md)"),
     "validation": Paper(f"{VALIDATION_OWN} (at most {SELECTION_VAL} images)", "model selection: `X_valid[:200]` in the author's notebook "
                         "(REFERENCE.md); the paper does not say"),
 }

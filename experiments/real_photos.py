@@ -101,7 +101,7 @@ def _runs(seed: int = 0, seeds: int = 1) -> list[ex.RunConfig]:
     ]
     claimed = {n for claim in CLAIMS for n in claim[3] if n != "iizuka"}  # the one-model claim compares with a threshold
     return [ex.RunConfig(seed_run_name(name, k), model, loss=loss, learning_rate=1e-3, epochs=EPOCHS[name],
-                         batch_size=BATCH_SIZE, image_size=IMAGE_SIZE, label=label + (f", seed {seed + k}" if k else ""),
+                         batch_size=BATCH_SIZE, image_size=IMAGE_SIZE, label=label + (f", seed run {k + 1} (seed {seed + k})" if k else ""),
                          select_best=SELECT_BEST.get(name, "val_ab_l1"), seed=seed + k if k else None,
                          **{"metrics": ["ab_l1"], **extra})
             for k in range(seeds) for name, model, loss, extra, label in spec if k == 0 or name in claimed]
@@ -189,7 +189,7 @@ def real_photo_tables(ctx: ex.ExperimentContext) -> list[ex.Section]:
     text += (f"\nHeld-out photos: {len(ctx.splits['test'])} crops of photos no training crop comes from. "
              f"E[ab | L] and median(ab | L) are fitted on the {len(ctx.splits['train'])} training crops "
              f"({priors['mean'].bins} lightness bins); the median is the better context-free guess under the ab L1 error, "
-             f"the mean under the squared error. Below gray's ab L1: {len(beat_gray)} of {len(ctx.runs)} models; "
+             f"the mean under the squared error. Below gray's ab L1: {len(beat_gray)} of {len(ctx.runs)} runs (second seeds included); "
              f"below E[ab | L]'s: {len(beat_prior)}; below median(ab | L)'s: {len(beat_median)}; above gray's PSNR: "
              f"{len(beat_gray_psnr)}; grayer than gray (colorfulness): {len(grayer)}.\n")
     sections = [ex.Section("Every model against gray and E[ab | L] (held-out photos)", text,
@@ -271,7 +271,8 @@ def claim_rows(available, per_image: dict, hue: tuple | None = None) -> list[lis
                 repeats.append((k, again))
         verdict = claims.across_seeds([comparison, *(c for _, c in repeats)])
         shown = "; ".join([f"{numbers}; {comparison.shown()}",
-                           *(f"seed {k + 1}: {c.shown()} ({c.verdict})" for k, c in repeats)])
+                           *(f"seed run {k + 1}: {c.shown()} ({c.verdict})" for k, c in repeats)]
+                          + (["one seed only"] if len(needs) > 1 and not repeats else []))
         rows.append([text, source, measure, verdict, shown])
     return rows
 

@@ -94,11 +94,11 @@ CHANGES = [
     ("lee2016_iizuka", ["--augment"], "augment", "alpha_5"),
     ("lee2016_iizuka", ["--epochs", "3"], "epochs", "alpha_5"),
     ("lee2016_iizuka", ["--image-size", "64"], "image_size", "alpha_5"),
-    ("lee2016_iizuka", ["--set", "runs.alpha_5.select_best=val_loss"], "selection", "alpha_5"),
+    ("lee2016_iizuka", ["--set", "runs.alpha_5.select_best=val_loss", "--set", "hold_out_val=true"], "selection", "alpha_5"),
     ("polychromify", ["--set", "runs.table1_v3.model=eccv16_regression"], "init", "table1_v3"),
     ("polychromify", ["--set", "runs.table1_v3.model=eccv16_classification", "--set", "runs.table1_v3.loss=ce"], "target", "table1_v3"),
     ("ziegler2022", ["--epochs", "3"], "epochs", "eccv16_l1"),
-    ("ziegler2022", ["--set", "runs.eccv16_l1.select_best=val_loss"], "selection", "eccv16_l1"),
+    ("ziegler2022", ["--set", "runs.eccv16_l1.select_best=val_loss", "--set", "hold_out_val=true"], "selection", "eccv16_l1"),
     # the papers' own settings, the scripts' defaults (issue 19)
     ("lee2016_iizuka", ["--set", "runs.*.test_upsampling=none"], "upsampling", "alpha_5"),
     ("polychromify", ["--set", "resize_method=auto"], "resize", "table1_v3"),
@@ -144,19 +144,36 @@ def test_every_matching_setting_has_a_change_that_turns_it_red(name, tmp_path):
     assert matching and matching <= changed, matching - changed
 
 
+ASKED = {"precision": ["--precision", "mixed_bfloat16"], "xla": ["--xla", "on"]}
+"""The command line that asks for each `RAN_OTHERWISE` change (the devices have no option)."""
+
+
 @pytest.mark.parametrize("key", sorted(RAN_OTHERWISE))
 def test_what_keras_ran_turns_its_row_red(key, tmp_path):
-    script = {"precision": "lee2016_iizuka", "xla": "lee2016_iizuka", "strategy": "cs520"}[key]
+    script = {"precision": "lee2016_iizuka", "xla": "lee2016_iizuka", "strategy": "polychromify"}[key]
     root = _paper_layout(tmp_path / "data", script)
+    ran = {**RAN, **RAN_OTHERWISE[key]}
     before = [r for r in _trained_rows(script, root) if r["key"] == key]
-    after = [r for r in _trained_rows(script, root, ran={**RAN, **RAN_OTHERWISE[key]}) if r["key"] == key]
+    after = [r for r in _trained_rows(script, root, ran=ran) if r["key"] == key]
     assert [r["mark"] for r in before] == [MATCH]
     assert [r["mark"] for r in after] == [MISMATCH] and "what this machine ran" in after[0]["note"]
     assert (after[0]["paper"], after[0]["source"]) == (before[0]["paper"], before[0]["source"])
-    flagged = [r for r in _trained_rows(script, root, ["--precision", "mixed_bfloat16"], ran={**RAN, **RAN_OTHERWISE[key]})
-               if r["key"] == key]
-    if key == "precision":  # asked for on the command line: the note says so instead
-        assert "`--precision` on the command line" in flagged[0]["note"]
+    if key in ASKED:  # asked for on the command line: the note says so instead
+        asked = [r for r in _trained_rows(script, root, ASKED[key], ran=ran) if r["key"] == key]
+        assert [r["mark"] for r in asked] == [MISMATCH] and f"`{ASKED[key][0]}` on the command line" in asked[0]["note"]
+        assert "what this machine ran" not in asked[0]["note"]
+
+
+def test_the_devices_row_compares_the_kind_of_device(tmp_path):
+    """CS520 trained on one GTX 1070: one GPU matches, one CPU or two GPUs do not."""
+    root = _paper_layout(tmp_path / "data", "cs520")
+
+    def mark(**ran):
+        return [r["mark"] for r in _trained_rows("cs520", root, ran={**RAN, **ran}) if r["key"] == "strategy"]
+
+    assert mark(devices="1 GPU(s)") == [MATCH]
+    assert mark(devices="CPU") == [MISMATCH]
+    assert mark(devices="2 GPU(s)", n_replicas=2, kind="mirrored") == [MISMATCH]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -165,6 +182,7 @@ def test_another_split_turns_the_split_row_red(name, tmp_path):
 
     root = _paper_layout(tmp_path / "data", name)
     other = "lee2016" if name != "lee2016_iizuka" else "polychromify"
+    assert [r["mark"] for r in _protocol(name, root) if r["key"] == "split"] == [MATCH]
     (root / PREPARED_SPLITS_FILE).unlink(missing_ok=True)  # a prepared split is the paper's whatever --protocol says
     split = [r for r in _protocol(name, root, ["--protocol", other]) if r["key"] == "split"]
     assert [r["mark"] for r in split] == [MISMATCH] and "--protocol" in split[0]["note"]

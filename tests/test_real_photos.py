@@ -222,9 +222,10 @@ def test_a_claim_another_seed_does_not_repeat_is_no_difference(second_shift, ver
     per_image = {**pair(3.0), **{f"{k}_seed2": v for k, v in pair(second_shift).items()}}
     rows = {row[0]: row for row in mod.claim_rows(list(per_image), per_image)}
     row = rows["Rebalanced classification is more colourful than regression"]
-    assert row[3] == verdict and "seed 2:" in row[4]
+    assert row[3] == verdict and "seed run 2:" in row[4]
     alone = {row[0]: row for row in mod.claim_rows(list(pair(3.0)), pair(3.0))}
     assert alone["Rebalanced classification is more colourful than regression"][3] == "yes"  # one seed: its own verdict
+    assert "one seed only" in alone["Rebalanced classification is more colourful than regression"][4]
 
 
 def test_full_run_trains_the_compared_models_with_a_second_seed(tmp_path):
@@ -238,6 +239,10 @@ def test_full_run_trains_the_compared_models_with_a_second_seed(tmp_path):
     seeded = {r.name: r.train.seed for r in full.runs if r.name.endswith("_seed2")}
     assert seeded == {f"{n}_seed2": 8 for n in ("polychromify", "unet_l1", "eccv16_regression", "eccv16_classification", "unet_mse")}
     assert not [r for r in quick.runs if "_seed" in r.name] and len(quick.runs) == len(full.runs) - 5
+    def key(r):
+        return r.name, r.model, r.label, r.train.seed, r.train.epochs, r.train.learning_rate, r.select_best
+
+    assert [key(r) for r in full.runs if "_seed" not in r.name] == [key(r) for r in quick.runs]  # the first seed's runs unchanged
     from colorization_tf import claims
 
     assert claims.across_seeds([claims.compare([2.0, 3.0, 4.0], 0.0)]) == claims.YES

@@ -107,8 +107,9 @@ QUICK_SETTINGS = ("dataset", "split", "image_size", "batch_size", "epochs")
 """Settings `--quick` shrinks."""
 
 HARDWARE_SETTINGS = ("precision", "xla", "strategy")
-HARDWARE_NOTE = ("what this machine ran: `--precision`/`--xla` \"auto\" choose by device (`training.select_hardware`: "
-                 "mixed_float16 and XLA on a GPU, float32 or mixed_bfloat16 on a CPU), and one replica per device found")
+HARDWARE_NOTE = ("what this machine ran: `--precision`/`--xla`/strategy \"auto\" choose by device "
+                 "(`training.select_hardware`: on one GPU mixed_float16 and XLA, on several a mirrored replica each; "
+                 "on a CPU one replica, float32 or mixed_bfloat16, no XLA)")
 """Settings read from what Keras ran (`ran_under`), and why they can differ from a paper's."""
 
 VALIDATION_NONE = "none"
@@ -135,6 +136,12 @@ def describe_strategy(ran: dict) -> str:
     n = ran["n_replicas"]
     kind = "no distribution strategy" if ran["kind"] == "default" else f"{ran['kind']} strategy"
     return f"{n} replica{'s' if n != 1 else ''}: {ran.get('devices') or 'devices not recorded'}, {kind}"
+
+
+def device_kind(devices: str | None) -> str:
+    """"GPU", "TPU" or "CPU" of a run's recorded devices ("1 GPU(s)", "TPU", "CPU"; None: not recorded)."""
+    text = str(devices or "")
+    return "GPU" if "GPU" in text else "TPU" if "TPU" in text else "CPU" if "CPU" in text else "unknown"
 
 
 def describe_loss(loss, loss_weights=None) -> str:
@@ -178,14 +185,14 @@ def _paper_value(key: str, entry: Any) -> str:
 
 
 def _same(key: str, ours: Any, paper: Any) -> bool:
+    if key == "strategy":  # the paper states how many of which device trained it: "1 GPU", "1 CPU"
+        return isinstance(ours, dict) and f"{ours['n_replicas']} {device_kind(ours.get('devices'))}" == paper
     if isinstance(paper, tuple):  # a range the paper gives (CS520's 5000-8000 epochs)
         return isinstance(ours, (int, float)) and paper[0] <= ours <= paper[1]
     if isinstance(paper, (int, float)) and not isinstance(paper, bool) and isinstance(ours, (int, float)):
         return abs(float(ours) - float(paper)) <= 1e-12 * max(1.0, abs(float(paper)))
     if key == "optimizer":
         return str(ours).lower() == str(paper).lower()
-    if key == "strategy":  # the paper states how many devices trained it
-        return isinstance(ours, dict) and ours["n_replicas"] == paper
     if key == "xla":  # "off (why)" is off
         return str(ours).split(" ")[0] == paper
     return ours == paper
