@@ -193,3 +193,13 @@ def test_bin_width_reaches_model_and_loss():
     assert loss_object(run, None, []).centers.shape[0] == bins
     with pytest.raises(ValueError, match="classification heads"):
         resolve_run(ex.RunConfig("r", "alexnet_regression", bin_width=20), cfg)
+
+
+def test_a_finished_run_reports_its_training_time_when_run_again(tmp_path):
+    """Re-running an experiment loads its finished runs; their training time is the one they trained for, not 0."""
+    mod = _script("polychromify")
+    first = mod.main([*TINY, "--runs", "select_v0", "--out", str(tmp_path)]).runs["select_v0"]
+    again = mod.main([*TINY, "--runs", "select_v0", "--out", str(tmp_path)]).runs["select_v0"]
+    summary = json.loads((Path(first.workdir) / "train_summary.json").read_text())
+    assert again.metrics == first.metrics
+    assert again.train_seconds >= summary["seconds_total"] > 0

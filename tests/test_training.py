@@ -109,11 +109,16 @@ def test_train_writes_logs_figures_and_resumes_without_redoing(tmp_path):
         assert any((tmp_path / "tensorboard").rglob("*tfevents*"))
     rows = (tmp_path / "training_log.csv").read_text().strip().splitlines()
     assert rows[0].startswith("epoch,loss") and len(rows) == 3
-    assert json.loads((tmp_path / "train_summary.json").read_text())["status"] == "completed"
+    first = json.loads((tmp_path / "train_summary.json").read_text())
+    assert first["status"] == "completed" and first["seconds_total"] == first["seconds_this_session"] > 0
     # Asking for 3 epochs now continues from the checkpoint at 2: one more epoch only.
     model2, history2 = training.train(lambda: build_tiny_colorizer(16), _dataset(), None, _quiet_config(epochs=3), tmp_path)
     assert history2["epoch"] == [1, 2, 3] and history2["loss"][:2] == history["loss"]
     assert len((tmp_path / "training_log.csv").read_text().strip().splitlines()) == 4
+    # The training time counts both sessions (a resumed experiment reported only its own, 0 for a finished run).
+    second = json.loads((tmp_path / "train_summary.json").read_text())
+    assert second["seconds_total"] == pytest.approx(first["seconds_total"] + second["seconds_this_session"])
+    assert training.previous_seconds(tmp_path) == second["seconds_total"] and training.previous_seconds(tmp_path / "none") == 0.0
 
 
 def _trained_tiny(steps=1, build=build_tiny_colorizer):

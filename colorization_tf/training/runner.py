@@ -147,6 +147,7 @@ def train(
         "epochs_completed": len(history.get("epoch", [])),
         "initial_epoch": initial_epoch,
         "seconds_this_session": seconds,
+        "seconds_total": seconds + (previous_seconds(workdir) if initial_epoch else 0.0),
         "hardware": hw.to_dict(),
         "config": config.to_dict(),
     }
@@ -159,3 +160,18 @@ def train(
         except Exception as err:
             warnings.warn(f"Loss-curve figure failed: {type(err).__name__}: {err}")
     return model, history
+
+
+def previous_seconds(workdir) -> float:
+    """Training seconds a run's earlier sessions recorded in `SUMMARY_FILE` (`seconds_total`, or an older
+    summary's `seconds_this_session`; 0 without one). A session killed before its end records none.
+
+    Args:
+        workdir: the run directory.
+    """
+    try:
+        summary = json.loads((Path(workdir) / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return 0.0
+    return float(summary.get("seconds_total", summary.get("seconds_this_session", 0.0)))
+
