@@ -10,6 +10,7 @@ Reference:
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +20,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from colorization_tf.fileio import atomic_path  # noqa: E402
+
+COLUMN_TITLE_CHARS = 24
+"""Characters per line of a column title in the image grids (a 2.2-inch column at 9 pt)."""
 
 
 def save_figure(fig, path, dpi: int = 100) -> Path:
@@ -137,8 +141,8 @@ def _grid(panels: dict, path, *, title, max_images, images_in_columns: bool) -> 
             ax.set_yticks([])
             if images_in_columns and i == 0:
                 ax.set_ylabel(label)
-            if not images_in_columns and i == 0:
-                ax.set_title(label, fontsize=9)
+            if not images_in_columns and i == 0:  # wrapped to the column's width (long run labels overlapped)
+                ax.set_title(textwrap.fill(label, COLUMN_TITLE_CHARS), fontsize=9)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
