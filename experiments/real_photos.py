@@ -70,7 +70,7 @@ EPOCHS = {
     "unet_mse": 5,
     "cs520_cnn": 3,
 }
-"""Epochs per run (219 steps of 16 crops each at 64 px over the 3,505 training crops): the CPU budget,
+"""Epochs per run (213 steps of 16 crops each at 64 px over the 3,416 training crops): the CPU budget,
 2-10 minutes per run on 2 cores (timed in the README's real-photo section). The deep batch-norm nets
 (the U-Nets, Iizuka et al.'s) got more epochs after their validation ab L1 was still falling (U-Nets:
 above gray's after 2 epochs). Each run keeps its best
