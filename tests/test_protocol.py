@@ -359,12 +359,16 @@ def _paper_layout(root: Path, name: str) -> Path:
     return root
 
 
-def _protocol(name, root, extra=()):
+def _protocol(name, root, extra=(), ran: dict | None = None):
+    """The Protocol table's rows of experiment `name` on folder `root`; with `ran`, as if every run trained under
+    that `RunResult.hardware` (the precision, XLA and devices rows)."""
     from colorization_tf.experiment.protocol import protocol_data, protocol_rows
 
     cfg, runs = _resolved(name, ["--data", str(root), *extra])
-    data = resolve_splits(cfg, str(root))
-    return protocol_rows(cfg, list(runs.values()), protocol_data(cfg, str(root), data))
+    data = protocol_data(cfg, str(root), resolve_splits(cfg, str(root)))
+    if ran is not None:
+        data["hardware"] = {n: ran for n in runs}
+    return protocol_rows(cfg, list(runs.values()), data)
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))

@@ -9,7 +9,7 @@ from colorization_tf.experiment.resolve import resolve_run
 from colorization_tf.experiment.runner import resolve_splits
 from colorization_tf import suite_facts
 from colorization_tf.experiment.protocol import MATCH, MISMATCH, SETTINGS, Paper
-from tests.test_protocol import LAYOUTS, _paper_layout, _protocol, _resolved, _script
+from tests.test_protocol import LAYOUTS, _paper_layout, _protocol, _script
 
 SCRIPTS = sorted(LAYOUTS)
 
@@ -120,11 +120,7 @@ FIXED = {"gray": "the suite has one gray input, the L of CIE Lab (colorization_t
 
 def _trained_rows(name, root, extra=(), ran=RAN):
     """The table's rows when every run trained under `ran`."""
-    from colorization_tf.experiment.protocol import protocol_data, protocol_rows
-
-    cfg, runs = _resolved(name, ["--data", str(root), *extra])
-    data = {**protocol_data(cfg, str(root), resolve_splits(cfg, str(root))), "hardware": {n: ran for n in runs}}
-    return protocol_rows(cfg, list(runs.values()), data)
+    return _protocol(name, root, extra, ran=ran)
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

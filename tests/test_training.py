@@ -118,7 +118,7 @@ def test_train_writes_logs_figures_and_resumes_without_redoing(tmp_path):
     # The training time counts both sessions (a resumed experiment reported only its own, 0 for a finished run).
     second = json.loads((tmp_path / "train_summary.json").read_text())
     assert second["seconds_total"] == pytest.approx(first["seconds_total"] + second["seconds_this_session"])
-    assert training.previous_seconds(tmp_path) == second["seconds_total"] and training.previous_seconds(tmp_path / "none") == 0.0
+    assert training.recorded_seconds(tmp_path) == second["seconds_total"] and training.recorded_seconds(tmp_path / "none") == 0.0
 
 
 def _trained_tiny(steps=1, build=build_tiny_colorizer):

@@ -218,7 +218,7 @@ def train_and_evaluate(run: RunConfig, cfg: ExperimentConfig, ctx: ExperimentCon
             callbacks=[BestWeights(workdir, run.select_best)] if run.select_best else [], hardware=hardware,
         )
     hardware = hardware.in_effect(model)  # what Keras ran: its policy and XLA after compile's checks
-    seconds = max(time.perf_counter() - start, training.previous_seconds(workdir))  # a resumed run: every session's
+    seconds = max(time.perf_counter() - start, training.recorded_seconds(workdir))  # a resumed or reloaded run: every session's
     selected = restore_best(model, workdir) if run.select_best else None
 
     # Evaluation on the test split, then the export.

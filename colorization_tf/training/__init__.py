@@ -55,14 +55,14 @@ from colorization_tf.training.config import (
 )
 from colorization_tf.training.epochs import python_epochs, reshuffle_per_epoch
 from colorization_tf.training.hardware import Hardware, select_hardware
-from colorization_tf.training.runner import previous_seconds, tensorboard_available, train
+from colorization_tf.training.runner import recorded_seconds, tensorboard_available, train
 
 __all__ = [
     "CHECKPOINT_DIR", "CHECKPOINT_NAME", "CSV_LOG_FILE", "FIGURES_DIR", "GAN_BETAS", "GAN_LEARNING_RATE", "GANModel",
     "HISTORY_FILE", "Hardware", "PIX2PIX_L1_WEIGHT", "RESUMABLE_CONFIG_KEYS", "SAME_RUN_KEYS", "SUMMARY_FILE",
     "TENSORBOARD_DIR", "Checkpointer", "CheckpointWriter", "HistoryLogger", "NaNGuard", "ResumeError", "SampleFigures",
     "TrainConfig", "compile_model", "config_differences", "gan_optimizer_kwargs", "list_checkpoints",
-    "load_checkpoint", "make_optimizer", "previous_seconds", "python_epochs", "reshuffle_per_epoch", "resolve_loss", "resolve_metrics",
+    "load_checkpoint", "make_optimizer", "recorded_seconds", "python_epochs", "reshuffle_per_epoch", "resolve_loss", "resolve_metrics",
     "restore_checkpoint", "save_checkpoint", "select_hardware", "state_variables", "tensorboard_available", "train",
     "write_history",
 ]

@@ -147,7 +147,7 @@ def train(
         "epochs_completed": len(history.get("epoch", [])),
         "initial_epoch": initial_epoch,
         "seconds_this_session": seconds,
-        "seconds_total": seconds + (previous_seconds(workdir) if initial_epoch else 0.0),
+        "seconds_total": seconds + (recorded_seconds(workdir) if initial_epoch else 0.0),
         "hardware": hw.to_dict(),
         "config": config.to_dict(),
     }
@@ -162,9 +162,10 @@ def train(
     return model, history
 
 
-def previous_seconds(workdir) -> float:
-    """Training seconds a run's earlier sessions recorded in `SUMMARY_FILE` (`seconds_total`, or an older
-    summary's `seconds_this_session`; 0 without one). A session killed before its end records none.
+def recorded_seconds(workdir) -> float:
+    """Training seconds a run's sessions recorded so far in `SUMMARY_FILE` (`seconds_total`, or an older
+    summary's `seconds_this_session`; 0 without one): before a session, its earlier sessions'; after it, all
+    of them. A session killed before its end records none.
 
     Args:
         workdir: the run directory.
